@@ -1,0 +1,88 @@
+"""create_app(settings) builds the portal; nothing heavy happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal import db
+from portal.config import Settings
+from portal.errors import install_handlers
+from portal.keys import contact_cipher
+from portal.runtime import Runtime
+from portal.storage import open_storage
+from portal.uploads import service as uploads
+from portal.uploads.tus import TUS_VERSION
+
+
+class TusResumableHeader:
+    """Every tus response but OPTIONS carries Tus-Resumable, errors included.
+
+    Plain ASGI rather than BaseHTTPMiddleware, which would sit in the upload byte stream.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] == "OPTIONS"
+            or not scope["path"].startswith("/api/v1/uploads")
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "tus-resumable" not in headers:
+                    headers["Tus-Resumable"] = TUS_VERSION
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Open the database (migrating it) and storage; create the data folder on first start."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.import_models()
+    engine = db.make_engine(settings.resolved_database_url)
+    db.migrate(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=db.make_sessionmaker(engine),
+        storage=open_storage(settings.resolved_storage_url),
+        contact_cipher=contact_cipher(settings.resolved_contact_key_file),
+    )
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(settings)
+        app.state.runtime = rt
+        # A crash between the last byte's commit and finalise leaves work to finish.
+        uploads.finalise_pending(rt.upload_deps)
+        yield
+        if runtime is None:
+            rt.engine.dispose()
+
+    app = FastAPI(title="portal", version="0.1.0", lifespan=lifespan)
+    install_handlers(app)
+
+    app.add_middleware(TusResumableHeader)
+
+    from portal.submissions.router import router as submissions_router
+    from portal.uploads.tus import router as tus_router
+
+    app.include_router(submissions_router)
+    app.include_router(tus_router)
+    return app

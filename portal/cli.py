@@ -1,0 +1,142 @@
+"""`portal` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from portal.config import Settings
+from portal.errors import PortalError
+
+app = typer.Typer(no_args_is_help=True, help="Citizen evidence portal.")
+users = typer.Typer(no_args_is_help=True, help="Staff accounts.")
+dbcli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+app.add_typer(users, name="users")
+app.add_typer(dbcli, name="db")
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Overrides PORTAL_DATA_DIR.", show_default=False)
+]
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _fail(exc: PortalError) -> None:
+    err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Overrides PORTAL_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides PORTAL_PORT.")] = None,
+) -> None:
+    """Run the portal (creates the database and storage folder on first start)."""
+    import uvicorn
+
+    from portal.app import build_runtime, create_app
+    from portal.auth.service import list_users
+
+    settings = _settings(data_dir, host=host, port=port)
+    runtime = build_runtime(settings)
+    with runtime.sessions() as db:
+        has_staff = bool(list_users(db))
+    console.print(f"portal: data in {settings.data_dir.resolve()}")
+    console.print(f"portal: database {runtime.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"portal: storage {settings.resolved_storage_url}")
+    console.print(f"portal: listening on http://{settings.host}:{settings.port}/")
+    if not has_staff:
+        console.print(
+            "portal: no staff accounts yet; create the first with\n"
+            "    portal users add NAME --role admin"
+        )
+    uvicorn.run(
+        create_app(runtime=runtime),
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        server_header=False,
+        log_level="info",
+    )
+
+
+@dbcli.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Apply database migrations."""
+    from portal import db
+
+    settings = _settings(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.import_models()
+    db.migrate(db.make_engine(settings.resolved_database_url))
+    console.print("database is up to date")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\n")
+
+
+@users.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="investigator, supervisor, auditor or admin.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a staff account; the password is read without echo, or from stdin."""
+    from portal.app import build_runtime
+    from portal.auth.service import add_user
+    from portal.db import transaction
+
+    rt = build_runtime(_settings(data_dir))
+    password = _read_password()
+    try:
+        with transaction(rt.sessions) as db:
+            add_user(db, name=name, role=role, password=password, now=rt.clock())
+    except PortalError as exc:
+        _fail(exc)
+    console.print(f"created {role} {name}")
+
+
+@users.command("list")
+def users_list(data_dir: DataDir = None) -> None:
+    """List staff accounts."""
+    from portal.app import build_runtime
+    from portal.auth.service import list_users
+
+    rt = build_runtime(_settings(data_dir))
+    table = Table("name", "role", "disabled", "created")
+    with rt.sessions() as db:
+        for u in list_users(db):
+            table.add_row(u.name, u.role, "yes" if u.disabled else "", str(u.created_at))
+    console.print(table)
+
+
+@users.command("disable")
+def users_disable(name: str, data_dir: DataDir = None) -> None:
+    """Disable a staff account (accounts are never deleted: the log names them)."""
+    from portal.app import build_runtime
+    from portal.auth.service import disable_user
+    from portal.db import transaction
+
+    rt = build_runtime(_settings(data_dir))
+    try:
+        with transaction(rt.sessions) as db:
+            disable_user(db, name=name)
+    except PortalError as exc:
+        _fail(exc)
+    console.print(f"disabled {name}")

@@ -1,0 +1,77 @@
+"""Settings, declared once with defaults and help text (PORTAL_ environment prefix).
+
+Every field here must be documented in README; tests/test_config.py enforces it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("portal-data"),
+        description="Folder for the embedded database, local storage and keys.",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/portal.db.",
+    )
+    storage_url: str = Field(
+        "",
+        description="Where evidence bytes live; empty means file://DATA_DIR/storage.",
+    )
+    host: str = Field("127.0.0.1", description="Address `portal serve` listens on.")
+    port: int = Field(8000, description="Port `portal serve` listens on.")
+    public_url: str = Field(
+        "",
+        description="Base URL clients reach us at (behind a proxy); empty means the request's.",
+    )
+    max_upload_size: int = Field(
+        20 * 1024**3, gt=0, description="Largest accepted file in bytes (tus Tus-Max-Size)."
+    )
+    upload_expiry: timedelta = Field(
+        timedelta(days=3), description="How long an unfinished upload may be resumed."
+    )
+    upload_lock_lease: timedelta = Field(
+        timedelta(seconds=15),
+        description="Lease on an upload while one PATCH writes it; renewed while bytes flow.",
+    )
+    max_metadata_bytes: int = Field(
+        4096, gt=0, description="Largest accepted tus Upload-Metadata header."
+    )
+    contact_key_file: Path | None = Field(
+        None,
+        description="Key that encrypts witness contact details; default DATA_DIR/keys/contact.key.",
+    )
+    access_log: bool = Field(
+        False,
+        description="Write an HTTP access log. Off by default: it would record client IPs.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'portal.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'storage').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def resolved_contact_key_file(self) -> Path:
+        return self.contact_key_file or self.keys_dir / "contact.key"

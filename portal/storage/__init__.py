@@ -1,0 +1,77 @@
+"""Where evidence bytes live, behind one small protocol.
+
+Two kinds of object: *partials* (an unfinished tus upload, appended to chunk by chunk) and
+*objects* under a key (`sha256/<hex>` originals, write-once; derivatives later). Backends turn
+their own failures into the errors below, so callers never see OSError or botocore types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from portal.errors import InsufficientStorage, StorageUnavailable
+
+__all__ = [
+    "InsufficientStorage",
+    "ObjectMissing",
+    "PartialWriter",
+    "Storage",
+    "StorageUnavailable",
+    "open_storage",
+]
+
+
+class ObjectMissing(FileNotFoundError):
+    """The key or partial does not exist in the backend."""
+
+
+class PartialWriter(Protocol):
+    def write(self, data: bytes) -> None:
+        """Append bytes after everything written so far."""
+
+    def commit(self) -> str | None:
+        """Make every byte written durable; return backend state to persist with the offset."""
+
+    def abort(self) -> None:
+        """Forget every byte written since open; the partial is as it was at `offset`."""
+
+
+class Storage(Protocol):
+    def create_partial(self, upload_id: str) -> str | None:
+        """Prepare an empty partial; return initial backend state."""
+
+    def open_partial(self, upload_id: str, offset: int, state: str | None) -> PartialWriter:
+        """Open for appending at `offset`, the last durable offset; bytes past it are dropped."""
+
+    def read_partial_head(self, upload_id: str, state: str | None, size: int) -> bytes:
+        """The first `size` bytes of a partial (media type sniffing)."""
+
+    def read_partial(self, upload_id: str, state: str | None, length: int) -> Iterator[bytes]:
+        """Stream the first `length` bytes of a partial (re-hash when hash state is lost)."""
+
+    def finish_partial(self, upload_id: str, state: str | None, key: str) -> None:
+        """Turn a complete partial into the write-once object `key` (idempotent)."""
+
+    def delete_partial(self, upload_id: str, state: str | None) -> None:
+        """Remove a partial; missing is fine."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes [start, end) of an object; ObjectMissing if absent."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store a small write-once object (derivatives)."""
+
+    def delete(self, key: str) -> None: ...
+
+
+def open_storage(url: str) -> Storage:
+    if url.startswith("file://"):
+        from portal.storage.local import LocalStorage
+
+        return LocalStorage(url.removeprefix("file://"))
+    raise ValueError(f"unsupported storage URL: {url!r}")

@@ -1,0 +1,79 @@
+"""Witness-facing submission routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from portal.auth.witness import new_token
+from portal.db import transaction
+from portal.deps import RuntimeDep, WitnessDep, base_url
+from portal.submissions import consent as consent_docs
+from portal.submissions import service
+from portal.submissions.schemas import (
+    ConsentOut,
+    FileOut,
+    SubmissionCreate,
+    SubmissionCreated,
+    SubmissionOut,
+    UploadOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["witness"])
+
+
+@router.get("/consent")
+def get_consent() -> ConsentOut:
+    doc = consent_docs.current()
+    return ConsentOut.model_validate(
+        {"version": doc.version, "sha256": doc.sha256, "text": doc.text, "scopes": doc.scopes}
+    )
+
+
+@router.post("/submissions", status_code=201)
+async def create_submission(
+    payload: SubmissionCreate, request: Request, rt: RuntimeDep
+) -> SubmissionCreated:
+    token = new_token()
+
+    def create() -> str:
+        with transaction(rt.sessions) as db:
+            sub = service.create(
+                db, payload=payload, token=token, cipher=rt.contact_cipher, now=rt.clock()
+            )
+            return sub.id
+
+    sub_id = await run_in_threadpool(create)
+    return SubmissionCreated(
+        id=sub_id, witness_token=token, upload_url=f"{base_url(request, rt)}/api/v1/uploads"
+    )
+
+
+def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> SubmissionOut:
+    with rt.sessions() as db:
+        service.ensure_own(witness=witness, submission_id=submission_id)
+        sub = witness
+        consent = service.consent_of(db, submission_id=sub.id)
+        files = service.files_of(db, submission_id=sub.id)
+        uploads = service.uploads_of(db, submission_id=sub.id)
+    return SubmissionOut(
+        id=sub.id,
+        status=sub.status,
+        created_at=sub.created_at,
+        consent_version=consent.version,
+        scopes=consent.scopes,
+        files=[
+            FileOut(id=f.id, name=f.filename, size=f.size, sha256=f.sha256,
+                    media_type=f.media_type, received_at=f.received_at)
+            for f in files
+        ],
+        uploads=[
+            UploadOut(id=u.id, name=u.filename, offset=u.offset, length=u.length, status=u.status)
+            for u in uploads
+        ],
+    )
+
+
+@router.get("/submissions/{submission_id}")
+def get_submission(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
+    return _status(rt, witness, submission_id)

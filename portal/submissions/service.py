@@ -1,0 +1,133 @@
+"""Consent and submissions, as plain functions over a session."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.auth.witness import token_hash
+from portal.custody import service as custody
+from portal.custody.events import EventType
+from portal.errors import Invalid, NotFound, Unauthorized
+from portal.evidence.models import Evidence
+from portal.ids import new_id
+from portal.submissions import consent as consent_docs
+from portal.submissions.models import Consent, Submission
+from portal.submissions.schemas import SubmissionCreate
+from portal.uploads.models import Upload
+
+
+def check_consent(payload: SubmissionCreate) -> consent_docs.ConsentDocument:
+    doc = consent_docs.current()
+    given = payload.consent
+    if given.version != doc.version:
+        known = given.version in consent_docs.documents()
+        raise Invalid(
+            f"consent version {given.version!r} is {'outdated' if known else 'unknown'}; "
+            f"the current version is {doc.version!r}",
+            code="consent_version",
+        )
+    unknown = set(given.scopes) - doc.scope_names
+    if unknown:
+        raise Invalid(f"unknown consent scopes: {sorted(unknown)}", code="consent_scope")
+    missing = doc.required_scopes - set(given.scopes)
+    if missing:
+        raise Invalid(f"required consent scopes missing: {sorted(missing)}", code="consent_scope")
+    return doc
+
+
+def create(
+    db: Session, *, payload: SubmissionCreate, token: str, cipher: Fernet, now: datetime
+) -> Submission:
+    """Record consent, then the submission, each with its custody event, in one transaction."""
+    doc = check_consent(payload)
+    contact = None
+    if payload.contact and payload.contact.model_dump(exclude_none=True):
+        contact = cipher.encrypt(json.dumps(payload.contact.model_dump(mode="json")).encode())
+    incident = payload.incident
+    sub = Submission(
+        id=new_id(),
+        created_at=now,
+        token_hash=token_hash(token),
+        status="open",
+        language=payload.consent.language,
+        request_code=payload.request_code,
+        incident_occurred_at=incident.occurred_at if incident else None,
+        incident_place=incident.place if incident else None,
+        incident_description=incident.description if incident else None,
+        contact_encrypted=contact,
+    )
+    scopes = sorted(set(payload.consent.scopes))
+    record = Consent(
+        id=new_id(),
+        submission_id=sub.id,
+        version=doc.version,
+        sha256=doc.sha256,
+        scopes=scopes,
+        language=payload.consent.language,
+        given_at=now,
+    )
+    db.add(sub)
+    db.flush()
+    db.add(record)
+    actor = custody.witness_actor(sub.id)
+    custody.append(
+        db,
+        type=EventType.CONSENT_GIVEN,
+        actor=actor,
+        subject=sub.id,
+        details={"version": doc.version, "sha256": doc.sha256, "scopes": scopes,
+                 "language": record.language},
+        at=now,
+    )
+    custody.append(
+        db,
+        type=EventType.SUBMISSION_CREATED,
+        actor=actor,
+        subject=sub.id,
+        # Only what is not identifying: whether contact was given, never the contact itself.
+        details={"with_contact": contact is not None, "request_code": sub.request_code},
+        at=now,
+    )
+    return sub
+
+
+def authenticate(db: Session, *, token: str) -> Submission:
+    sub = db.scalar(select(Submission).where(Submission.token_hash == token_hash(token)))
+    if sub is None:
+        raise Unauthorized("the witness token is not valid")
+    return sub
+
+
+def ensure_own(*, witness: Submission, submission_id: str) -> None:
+    """A witness token opens its own submission only; any other id is simply not found."""
+    if witness.id != submission_id:
+        raise NotFound("no such submission")
+
+
+def consent_of(db: Session, *, submission_id: str) -> Consent:
+    return db.scalars(
+        select(Consent).where(Consent.submission_id == submission_id).order_by(Consent.given_at)
+    ).one()
+
+
+def files_of(db: Session, *, submission_id: str) -> list[Evidence]:
+    return list(
+        db.scalars(
+            select(Evidence)
+            .where(Evidence.submission_id == submission_id)
+            .order_by(Evidence.received_at, Evidence.id)
+        )
+    )
+
+
+def uploads_of(db: Session, *, submission_id: str) -> list[Upload]:
+    return list(
+        db.scalars(
+            select(Upload).where(Upload.submission_id == submission_id).order_by(Upload.created_at)
+        )
+    )

@@ -1,0 +1,31 @@
+"""tus upload state. Offset, hash state and backend state change together, in one commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db import Base
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    length: Mapped[int | None] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Serialised SHA-256 state of bytes [0, offset); NULL means re-read the partial.
+    hash_state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    backend_state: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    filetype: Mapped[str | None] = mapped_column(String(255))
+    # active -> completed | terminated
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    lock_owner: Mapped[str | None] = mapped_column(String(32))
+    lock_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence_id: Mapped[str | None] = mapped_column(String(32))
