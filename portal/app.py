@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import db
 from portal.config import Settings
+from portal.custody import note
 from portal.errors import install_handlers
 from portal.keys import contact_cipher
 from portal.runtime import Runtime
@@ -59,6 +60,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=db.make_sessionmaker(engine),
         storage=open_storage(settings.resolved_storage_url),
         contact_cipher=contact_cipher(settings.resolved_contact_key_file),
+        log_signer=note.load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
     )
 
 
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = rt
         # A crash between the last byte's commit and finalise leaves work to finish.
         uploads.finalise_pending(rt.upload_deps)
+        rt.sign_checkpoint()
         yield
         if runtime is None:
             rt.engine.dispose()
@@ -80,9 +83,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.add_middleware(TusResumableHeader)
 
+    from portal.custody.router import router as log_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
 
     app.include_router(submissions_router)
     app.include_router(tus_router)
+    app.include_router(log_router)
     return app

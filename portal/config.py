@@ -50,10 +50,33 @@ class Settings(BaseSettings):
         None,
         description="Key that encrypts witness contact details; default DATA_DIR/keys/contact.key.",
     )
+    log_origin: str = Field(
+        "portal.invalid/custody",
+        pattern=r"^[^\s+]+$",
+        description="Origin line of custody-log checkpoints; name it after your deployment.",
+    )
+    log_key_file: Path | None = Field(
+        None,
+        description="Ed25519 key that signs checkpoints; default DATA_DIR/keys/log.key.",
+    )
+    checkpoint_interval: timedelta = Field(
+        timedelta(minutes=5),
+        description="How often a checkpoint is signed when events arrived since the last.",
+    )
     access_log: bool = Field(
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",
     )
+
+    @field_validator(
+        "upload_expiry", "upload_lock_lease", "checkpoint_interval", mode="before"
+    )
+    @classmethod
+    def _seconds(cls, v: object) -> object:
+        # Environment values arrive as text; a bare number means seconds.
+        if isinstance(v, str) and v.replace(".", "", 1).isdigit():
+            return float(v)
+        return v
 
     @field_validator("public_url")
     @classmethod
@@ -71,6 +94,10 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def resolved_log_key_file(self) -> Path:
+        return self.log_key_file or self.keys_dir / "log.key"
 
     @property
     def resolved_contact_key_file(self) -> Path:

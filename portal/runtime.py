@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.clock import utcnow
 from portal.config import Settings
+from portal.custody import note
+from portal.custody import service as custody
+from portal.custody.models import Checkpoint
+from portal.db import transaction
 from portal.storage import Storage
 from portal.uploads.service import Deps, Limits
 
@@ -23,7 +27,22 @@ class Runtime:
     sessions: sessionmaker[Session]
     storage: Storage
     contact_cipher: Fernet
+    log_signer: str
     clock: Callable[[], datetime] = utcnow
+
+    @property
+    def log_verifier(self) -> str:
+        return note.verifier_from_signer(self.log_signer)
+
+    def sign_checkpoint(self, *, force: bool = False) -> Checkpoint:
+        with transaction(self.sessions) as db:
+            return custody.sign_checkpoint(
+                db,
+                signer=self.log_signer,
+                origin=self.settings.log_origin,
+                at=self.clock(),
+                force=force,
+            )
 
     @property
     def upload_deps(self) -> Deps:
@@ -38,4 +57,6 @@ class Runtime:
                 max_metadata_bytes=s.max_metadata_bytes,
             ),
             clock=self.clock,
+            # Each received file gets a signed checkpoint that covers it, for its receipt.
+            on_completed=lambda: None if self.sign_checkpoint() else None,
         )

@@ -289,8 +289,7 @@ def verify_inclusion(
     calculated = root_from_inclusion_proof(leaf_hash, index, size, proof)
     if calculated != root:
         raise ProofError(
-            f"inclusion proof for leaf {index} gives root {calculated.hex()}, "
-            f"expected {root.hex()}"
+            f"inclusion proof for leaf {index} gives root {calculated.hex()}, expected {root.hex()}"
         )
 
 
@@ -336,11 +335,7 @@ def verify_consistency(
     mask = (size1 - 1) >> shift
     hash1 = _chain_border_right(_chain_inner_right(seed, rest[:inner], mask), rest[inner:])
     if hash1 != root1:
-        raise ProofError(
-            f"consistency proof gives old root {hash1.hex()}, expected {root1.hex()}"
-        )
+        raise ProofError(f"consistency proof gives old root {hash1.hex()}, expected {root1.hex()}")
     hash2 = _chain_border_right(_chain_inner(seed, rest[:inner], mask), rest[inner:])
     if hash2 != root2:
-        raise ProofError(
-            f"consistency proof gives new root {hash2.hex()}, expected {root2.hex()}"
-        )
+        raise ProofError(f"consistency proof gives new root {hash2.hex()}, expected {root2.hex()}")

@@ -109,7 +109,11 @@ def _parse_verifier(vkey: str) -> _Verifier:
         raise NoteError("verifier key is not an Ed25519 key (0x01 || 32 bytes)")
     if int(hex_id, 16) != key_id(name, raw[1:]):
         raise NoteError("verifier key ID does not match its name and public key")
-    return _Verifier(name, int(hex_id, 16), Ed25519PublicKey.from_public_bytes(raw[1:]))
+    try:
+        public = Ed25519PublicKey.from_public_bytes(raw[1:])
+    except ValueError as e:
+        raise NoteError(f"unusable Ed25519 public key: {e}") from None
+    return _Verifier(name, int(hex_id, 16), public)
 
 
 def _parse_signer(skey: str) -> _Signer:
@@ -261,13 +265,14 @@ def load_or_create_signer(path: Path, name: str) -> str:
     Refuses a file that group or others may access: a leaked log key lets anyone forge
     checkpoints, which would void every receipt's evidential value.
     """
+    skey = generate_signer(name)  # first, so a bad name leaves no empty file behind
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         # O_EXCL: never overwrite; mode given at creation so it is never briefly wider.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         pass
     else:
-        skey = generate_signer(name)
         with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(skey + "\n")
             f.flush()

@@ -34,6 +34,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     key_source: str = ""
     """"given" (key supplied by the verifier) or "receipt" (key read from the receipt)."""
+    checkpoint_verified: bool = False
 
     @property
     def ok(self) -> bool:
@@ -61,8 +62,9 @@ def load_receipt(path: Path) -> Mapping[str, Any]:
     return data
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _natural(v: object) -> int | None:
+    """v if it is a JSON integer >= 0 (bool is an int subclass in Python, not in JSON)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
 
 def _checkpoint(
@@ -105,7 +107,7 @@ def _checkpoint(
             verified = report.check(
                 True, f"checkpoint signature valid, key {key.split('+', 2)[0]!r} ({source})"
             )
-        except NoteError as e:
+        except ValueError as e:  # NoteError, or a key the crypto library refuses
             report.check(False, f"checkpoint signature INVALID with {source}: {e}")
     if not verified:
         # Keep checking against the unverified body, so the report shows what else holds.
@@ -122,10 +124,15 @@ def _checkpoint(
     report.check(
         cp.origin == origin,
         f"checkpoint origin {cp.origin!r} "
-        + ("matches the log origin" if cp.origin == origin else f"differs from log origin {origin!r}"),
+        + (
+            "matches the log origin"
+            if cp.origin == origin
+            else f"differs from log origin {origin!r}"
+        ),
     )
     if key is not None and key.split("+", 1)[0] != cp.origin:
         report.warnings.append("the signing key's name differs from the checkpoint origin")
+    report.checkpoint_verified = verified
     suffix = "" if verified else " (UNVERIFIED)"
     report.checks.append((True, f"checkpoint: tree size {cp.size}, root {cp.root.hex()}{suffix}"))
     return cp
@@ -139,10 +146,10 @@ def _check_file(
         return
     name = entry.get("name")
     label = f"file {name!r}" if isinstance(name, str) else f"files[{i}]"
-    size, sha = entry.get("size"), entry.get("sha256")
-    if not (_is_int(size) and size >= 0):
-        report.check(False, f"{label}: size {size!r} is not a non-negative integer")
-        size = None
+    raw_size, sha = entry.get("size"), entry.get("sha256")
+    size = _natural(raw_size)
+    if size is None:
+        report.check(False, f"{label}: size {raw_size!r} is not a non-negative integer")
     if not (isinstance(sha, str) and _SHA256_HEX.fullmatch(sha)):
         report.check(False, f"{label}: sha256 {sha!r} is not 64 lowercase hex digits")
         sha = None
@@ -181,7 +188,8 @@ def _check_file(
                     + ("matches the receipt" if same else f"differs from receipt {want!r}"),
                 )
 
-    index, proof_b64 = entry.get("leaf_index"), entry.get("inclusion_proof")
+    raw_index, proof_b64 = entry.get("leaf_index"), entry.get("inclusion_proof")
+    index = _natural(raw_index)
     proof: list[bytes] | None = None
     if isinstance(proof_b64, list) and all(isinstance(p, str) for p in proof_b64):
         try:
@@ -190,13 +198,14 @@ def _check_file(
             report.check(False, f"{label}: inclusion proof has bad base64: {e}")
     else:
         report.check(False, f"{label}: inclusion proof missing or not a list of strings")
-    if not (_is_int(index) and index >= 0):
-        report.check(False, f"{label}: leaf index {index!r} is not a non-negative integer")
+    if index is None:
+        report.check(False, f"{label}: leaf index {raw_index!r} is not a non-negative integer")
     elif event_bytes is not None and proof is not None and cp is not None:
         try:
             verify_inclusion(leaf_hash(event_bytes), index, cp.size, proof, cp.root)
+            against = "" if report.checkpoint_verified else " of the UNVERIFIED checkpoint"
             report.check(
-                True, f"{label}: inclusion proof valid, event is leaf {index} of {cp.size}"
+                True, f"{label}: inclusion proof valid, event is leaf {index} of {cp.size}{against}"
             )
         except ProofError as e:
             report.check(False, f"{label}: inclusion proof FAILED (leaf index {index}): {e}")
@@ -205,9 +214,7 @@ def _check_file(
         _check_local(report, label, local, sha, size)
 
 
-def _check_local(
-    report: Report, label: str, path: Path, sha: str | None, size: int | None
-) -> None:
+def _check_local(report: Report, label: str, path: Path, sha: str | None, size: int | None) -> None:
     try:
         with path.open("rb") as f:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
@@ -239,7 +246,8 @@ def verify_receipt(
     fmt = receipt.get("format")
     report.check(
         fmt == RECEIPT_FORMAT,
-        f"receipt format {fmt!r}" + ("" if fmt == RECEIPT_FORMAT else f", expected {RECEIPT_FORMAT!r}"),
+        f"receipt format {fmt!r}"
+        + ("" if fmt == RECEIPT_FORMAT else f", expected {RECEIPT_FORMAT!r}"),
     )
     cp = _checkpoint(report, receipt, verifier_key)
 

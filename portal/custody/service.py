@@ -7,17 +7,19 @@ stored nodes instead of rehashing leaves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from portal.custody import merkle
+from portal.custody import merkle, note
 from portal.custody.events import EventType
-from portal.custody.models import LogEntry, LogHead, LogNode
+from portal.custody.models import Checkpoint, LogEntry, LogHead, LogNode
 from portal.custody.offline import canonical_json
+from portal.errors import NotFound, PortalError
 
 SYSTEM = "system"
 
@@ -72,3 +74,91 @@ def append(
         session.add(LogNode(level=level, index=index, hash=digest))
     session.flush()
     return entry
+
+
+# --- reading the tree ------------------------------------------------------------------------
+
+
+def node_fetcher(db: Session) -> merkle.NodeFetcher:
+    """One query per call, for the O(log n) nodes a proof names."""
+
+    def get(ids: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        if not ids:
+            return {}
+        rows = db.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash).where(
+                or_(*(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in ids))
+            )
+        )
+        return {(lv, ix): h for lv, ix, h in rows}
+
+    return get
+
+
+def tree_size(db: Session) -> int:
+    return int(db.execute(select(LogHead.size).where(LogHead.id == 1)).scalar_one())
+
+
+def latest_checkpoint(db: Session) -> Checkpoint | None:
+    return db.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
+
+
+class InconsistentLog(PortalError):
+    status, code = 500, "log_inconsistent"
+
+
+def sign_checkpoint(
+    db: Session, *, signer: str, origin: str, at: datetime, force: bool = False
+) -> Checkpoint:
+    """Sign the current tree head, after proving it extends the last signed one.
+
+    Runs under the head row's lock, so two instances can never sign diverging heads. The
+    `log.checkpoint_signed` event is appended after the checkpoint is computed: it is the
+    first leaf the next checkpoint covers.
+    """
+    size = int(
+        db.execute(select(LogHead.size).where(LogHead.id == 1).with_for_update()).scalar_one()
+    )
+    last = latest_checkpoint(db)
+    if last is not None and not force:
+        tail = db.scalars(select(LogEntry.type).where(LogEntry.seq >= last.size)).all()
+        if all(t == EventType.LOG_CHECKPOINT_SIGNED for t in tail):
+            return last  # nothing happened since but our own note of the last signing
+    get = node_fetcher(db)
+    root = merkle.root(size, get)
+    if last is not None:
+        try:
+            proof = merkle.consistency_proof(last.size, size, get) if last.size else []
+            if last.size:
+                merkle.verify_consistency(last.size, size, proof, last.root, root)
+            elif last.root != merkle.EMPTY_ROOT:
+                raise merkle.ProofError("the last checkpoint of an empty log has a wrong root")
+        except merkle.ProofError as exc:
+            raise InconsistentLog(
+                f"refusing to sign: size {size} is not consistent with the checkpoint at "
+                f"size {last.size} ({exc})"
+            ) from exc
+    text = note.format_checkpoint(origin, size, root)
+    cp = Checkpoint(size=size, root=root, note=note.sign(text, signer), signed_at=at)
+    if last is None or last.size != size:
+        db.add(cp)
+    append(
+        db,
+        type=EventType.LOG_CHECKPOINT_SIGNED,
+        actor=SYSTEM,
+        subject="log",
+        details={"size": size, "root": base64.b64encode(root).decode()},
+        at=at,
+    )
+    return cp
+
+
+def inclusion(db: Session, *, index: int, size: int) -> list[bytes]:
+    return merkle.inclusion_proof(index, size, node_fetcher(db))
+
+
+def entry(db: Session, *, seq: int) -> LogEntry:
+    found = db.get(LogEntry, seq)
+    if found is None:
+        raise NotFound(f"no log entry {seq}")
+    return found

@@ -36,6 +36,9 @@ class PartialWriter(Protocol):
     def abort(self) -> None:
         """Forget every byte written since open; the partial is as it was at `offset`."""
 
+    def close(self) -> None:
+        """Let go without changing anything (another writer owns the upload now)."""
+
 
 class Storage(Protocol):
     def create_partial(self, upload_id: str) -> str | None:

@@ -42,34 +42,45 @@ def _fsync_dir(path: Path) -> None:
 class _LocalPartial:
     def __init__(self, path: Path, offset: int) -> None:
         self._offset = offset
-        self._fd = _guard(lambda: os.open(path, os.O_WRONLY))
+        self._fd: int | None = _guard(lambda: os.open(path, os.O_WRONLY))
         try:
             # Bytes past the durable offset are from a write whose commit never happened.
-            _guard(lambda: os.ftruncate(self._fd, offset))
-            _guard(lambda: os.lseek(self._fd, offset, os.SEEK_SET))
+            _guard(lambda: os.ftruncate(self._fd or 0, offset))
+            _guard(lambda: os.lseek(self._fd or 0, offset, os.SEEK_SET))
         except BaseException:
-            os.close(self._fd)
+            self.close()
             raise
 
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            raise StorageUnavailable("partial writer is closed")
+        return self._fd
+
     def write(self, data: bytes) -> None:
+        fd = self._open_fd()
         view = memoryview(data)
         while view:
-            n = _guard(lambda: os.write(self._fd, view))
+            n = _guard(lambda: os.write(fd, view))
             view = view[n:]
 
     def commit(self) -> str | None:
+        fd = self._open_fd()
         try:
-            _guard(lambda: os.fsync(self._fd))
+            _guard(lambda: os.fsync(fd))
         finally:
-            os.close(self._fd)
+            self.close()
         return None
 
     def abort(self) -> None:
-        try:
+        if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, self._offset)
-        finally:
-            os.close(self._fd)
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 class LocalStorage:

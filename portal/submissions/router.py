@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from portal.auth.witness import new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, WitnessDep, base_url
 from portal.submissions import consent as consent_docs
-from portal.submissions import service
+from portal.submissions import receipts, service
 from portal.submissions.schemas import (
     ConsentOut,
     FileOut,
@@ -77,3 +78,29 @@ def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> Submissi
 @router.get("/submissions/{submission_id}")
 def get_submission(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
     return _status(rt, witness, submission_id)
+
+
+@router.get("/submissions/{submission_id}/receipt")
+def get_receipt(
+    submission_id: str, rt: RuntimeDep, witness: WitnessDep, download: bool = False
+) -> JSONResponse:
+    """The receipt; `?download=1` sends it as a file to keep."""
+    service.ensure_own(witness=witness, submission_id=submission_id)
+    with rt.sessions() as db:
+        checkpoint = receipts.covering_checkpoint(db, submission=witness)
+    if checkpoint is None:
+        # A crash between a file's commit and its checkpoint: sign one now.
+        checkpoint = rt.sign_checkpoint()
+    with rt.sessions() as db:
+        body = receipts.build(
+            db,
+            submission=witness,
+            checkpoint=checkpoint,
+            origin=rt.settings.log_origin,
+            public_key=rt.log_verifier,
+            now=rt.clock(),
+        )
+    headers = {"Cache-Control": "no-store"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="receipt-{submission_id}.json"'
+    return JSONResponse(body, headers=headers)

@@ -388,6 +388,7 @@ class PatchWriter:
         self._renew_every = deps.limits.lease.total_seconds() / 3
         self._renewed = time.monotonic()
         self._closed = False
+        self._lost = False
 
     @property
     def received(self) -> int:
@@ -406,15 +407,21 @@ class PatchWriter:
         self._buffer += data
         if len(self._buffer) >= WRITE_BUFFER:
             self._flush()
-        if time.monotonic() - self._renewed > self._renew_every:
-            self._renew()
 
     def _flush(self) -> None:
         if self._buffer:
+            self._hold_lease()
             self._writer.write(bytes(self._buffer))
             self._buffer.clear()
 
-    def _renew(self) -> None:
+    def _hold_lease(self) -> None:
+        """Renew before touching storage once a third of the lease has passed.
+
+        A client that stalls longer than the lease loses the upload to its own reconnected
+        PATCH; the stalled request must then never write or truncate again.
+        """
+        if time.monotonic() - self._renewed <= self._renew_every:
+            return
         now = self._deps.clock()
         with transaction(self._deps.sessions) as db:
             kept = db.execute(
@@ -423,6 +430,7 @@ class PatchWriter:
                 .values(lock_expires=now + self._deps.limits.lease)
             ).rowcount
         if kept != 1:
+            self._lost = True
             raise Locked("lost the lease on this upload", code="upload_locked")
         self._renewed = time.monotonic()
 
@@ -431,6 +439,9 @@ class PatchWriter:
         if self._closed:
             return
         self._closed = True
+        if self._lost:
+            self._writer.close()
+            return
         try:
             self._writer.abort()
         finally:
@@ -457,10 +468,10 @@ class PatchWriter:
                 )
         try:
             self._flush()
+            self._hold_lease()
             backend_state = self._writer.commit()
         except BaseException:
-            self._closed = True
-            _release_lease(self._deps, snap.id, self._owner)
+            self.abort()
             raise
         self._closed = True
         new_offset = snap.offset + self._received
