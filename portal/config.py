@@ -68,9 +68,7 @@ class Settings(BaseSettings):
         description="Write an HTTP access log. Off by default: it would record client IPs.",
     )
 
-    @field_validator(
-        "upload_expiry", "upload_lock_lease", "checkpoint_interval", mode="before"
-    )
+    @field_validator("upload_expiry", "upload_lock_lease", "checkpoint_interval", mode="before")
     @classmethod
     def _seconds(cls, v: object) -> object:
         # Environment values arrive as text; a bare number means seconds.

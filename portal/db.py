@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -64,6 +64,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (typed access to CursorResult.rowcount)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
     from alembic import command
@@ -78,8 +83,8 @@ def migrate(engine: Engine) -> None:
 
 def import_models() -> None:
     """Register every table on Base.metadata (Alembic and create_app need them all)."""
+    from portal.auth import models as _auth  # noqa: F401
     from portal.custody import models as _custody  # noqa: F401
     from portal.evidence import models as _evidence  # noqa: F401
     from portal.submissions import models as _submissions  # noqa: F401
     from portal.uploads import models as _uploads  # noqa: F401
-    from portal.auth import models as _auth  # noqa: F401

@@ -75,8 +75,12 @@ class JsonUrlStorage(UrlStorage):
 def uploader(server: Server, auth: dict[str, str], video: Path, **kw: Any) -> Uploader:
     client = tus.TusClient(f"{server.url}/api/v1/uploads", headers=auth)
     return ClosingUploader(
-        file_path=str(video), client=client, chunk_size=CHUNK,
-        metadata={"filename": video.name}, upload_checksum=True, **kw,
+        file_path=str(video),
+        client=client,
+        chunk_size=CHUNK,
+        metadata={"filename": video.name},
+        upload_checksum=True,
+        **kw,
     )
 
 
@@ -102,9 +106,7 @@ def test_uninterrupted(server: Server, video: Path) -> None:
     assert_received(server, sub_id, auth, video)
 
 
-def test_stopped_then_resumed_by_a_new_client(
-    server: Server, video: Path, tmp_path: Path
-) -> None:
+def test_stopped_then_resumed_by_a_new_client(server: Server, video: Path, tmp_path: Path) -> None:
     sub_id, auth = open_submission(server)
     urls = JsonUrlStorage(tmp_path / "tus-urls.json")
     first = uploader(server, auth, video, store_url=True, url_storage=urls)
@@ -136,8 +138,12 @@ def test_server_killed_mid_patch_then_resumed(tmp_path: Path, video: Path) -> No
             yield data[quarter + CHUNK :]
 
         def patch() -> None:
-            headers = {**auth, "Tus-Resumable": "1.0.0", "Upload-Offset": str(quarter),
-                       "Content-Type": "application/offset+octet-stream"}
+            headers = {
+                **auth,
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": str(quarter),
+                "Content-Type": "application/offset+octet-stream",
+            }
             with pytest.raises(httpx.HTTPError):
                 httpx.patch(first.url, content=slow_body(), headers=headers, timeout=60)
 

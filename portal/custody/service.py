@@ -32,7 +32,6 @@ def rfc3339(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-
 def append(
     session: Session,
     *,
@@ -45,9 +44,15 @@ def append(
     """Append one event. Must run in the same transaction as the change it records."""
     # The UPDATE takes the head row's write lock (PostgreSQL) or is already under the
     # database write lock (SQLite, BEGIN IMMEDIATE): appends are serialised, never racing.
-    seq = session.execute(
-        update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)
-    ).scalar_one() - 1
+    seq = (
+        session.execute(
+            update(LogHead)
+            .where(LogHead.id == 1)
+            .values(size=LogHead.size + 1)
+            .returning(LogHead.size)
+        ).scalar_one()
+        - 1
+    )
     event = {
         "seq": seq,
         "at": rfc3339(at),

@@ -1,7 +1,7 @@
-"""Filesystem backend: the embedded default, one machine only.
+"""Filesystem backend: the embedded default, for one machine.
 
-Originals are made read-only after they land; a write-once key that already exists is not
-rewritten (same key means same SHA-256, so same bytes).
+Originals are made read-only once they land; a write-once key that already exists is never
+rewritten (same key means same SHA-256, so the same bytes).
 """
 
 from __future__ import annotations
@@ -9,20 +9,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 from portal.storage import InsufficientStorage, ObjectMissing, StorageUnavailable
 
 CHUNK = 1024 * 1024
-T = TypeVar("T")
 
 
-def _guard(fn: Callable[[], T]) -> T:
-    """Translate OS errors into the storage error family."""
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Turn OS errors into the storage error family."""
     try:
-        return fn()
+        yield
     except FileNotFoundError as exc:
         raise ObjectMissing(str(exc)) from exc
     except OSError as exc:
@@ -42,11 +41,14 @@ def _fsync_dir(path: Path) -> None:
 class _LocalPartial:
     def __init__(self, path: Path, offset: int) -> None:
         self._offset = offset
-        self._fd: int | None = _guard(lambda: os.open(path, os.O_WRONLY))
+        with _translated():
+            fd = os.open(path, os.O_WRONLY)
+        self._fd: int | None = fd
         try:
-            # Bytes past the durable offset are from a write whose commit never happened.
-            _guard(lambda: os.ftruncate(self._fd or 0, offset))
-            _guard(lambda: os.lseek(self._fd or 0, offset, os.SEEK_SET))
+            with _translated():
+                # Bytes past the durable offset come from a write that never committed.
+                os.ftruncate(fd, offset)
+                os.lseek(fd, offset, os.SEEK_SET)
         except BaseException:
             self.close()
             raise
@@ -59,14 +61,15 @@ class _LocalPartial:
     def write(self, data: bytes) -> None:
         fd = self._open_fd()
         view = memoryview(data)
-        while view:
-            n = _guard(lambda: os.write(fd, view))
-            view = view[n:]
+        with _translated():
+            while view:
+                view = view[os.write(fd, view) :]
 
     def commit(self) -> str | None:
         fd = self._open_fd()
         try:
-            _guard(lambda: os.fsync(fd))
+            with _translated():
+                os.fsync(fd)
         finally:
             self.close()
         return None
@@ -87,47 +90,42 @@ class LocalStorage:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.partials = self.root / "partial"
-        for d in (self.root, self.partials):
-            d.mkdir(parents=True, exist_ok=True)
+        self.partials.mkdir(parents=True, exist_ok=True)
 
     def _partial(self, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise ValueError(f"bad upload id {upload_id!r}")
         return self.partials / upload_id
 
     def _key(self, key: str) -> Path:
         parts = key.split("/")
-        if not key or any(p in ("", ".", "..") for p in parts) or "\0" in key:
+        if any(p in ("", ".", "..") for p in parts) or "\0" in key or parts[0] == "partial":
             raise ValueError(f"bad storage key {key!r}")
         return self.root.joinpath(*parts)
 
     def create_partial(self, upload_id: str) -> str | None:
-        def create() -> None:
+        with _translated():
             fd = os.open(self._partial(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
             _fsync_dir(self.partials)
-
-        _guard(create)
         return None
 
     def open_partial(self, upload_id: str, offset: int, state: str | None) -> _LocalPartial:
         return _LocalPartial(self._partial(upload_id), offset)
 
     def read_partial_head(self, upload_id: str, state: str | None, size: int) -> bytes:
-        def head() -> bytes:
-            with open(self._partial(upload_id), "rb") as f:
-                return f.read(size)
-
-        return _guard(head)
+        with _translated(), open(self._partial(upload_id), "rb") as f:
+            return f.read(size)
 
     def read_partial(self, upload_id: str, state: str | None, length: int) -> Iterator[bytes]:
         return self._stream(self._partial(upload_id), 0, length)
 
     def finish_partial(self, upload_id: str, state: str | None, key: str) -> None:
         src, dst = self._partial(upload_id), self._key(key)
-
-        def finish() -> None:
+        with _translated():
             dst.parent.mkdir(parents=True, exist_ok=True)
             if dst.exists():
-                # Same key, same hash: a retried finalise or the same file sent twice.
+                # Same key, same hash: a retried finalise, or the same file sent twice.
                 src.unlink(missing_ok=True)
                 return
             os.chmod(src, 0o444)
@@ -135,42 +133,40 @@ class LocalStorage:
             _fsync_dir(dst.parent)
             _fsync_dir(self.partials)
 
-        _guard(finish)
-
     def delete_partial(self, upload_id: str, state: str | None) -> None:
-        _guard(lambda: self._partial(upload_id).unlink(missing_ok=True))
+        with _translated():
+            self._partial(upload_id).unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         return self._key(key).exists()
 
     def size(self, key: str) -> int:
-        return _guard(lambda: self._key(key).stat().st_size)
+        with _translated():
+            return self._key(key).stat().st_size
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        path = self._key(key)
-        if end is None:
-            end = self.size(key)
-        return self._stream(path, start, end)
+        return self._stream(self._key(key), start, self.size(key) if end is None else end)
 
     def _stream(self, path: Path, start: int, end: int) -> Iterator[bytes]:
-        f = _guard(lambda: open(path, "rb"))  # noqa: SIM115 - closed by the generator
-        def gen() -> Iterator[bytes]:
-            with f:
+        with _translated():
+            f = open(path, "rb")  # noqa: SIM115 - the generator closes it
+
+        def blocks() -> Iterator[bytes]:
+            with f, _translated():
                 f.seek(start)
                 left = end - start
                 while left > 0:
-                    block = _guard(lambda: f.read(min(CHUNK, left)))
+                    block = f.read(min(CHUNK, left))
                     if not block:
-                        break
+                        return
                     left -= len(block)
                     yield block
 
-        return gen()
+        return blocks()
 
     def put(self, key: str, data: bytes) -> None:
         path = self._key(key)
-
-        def put() -> None:
+        with _translated():
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 return
@@ -183,7 +179,6 @@ class LocalStorage:
             os.replace(tmp, path)
             _fsync_dir(path.parent)
 
-        _guard(put)
-
     def delete(self, key: str) -> None:
-        _guard(lambda: self._key(key).unlink(missing_ok=True))
+        with _translated():
+            self._key(key).unlink(missing_ok=True)

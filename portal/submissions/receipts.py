@@ -67,8 +67,9 @@ def build(
 def covering_checkpoint(db: Session, *, submission: Submission) -> Checkpoint | None:
     """The newest checkpoint, if it covers every file of the submission."""
     latest = custody.latest_checkpoint(db)
-    needed = max((f.log_index for f in submissions.files_of(db, submission_id=submission.id)),
-                 default=-1)
+    needed = max(
+        (f.log_index for f in submissions.files_of(db, submission_id=submission.id)), default=-1
+    )
     if latest is None or latest.size <= needed:
         return None
     return latest

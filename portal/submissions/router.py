@@ -64,8 +64,14 @@ def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> Submissi
         consent_version=consent.version,
         scopes=consent.scopes,
         files=[
-            FileOut(id=f.id, name=f.filename, size=f.size, sha256=f.sha256,
-                    media_type=f.media_type, received_at=f.received_at)
+            FileOut(
+                id=f.id,
+                name=f.filename,
+                size=f.size,
+                sha256=f.sha256,
+                media_type=f.media_type,
+                received_at=f.received_at,
+            )
             for f in files
         ],
         uploads=[

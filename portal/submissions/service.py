@@ -80,8 +80,12 @@ def create(
         type=EventType.CONSENT_GIVEN,
         actor=actor,
         subject=sub.id,
-        details={"version": doc.version, "sha256": doc.sha256, "scopes": scopes,
-                 "language": record.language},
+        details={
+            "version": doc.version,
+            "sha256": doc.sha256,
+            "scopes": scopes,
+            "language": record.language,
+        },
         at=now,
     )
     custody.append(

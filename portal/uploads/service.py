@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.db import transaction
+from portal.db import rowcount, transaction
 from portal.errors import (
     BadRequest,
     ChecksumMismatch,
@@ -250,8 +250,8 @@ def _take_lease(db: Session, deps: Deps, upload: Upload, *, owner: str) -> None:
         )
         .values(lock_owner=owner, lock_expires=now + deps.limits.lease)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
+    )
+    if rowcount(taken) != 1:
         raise Locked(
             "another request is writing this upload; retry shortly",
             code="upload_locked",
@@ -349,8 +349,15 @@ class _Snapshot:
 
     @classmethod
     def of(cls, u: Upload) -> _Snapshot:
-        return cls(u.id, u.submission_id, u.offset, u.length, u.hash_state, u.backend_state,
-                   as_utc(u.expires_at))
+        return cls(
+            u.id,
+            u.submission_id,
+            u.offset,
+            u.length,
+            u.hash_state,
+            u.backend_state,
+            as_utc(u.expires_at),
+        )
 
 
 def _restore_hasher(deps: Deps, snap: _Snapshot) -> Any:
@@ -428,8 +435,8 @@ class PatchWriter:
                 update(Upload)
                 .where(Upload.id == self._snap.id, Upload.lock_owner == self._owner)
                 .values(lock_expires=now + self._deps.limits.lease)
-            ).rowcount
-        if kept != 1:
+            )
+        if rowcount(kept) != 1:
             self._lost = True
             raise Locked("lost the lease on this upload", code="upload_locked")
         self._renewed = time.monotonic()
@@ -486,8 +493,8 @@ class PatchWriter:
                     lock_owner=None,
                     lock_expires=None,
                 )
-            ).rowcount
-        if moved != 1:
+            )
+        if rowcount(moved) != 1:
             raise Locked("lost the lease on this upload", code="upload_locked")
         done = snap.length is not None and new_offset == snap.length
         if done:
@@ -546,8 +553,13 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
             type=EventType.UPLOAD_COMPLETED,
             actor=actor,
             subject=upload.submission_id,
-            details={"upload": upload.id, "filename": filename, "size": snap.length,
-                     "sha256": sha256, "media_type": media_type},
+            details={
+                "upload": upload.id,
+                "filename": filename,
+                "size": snap.length,
+                "sha256": sha256,
+                "media_type": media_type,
+            },
             at=now,
         )
         evidence = Evidence(
@@ -571,8 +583,13 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
             type=EventType.EVIDENCE_RECEIVED,
             actor=actor,
             subject=evidence.id,
-            details={"submission": upload.submission_id, "sha256": sha256, "size": snap.length,
-                     "media_type": media_type, "storage_key": key},
+            details={
+                "submission": upload.submission_id,
+                "sha256": sha256,
+                "size": snap.length,
+                "media_type": media_type,
+                "storage_key": key,
+            },
             at=now,
         )
     deps.on_completed()
@@ -586,8 +603,11 @@ def finalise_pending(deps: Deps) -> int:
             db.scalars(
                 Upload.__table__.select()
                 .with_only_columns(Upload.id)
-                .where(Upload.status == "active", Upload.length.is_not(None),
-                       Upload.offset == Upload.length)
+                .where(
+                    Upload.status == "active",
+                    Upload.length.is_not(None),
+                    Upload.offset == Upload.length,
+                )
             )
         )
     done = 0

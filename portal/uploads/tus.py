@@ -12,13 +12,12 @@ from starlette.requests import ClientDisconnect
 
 from portal.clock import as_utc
 from portal.deps import RuntimeDep, WitnessDep, base_url
-from portal.errors import PreconditionFailed, UnsupportedMediaType
+from portal.errors import BadRequest, PreconditionFailed, TooLarge, UnsupportedMediaType
 from portal.uploads import service
+from portal.uploads.models import Upload
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = (
-    "creation,creation-with-upload,creation-defer-length,expiration,termination,checksum"
-)
+EXTENSIONS = "creation,creation-with-upload,creation-defer-length,expiration,termination,checksum"
 OCTET = "application/offset+octet-stream"
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
@@ -91,7 +90,7 @@ async def create(
     _check_version(tus_resumable)
     deps = rt.upload_deps
     if upload_defer_length is not None and upload_defer_length != "1":
-        raise service.BadRequest("Upload-Defer-Length must be 1", code="bad_header")
+        raise BadRequest("Upload-Defer-Length must be 1", code="bad_header")
     length = service.parse_length(upload_length, "Upload-Length")
     metadata = service.parse_metadata(upload_metadata, max_bytes=deps.limits.max_metadata_bytes)
     body_length = service.parse_length(content_length, "Content-Length") or 0
@@ -100,7 +99,7 @@ async def create(
         raise UnsupportedMediaType(f"a body sent with creation must be {OCTET}")
     checksum = service.parse_checksum(upload_checksum) if with_body else None
     if with_body and length is not None and body_length > length:
-        raise service.TooLarge("body runs past Upload-Length", code="past_length")
+        raise TooLarge("body runs past Upload-Length", code="past_length")
     upload = await run_in_threadpool(
         service.create,
         deps,
@@ -110,8 +109,9 @@ async def create(
         metadata=metadata,
     )
     location = f"{base_url(request, rt)}/api/v1/uploads/{upload.id}"
-    headers = _tus_headers(Location=location, **{"Upload-Expires": _expires(
-        as_utc(upload.expires_at))})
+    headers = _tus_headers(
+        Location=location, **{"Upload-Expires": _expires(as_utc(upload.expires_at))}
+    )
     if with_body:
         writer = await run_in_threadpool(
             service.begin_patch,
@@ -136,7 +136,7 @@ async def head(
     _check_version(tus_resumable)
     deps = rt.upload_deps
 
-    def lookup() -> service.Upload:
+    def lookup() -> Upload:
         with rt.sessions() as db:
             upload = service.get_own(db, submission=witness, upload_id=upload_id, now=rt.clock())
         if upload.status == "active" and upload.length == upload.offset:
@@ -172,7 +172,7 @@ async def patch(
         raise UnsupportedMediaType(f"PATCH bodies must be sent as {OCTET}")
     offset = service.parse_length(upload_offset, "Upload-Offset")
     if offset is None:
-        raise service.BadRequest("Upload-Offset is required", code="bad_header")
+        raise BadRequest("Upload-Offset is required", code="bad_header")
     started = await run_in_threadpool(
         service.begin_patch,
         rt.upload_deps,
