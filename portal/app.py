@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +22,8 @@ from portal.runtime import Runtime
 from portal.storage import open_storage
 from portal.uploads import service as uploads
 from portal.uploads.tus import TUS_VERSION
+
+log = logging.getLogger("portal")
 
 
 class TusResumableHeader:
@@ -48,6 +54,16 @@ class TusResumableHeader:
         await self.app(scope, receive, send_with_header)
 
 
+async def _sign_periodically(rt: Runtime) -> None:
+    """Sign a checkpoint every interval in which anything was logged (views, logins...)."""
+    while True:
+        await asyncio.sleep(rt.settings.checkpoint_interval.total_seconds())
+        try:
+            await run_in_threadpool(rt.sign_checkpoint)
+        except Exception:
+            log.exception("periodic checkpoint signing failed")
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it) and storage; create the data folder on first start."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +90,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # A crash between the last byte's commit and finalise leaves work to finish.
         uploads.finalise_pending(rt.upload_deps)
         rt.sign_checkpoint()
+        signer = asyncio.create_task(_sign_periodically(rt))
         yield
+        signer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await signer
         if runtime is None:
             rt.engine.dispose()
 

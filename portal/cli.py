@@ -17,7 +17,9 @@ app = typer.Typer(no_args_is_help=True, help="Citizen evidence portal.")
 users = typer.Typer(no_args_is_help=True, help="Staff accounts.")
 dbcli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 app.add_typer(users, name="users")
+custody_cli = typer.Typer(no_args_is_help=True, help="The custody log.")
 app.add_typer(dbcli, name="db")
+app.add_typer(custody_cli, name="custody")
 console = Console()
 err = Console(stderr=True)
 
@@ -140,3 +142,40 @@ def users_disable(name: str, data_dir: DataDir = None) -> None:
     except PortalError as exc:
         _fail(exc)
     console.print(f"disabled {name}")
+
+
+@custody_cli.command("checkpoint")
+def custody_checkpoint(data_dir: DataDir = None) -> None:
+    """Sign a checkpoint of the log now and print it."""
+    from portal.app import build_runtime
+
+    rt = build_runtime(_settings(data_dir))
+    console.print(rt.sign_checkpoint().note, end="", markup=False, highlight=False)
+
+
+@app.command("verify-receipt")
+def verify_receipt_cmd(
+    receipt: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Receipt JSON.")],
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="The log's verifier key, or a file holding it (from a trusted source)."),
+    ] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", help="A local copy of a listed file, to re-hash (repeatable)."),
+    ] = None,
+) -> None:
+    """Check a witness receipt offline: signature, proofs, and optionally the files."""
+    from portal.custody.offline import load_receipt, verify_receipt
+
+    key = public_key
+    if key is not None and Path(key).is_file():
+        key = Path(key).read_text().strip()
+    try:
+        data = load_receipt(receipt)
+        report = verify_receipt(data, key, {p.name: p for p in file or []})
+    except ValueError as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(2) from None
+    console.print(report.text(), markup=False, highlight=False)
+    raise typer.Exit(0 if report.ok else 1)

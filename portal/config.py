@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         timedelta(minutes=5),
         description="How often a checkpoint is signed when events arrived since the last.",
     )
+    admin_token: str = Field(
+        "",
+        description="Bearer token for the custody-log proof routes; empty disables them.",
+    )
     access_log: bool = Field(
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",

@@ -58,5 +58,5 @@ class Runtime:
             ),
             clock=self.clock,
             # Each received file gets a signed checkpoint that covers it, for its receipt.
-            on_completed=lambda: None if self.sign_checkpoint() else None,
+            on_completed=self.sign_checkpoint,
         )

@@ -1,23 +1,45 @@
-"""Public custody-log routes: anyone may fetch the signed head and the key to check it."""
+"""Custody-log routes: the signed head and key are public; proofs need the admin token."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse
 
+from portal.custody import merkle
+from portal.custody import service as custody
+from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
 from portal.deps import RuntimeDep
-from portal.errors import NotFound
+from portal.errors import Forbidden, Invalid, NotFound, Unauthorized
 
 router = APIRouter(prefix="/api/v1/log", tags=["custody log"])
+MAX_ENTRIES = 1000
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def require_admin(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = rt.settings.admin_token
+    if not expected:
+        raise Forbidden("proof routes are disabled (no admin token is set)", code="disabled")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized("the admin token is required (Authorization: Bearer ...)")
+
+
+Admin = Depends(require_admin)
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
 def checkpoint(rt: RuntimeDep) -> PlainTextResponse:
     """The newest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
     with rt.sessions() as db:
-        from portal.custody.service import latest_checkpoint
-
-        latest = latest_checkpoint(db)
+        latest = custody.latest_checkpoint(db)
     if latest is None:
         raise NotFound("no checkpoint has been signed yet")
     return PlainTextResponse(latest.note, headers={"Cache-Control": "no-store"})
@@ -27,3 +49,63 @@ def checkpoint(rt: RuntimeDep) -> PlainTextResponse:
 def public_key(rt: RuntimeDep) -> PlainTextResponse:
     """The checkpoint verifier key (golang.org/x/mod/sumdb/note format)."""
     return PlainTextResponse(rt.log_verifier + "\n")
+
+
+@router.get("/proof/inclusion", dependencies=[Admin])
+def inclusion(
+    rt: RuntimeDep, index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
+) -> InclusionProof:
+    with rt.sessions() as db:
+        size = custody.tree_size(db)
+        if not index < tree_size <= size:
+            raise Invalid(f"need 0 <= index < tree_size <= {size}", code="bad_range")
+        get = custody.node_fetcher(db)
+        leaf = custody.entry(db, seq=index).leaf_hash
+        proof = merkle.inclusion_proof(index, tree_size, get)
+        root = merkle.root(tree_size, get)
+    return InclusionProof(
+        index=index,
+        tree_size=tree_size,
+        leaf_hash=b64(leaf),
+        proof=[b64(h) for h in proof],
+        root=b64(root),
+    )
+
+
+@router.get("/proof/consistency", dependencies=[Admin])
+def consistency(
+    rt: RuntimeDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
+) -> ConsistencyProof:
+    with rt.sessions() as db:
+        size = custody.tree_size(db)
+        if not first <= second <= size:
+            raise Invalid(f"need 1 <= first <= second <= {size}", code="bad_range")
+        get = custody.node_fetcher(db)
+        proof = merkle.consistency_proof(first, second, get)
+        roots = merkle.root(first, get), merkle.root(second, get)
+    return ConsistencyProof(
+        first=first,
+        second=second,
+        proof=[b64(h) for h in proof],
+        first_root=b64(roots[0]),
+        second_root=b64(roots[1]),
+    )
+
+
+@router.get("/entries", dependencies=[Admin])
+def entries(
+    rt: RuntimeDep, start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)]
+) -> EntriesOut:
+    if not start < end or end - start > MAX_ENTRIES:
+        raise Invalid(f"need start < end and at most {MAX_ENTRIES} entries", code="bad_range")
+    with rt.sessions() as db:
+        size = custody.tree_size(db)
+        rows = custody.entries(db, start=start, end=min(end, size))
+    return EntriesOut(
+        start=start,
+        end=min(end, size),
+        tree_size=size,
+        entries=[
+            EntryOut(seq=r.seq, event=r.event.decode(), leaf_hash=b64(r.leaf_hash)) for r in rows
+        ],
+    )

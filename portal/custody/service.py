@@ -167,3 +167,21 @@ def entry(db: Session, *, seq: int) -> LogEntry:
     if found is None:
         raise NotFound(f"no log entry {seq}")
     return found
+
+
+def consistency(db: Session, *, first: int, second: int) -> list[bytes]:
+    return merkle.consistency_proof(first, second, node_fetcher(db))
+
+
+def entries(db: Session, *, start: int, end: int) -> list[LogEntry]:
+    return list(
+        db.scalars(
+            select(LogEntry).where(LogEntry.seq >= start, LogEntry.seq < end).order_by(LogEntry.seq)
+        )
+    )
+
+
+def events_about(db: Session, *, subjects: Sequence[str]) -> list[LogEntry]:
+    return list(
+        db.scalars(select(LogEntry).where(LogEntry.subject.in_(subjects)).order_by(LogEntry.seq))
+    )

@@ -71,7 +71,7 @@ class Deps:
     storage: Storage
     limits: Limits
     clock: Callable[[], datetime]
-    on_completed: Callable[[], None] = lambda: None
+    on_completed: Callable[[], object] = lambda: None
 
 
 # --- parsing of client-supplied values -------------------------------------------------

@@ -1,0 +1,43 @@
+"""Small shared test steps: raw tus uploads through a TestClient or httpx client."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+TUS = {"Tus-Resumable": "1.0.0"}
+OCTET = {"Content-Type": "application/offset+octet-stream"}
+
+
+def b64(s: str | bytes) -> str:
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def create_upload(client: Any, auth: dict[str, str], length: int, name: str = "clip.mp4") -> str:
+    r = client.post(
+        "/api/v1/uploads",
+        headers={
+            **TUS,
+            **auth,
+            "Upload-Length": str(length),
+            "Upload-Metadata": f"filename {b64(name)}",
+        },
+    )
+    assert r.status_code == 201, r.text
+    return str(r.headers["Location"])
+
+
+def patch(client: Any, url: str, auth: dict[str, str], offset: int, data: bytes) -> Any:
+    return client.patch(
+        url, content=data, headers={**TUS, **auth, **OCTET, "Upload-Offset": str(offset)}
+    )
+
+
+def upload(
+    client: Any, auth: dict[str, str], data: bytes, name: str = "clip.mp4", chunk: int = 1 << 20
+) -> str:
+    url = create_upload(client, auth, len(data), name)
+    for offset in range(0, len(data), chunk):
+        r = patch(client, url, auth, offset, data[offset : offset + chunk])
+        assert r.status_code == 204, r.text
+    return url
