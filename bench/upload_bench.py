@@ -140,8 +140,12 @@ class Server:
             # Own session: Ctrl-C reaches only us, and stop() can end the whole group
             # (granian runs its worker in a child process).
             self.proc = subprocess.Popen(
-                self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                cwd=REPO_ROOT, start_new_session=True,
+                self.cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=REPO_ROOT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -185,10 +189,13 @@ def server_env(extra: dict[str, str]) -> dict[str, str]:
 def tus_uvicorn(root: Path) -> Server:
     data, port = root / "tus-uvicorn", free_port()
     return Server(
-        name="tus/uvicorn", kind="tus",
-        cmd=[sys.executable, "-m", "portal", "serve", "--data-dir", str(data),
-             "--port", str(port)],
-        env=server_env({}), port=port, data_dir=data, log=root / "tus-uvicorn.log",
+        name="tus/uvicorn",
+        kind="tus",
+        cmd=[sys.executable, "-m", "portal", "serve", "--data-dir", str(data), "--port", str(port)],
+        env=server_env({}),
+        port=port,
+        data_dir=data,
+        log=root / "tus-uvicorn.log",
         health_path="/api/v1/consent",
     )
 
@@ -196,12 +203,31 @@ def tus_uvicorn(root: Path) -> Server:
 def tus_granian(root: Path) -> Server:
     data, port = root / "tus-granian", free_port()
     return Server(
-        name="tus/granian", kind="tus",
-        cmd=[sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--no-access-log", "--log-level", "warning", "portal.app:create_app"],
-        env=server_env({"PORTAL_DATA_DIR": str(data)}), port=port, data_dir=data,
-        log=root / "tus-granian.log", health_path="/api/v1/consent",
+        name="tus/granian",
+        kind="tus",
+        cmd=[
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "portal.app:create_app",
+        ],
+        env=server_env({"PORTAL_DATA_DIR": str(data)}),
+        port=port,
+        data_dir=data,
+        log=root / "tus-granian.log",
+        health_path="/api/v1/consent",
     )
 
 
@@ -212,12 +238,29 @@ def naive_uvicorn(root: Path) -> Server:
     # Same worker settings as `portal serve`'s uvicorn.run: one process, auto loop (uvloop),
     # auto HTTP (httptools), no access log, no server header.
     return Server(
-        name="naive/uvicorn", kind="naive",
-        cmd=[sys.executable, "-m", "uvicorn", "naive_app:app", "--app-dir", str(BENCH_DIR),
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-             "--no-server-header", "--log-level", "warning"],
-        env=server_env({"NAIVE_DATA_DIR": str(data), "TMPDIR": str(spool)}), port=port,
-        data_dir=data, log=root / "naive.log", health_path="/health",
+        name="naive/uvicorn",
+        kind="naive",
+        cmd=[
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "naive_app:app",
+            "--app-dir",
+            str(BENCH_DIR),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--no-server-header",
+            "--log-level",
+            "warning",
+        ],
+        env=server_env({"NAIVE_DATA_DIR": str(data), "TMPDIR": str(spool)}),
+        port=port,
+        data_dir=data,
+        log=root / "naive.log",
+        health_path="/health",
     )
 
 
@@ -289,6 +332,7 @@ class Sample:
     idle_rss: int
     peak_rss: int
     server_cpu: float  # CPU seconds the server tree used during the upload
+    client_cpu: float  # CPU seconds this process (the client) used during the upload
 
     @property
     def mbps(self) -> float:
@@ -301,6 +345,10 @@ class Sample:
     @property
     def cpu_pct(self) -> float:
         return 100 * self.server_cpu / self.seconds
+
+    @property
+    def client_pct(self) -> float:
+        return 100 * self.client_cpu / self.seconds
 
 
 @dataclass
@@ -321,17 +369,27 @@ def tus_upload(client: httpx.Client, srv: Server, path: Path, size: int, chunk: 
     sub_id, token = r.json()["id"], r.json()["witness_token"]
     auth = {"Authorization": f"Bearer {token}"}
     name = base64.b64encode(b"bench.mp4").decode()
-    r = client.post(f"{srv.url}/api/v1/uploads", headers={
-        **TUS, **auth, "Upload-Length": str(size), "Upload-Metadata": f"filename {name}"})
+    r = client.post(
+        f"{srv.url}/api/v1/uploads",
+        headers={**TUS, **auth, "Upload-Length": str(size), "Upload-Metadata": f"filename {name}"},
+    )
     if r.status_code != 201:
         raise RuntimeError(f"tus create: {r.status_code} {r.text}")
     location = r.headers["Location"]
     offset = 0
     while offset < size:
         n = min(chunk, size - offset)
-        r = client.patch(location, content=file_slice(path, offset, n), headers={
-            **TUS, **auth, "Upload-Offset": str(offset), "Content-Length": str(n),
-            "Content-Type": "application/offset+octet-stream"})
+        r = client.patch(
+            location,
+            content=file_slice(path, offset, n),
+            headers={
+                **TUS,
+                **auth,
+                "Upload-Offset": str(offset),
+                "Content-Length": str(n),
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
         if r.status_code != 204:
             raise RuntimeError(f"tus PATCH at {offset}: {r.status_code} {r.text}")
         offset = int(r.headers["Upload-Offset"])
@@ -363,19 +421,22 @@ def measure(
     time.sleep(0.5)
     idle = tree_rss(srv.pid)
     cpu0 = tree_cpu(srv.pid)
+    me = psutil.Process()
+    mine0 = sum(me.cpu_times()[:2])
     upload = tus_upload if srv.kind == "tus" else naive_upload
     with RssSampler(srv.pid) as sampler:
         t0 = time.perf_counter()
         got = upload(client, srv, path, size, chunk)
         seconds = time.perf_counter() - t0
     cpu = tree_cpu(srv.pid) - cpu0
+    mine = sum(me.cpu_times()[:2]) - mine0
     if got != sha256:
         raise RuntimeError(f"{srv.name}: server SHA-256 {got} != file SHA-256 {sha256}")
-    s = Sample(seconds, size, idle, sampler.peak, cpu)
+    s = Sample(seconds, size, idle, sampler.peak, cpu, mine)
     console.print(
         f"  {srv.name:<13} {size / MiB:>5.0f} MiB {s.seconds:6.2f} s {s.mbps:6.1f} MB/s  "
         f"RSS {idle / MiB:.0f}->{s.peak_rss / MiB:.0f} MiB (+{s.growth / MiB:.1f})  "
-        f"server CPU {s.cpu_pct:.0f}%  sha256 ok"
+        f"CPU server {s.cpu_pct:.0f}% client {s.client_pct:.0f}%  sha256 ok"
     )
     return s
 
@@ -389,9 +450,23 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
         yield
         return
     proc = subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--rate", "200", "--format", "raw",
-         "--nonblocking", "--output", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--subprocesses",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     time.sleep(1)
     try:
@@ -420,8 +495,15 @@ def machine_info() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     versions = []
-    for pkg in ("uvicorn", "uvloop", "httptools", "granian", "starlette", "python-multipart",
-                "httpx"):
+    for pkg in (
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "granian",
+        "starlette",
+        "python-multipart",
+        "httpx",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{pkg} {metadata.version(pkg)}")
     return (
@@ -436,10 +518,21 @@ def report(results: Results, rss_runs: dict[str, Sample], args: argparse.Namespa
     naive = "naive/uvicorn"
     base = results.median_mbps(naive) if naive in results.samples else None
     ok = True
-    t = Table(title=f"{args.size_mib} MiB uploads, {args.rounds} round(s), "
-              f"tus PATCH {args.chunk_mib} MiB (MB = 10^6 B)")
-    for col in ("server", "MB/s per round", "median MB/s", "vs naive", "idle RSS MiB",
-                "peak RSS MiB", "max growth MiB", "server CPU %"):
+    t = Table(
+        title=f"{args.size_mib} MiB uploads, {args.rounds} round(s), "
+        f"tus PATCH {args.chunk_mib} MiB (MB = 10^6 B)"
+    )
+    for col in (
+        "server",
+        "MB/s per round",
+        "median MB/s",
+        "vs naive",
+        "idle RSS MiB",
+        "peak RSS MiB",
+        "max growth MiB",
+        "server CPU %",
+        "client CPU %",
+    ):
         t.add_column(col, justify="left" if col == "server" else "right")
     for name, samples in results.samples.items():
         med = results.median_mbps(name)
@@ -457,20 +550,27 @@ def report(results: Results, rss_runs: dict[str, Sample], args: argparse.Namespa
             f"{max(s.peak_rss for s in samples) / MiB:.1f}",
             f"{max(s.growth for s in samples) / MiB:.1f}",
             f"{statistics.median(s.cpu_pct for s in samples):.0f}",
+            f"{statistics.median(s.client_pct for s in samples):.0f}",
         )
     console.print(t)
     console.print(f"target: tus median >= {RATIO_TARGET}x naive median")
     if rss_runs:
-        t2 = Table(title=f"tus RSS during one {args.rss_size_mib} MiB upload "
-                   f"(target growth < {RSS_TARGET_MIB} MiB)")
+        t2 = Table(
+            title=f"tus RSS during one {args.rss_size_mib} MiB upload "
+            f"(target growth < {RSS_TARGET_MIB} MiB)"
+        )
         for col in ("server", "MB/s", "idle RSS MiB", "peak RSS MiB", "growth MiB"):
             t2.add_column(col, justify="left" if col == "server" else "right")
         for name, s in rss_runs.items():
             met = s.growth < RSS_TARGET_MIB * MiB
             ok &= met
-            t2.add_row(name, f"{s.mbps:.1f}", f"{s.idle_rss / MiB:.1f}",
-                       f"{s.peak_rss / MiB:.1f}",
-                       f"[{'green' if met else 'red'}]{s.growth / MiB:.1f}[/]")
+            t2.add_row(
+                name,
+                f"{s.mbps:.1f}",
+                f"{s.idle_rss / MiB:.1f}",
+                f"{s.peak_rss / MiB:.1f}",
+                f"[{'green' if met else 'red'}]{s.growth / MiB:.1f}[/]",
+            )
         console.print(t2)
     return ok
 
@@ -483,19 +583,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size-mib", type=int, default=1024, help="file size per upload (1024)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
     p.add_argument("--chunk-mib", type=int, default=64, help="tus PATCH size (64)")
-    p.add_argument("--server", choices=("uvicorn", "granian", "both"), default="both",
-                   help="which server(s) run the portal; the naive app always uses uvicorn")
-    p.add_argument("--rss-size-mib", type=int, default=2048,
-                   help="size of the single tus upload watched for RSS growth; 0 skips (2048)")
-    p.add_argument("--timeout", type=float, default=300,
-                   help="per-request read/write timeout in seconds (300)")
-    p.add_argument("--max-minutes", type=float, default=60,
-                   help="stop the whole run after this long (60)")
-    p.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
-                   help="after the rounds, one extra py-spy-profiled upload per server into DIR")
+    p.add_argument(
+        "--server",
+        choices=("uvicorn", "granian", "both"),
+        default="both",
+        help="which server(s) run the portal; the naive app always uses uvicorn",
+    )
+    p.add_argument(
+        "--rss-size-mib",
+        type=int,
+        default=2048,
+        help="size of the single tus upload watched for RSS growth; 0 skips (2048)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300, help="per-request read/write timeout in seconds (300)"
+    )
+    p.add_argument(
+        "--max-minutes", type=float, default=60, help="stop the whole run after this long (60)"
+    )
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="after the rounds, one extra py-spy-profiled upload per server into DIR",
+    )
+    p.add_argument(
+        "--warmup-mib",
+        type=int,
+        default=256,
+        help="one uncounted upload of this size per server first; 0 skips (256)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     args = p.parse_args(argv)
-    if min(args.size_mib, args.rounds, args.chunk_mib) < 1 or args.rss_size_mib < 0:
+    if (
+        min(args.size_mib, args.rounds, args.chunk_mib) < 1
+        or min(args.rss_size_mib, args.warmup_mib) < 0
+    ):
         p.error("sizes and rounds must be positive")
     return args
 
@@ -540,6 +664,15 @@ def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> bo
     client = stack.enter_context(httpx.Client(timeout=timeout))
     chunk = args.chunk_mib * MiB
     results = Results()
+    if args.warmup_mib:
+        # Not counted: first requests pay for imports, SQLite and page-cache warm-up.
+        warm = min(args.warmup_mib * MiB, size)
+        warm_file = root / "warmup.mp4"
+        warm_sha = make_file(warm_file, warm, head)
+        console.print(f"[bold]warm-up ({warm // MiB} MiB each, not counted)[/bold]")
+        for srv in servers:
+            measure(client, srv, warm_file, warm, warm_sha, chunk)
+        warm_file.unlink()
     for rnd in range(1, args.rounds + 1):
         console.print(f"[bold]round {rnd}/{args.rounds}[/bold]")
         for srv in servers:

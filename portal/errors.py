@@ -6,7 +6,9 @@ framework's own errors) to `{"error": code, "message": ...}`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +43,10 @@ class BadRequest(PortalError):
 
 class Unauthorized(PortalError):
     status, code = 401, "unauthorized"
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
 
 
 class Forbidden(PortalError):
@@ -119,6 +125,11 @@ def install_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("portal").error("unhandled error", exc_info=exc)
+        return error_response(500, "internal", "internal error; nothing was acknowledged")
+
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(PortalError, portal_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -210,9 +210,7 @@ def bearer(token: str) -> Auth:
 
 
 @pytest.mark.parametrize("path", [UPLOADS, f"{UPLOADS}/0123456789abcdef0123456789abcdef"])
-def test_options_advertises_the_server(
-    client: TestClient, settings: Settings, path: str
-) -> None:
+def test_options_advertises_the_server(client: TestClient, settings: Settings, path: str) -> None:
     r = client.options(path)
     assert r.status_code in (200, 204)
     assert r.headers["Tus-Version"].split(",")[0].strip() == TUS_VERSION
@@ -236,8 +234,12 @@ def test_creation_returns_absolute_location_and_expiry(
     before = utcnow()
     r = client.post(
         UPLOADS,
-        headers={**TUS, **auth, "Upload-Length": "1000",
-                 "Upload-Metadata": f"filename {b64('balcony.mp4')}"},
+        headers={
+            **TUS,
+            **auth,
+            "Upload-Length": "1000",
+            "Upload-Metadata": f"filename {b64('balcony.mp4')}",
+        },
     )
     assert r.status_code == 201, r.text
     assert r.headers["Tus-Resumable"] == TUS_VERSION
@@ -309,8 +311,13 @@ def test_creation_with_upload(
     r = client.post(
         UPLOADS,
         content=first,
-        headers={**TUS, **auth, "Upload-Length": str(len(data)), "Content-Type": OCTET,
-                 "Upload-Metadata": f"filename {b64('balcony.mp4')}"},
+        headers={
+            **TUS,
+            **auth,
+            "Upload-Length": str(len(data)),
+            "Content-Type": OCTET,
+            "Upload-Metadata": f"filename {b64('balcony.mp4')}",
+        },
     )
     assert r.status_code == 201, r.text
     assert r.headers["Upload-Offset"] == str(len(first))
@@ -319,7 +326,7 @@ def test_creation_with_upload(
     assert httpx.URL(url).is_absolute_url
     if not whole:
         assert offset_of(client, url, auth) == len(first)
-        r = patch(client, url, auth, data[len(first):], len(first))
+        r = patch(client, url, auth, data[len(first) :], len(first))
         assert r.status_code == 204, r.text
         assert r.headers["Upload-Offset"] == str(len(data))
     files = files_of(client, sub_id, auth)
@@ -420,8 +427,9 @@ def test_412_for_missing_or_wrong_tus_resumable(
     assert offset_of(client, url, auth) == 10
 
 
-@pytest.mark.parametrize("content_type", [None, "application/octet-stream", "text/plain",
-                                          "application/json"])
+@pytest.mark.parametrize(
+    "content_type", [None, "application/octet-stream", "text/plain", "application/json"]
+)
 def test_415_for_a_patch_with_the_wrong_content_type(
     client: TestClient, witness: Witness, content_type: str | None
 ) -> None:
@@ -490,7 +498,8 @@ def test_413_for_a_deferred_body_over_the_max_size(
     body = b"e" * 600
     content: bytes | Iterator[bytes] = iter([body[:300], body[300:]]) if chunked else body
     r = small.patch(
-        url, content=content,
+        url,
+        content=content,
         headers={**TUS, **auth, "Upload-Offset": "600", "Content-Type": OCTET},
     )
     assert_error(r, 413)
@@ -524,7 +533,8 @@ def test_413_when_a_creation_body_runs_past_upload_length(
     _, auth = witness
     before = stored(client)
     r = client.post(
-        UPLOADS, content=b"s" * 101,
+        UPLOADS,
+        content=b"s" * 101,
         headers={**TUS, **auth, "Upload-Length": "100", "Content-Type": OCTET},
     )
     assert_error(r, 413, "past_length")
@@ -537,7 +547,8 @@ def test_415_for_a_creation_body_with_the_wrong_content_type(
     _, auth = witness
     before = stored(client)
     r = client.post(
-        UPLOADS, content=b"s" * 10,
+        UPLOADS,
+        content=b"s" * 10,
         headers={**TUS, **auth, "Upload-Length": "100", "Content-Type": "text/plain"},
     )
     assert_error(r, 415)
@@ -669,3 +680,31 @@ def test_another_witness_cannot_see_the_upload(
     assert stored(client) == before
     assert offset_of(client, url, auth) == 10
     assert partial_path(client, url).read_bytes() == b"o" * 10
+
+
+@pytest.mark.parametrize("failure", ["checksum", "past-length-chunked"])
+def test_a_refused_patch_does_not_set_a_deferred_length(
+    client: TestClient, witness: Witness, failure: str
+) -> None:
+    """A refused PATCH changes nothing, including the Upload-Length it carried."""
+    _, auth = witness
+    url = create_upload(client, auth, None)
+    assert patch(client, url, auth, b"l" * 10, 0).status_code == 204
+    before = stored(client)
+    headers = {**TUS, **auth, "Upload-Offset": "10", "Content-Type": OCTET,
+               "Upload-Length": "30"}
+    content: bytes | Iterator[bytes]
+    if failure == "checksum":
+        headers["Upload-Checksum"] = checksum("sha256", b"something else")
+        content = b"l" * 10
+        expected = 460
+    else:
+        content = iter([b"l" * 15, b"l" * 15])
+        expected = 413
+    r = client.patch(url, content=content, headers=headers)
+    assert_error(r, expected)
+    h = head(client, url, auth)
+    assert h.headers["Upload-Offset"] == "10"
+    assert h.headers.get("Upload-Defer-Length") == "1"
+    assert "Upload-Length" not in h.headers
+    assert stored(client) == before

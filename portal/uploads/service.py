@@ -15,8 +15,9 @@ import base64
 import binascii
 import hashlib
 import time
+import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,8 @@ ALLOWED_MEDIA = ("video/", "image/", "audio/")
 SNIFF_BYTES = 8192
 WRITE_BUFFER = 1024 * 1024
 MAX_FILENAME_BYTES = 255
+# Direction overrides make "gpj.exe" read as "exe.jpg" on a reviewer's screen.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def check_filename(name: str | None) -> str:
         or "\\" in name
         or name in (".", "..")
         or ".." in name
-        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+        or any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in name)
         or len(name.encode()) > MAX_FILENAME_BYTES
     )
     if bad:
@@ -140,7 +143,8 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
 def parse_length(value: str | None, name: str) -> int | None:
     if value is None:
         return None
-    if not value.isdigit():
+    # ASCII digits only (str.isdigit also takes "²"), and no more than fit in 63 bits.
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise BadRequest(f"{name} must be a non-negative integer", code="bad_header")
     return int(value)
 
@@ -301,31 +305,32 @@ def begin_patch(
                 f"Upload-Offset {offset} does not match the upload's offset {upload.offset}",
                 code="offset_mismatch",
             )
+        length = upload.length
         if upload_length is not None:
-            if upload.length is None:
+            if length is None:
                 _check_length(deps, upload_length)
                 if upload_length < upload.offset:
                     raise BadRequest("Upload-Length is below the current offset")
-                upload.length = upload_length
-            elif upload_length != upload.length:
+                # Kept in the snapshot and committed with the offset: a refused PATCH must
+                # leave a deferred length deferred.
+                length = upload_length
+            elif upload_length != length:
                 raise BadRequest("Upload-Length cannot change once set", code="length_changed")
-        if (
-            upload.length is not None
-            and content_length is not None
-            and offset + content_length > upload.length
-        ):
+        if length is not None and content_length is not None and offset + content_length > length:
             raise TooLarge(
                 f"body of {content_length} bytes at offset {offset} runs past Upload-Length "
-                f"{upload.length}",
+                f"{length}",
                 code="past_length",
             )
-        pending_finalise = upload.length is not None and upload.offset == upload.length
-        if not pending_finalise:
+        pending_finalise = length is not None and upload.offset == length
+        if pending_finalise:
+            if content_length:
+                raise TooLarge("the upload is already complete", code="past_length")
+            upload.length = length
+        else:
             _take_lease(db, deps, upload, owner=owner)
-        snapshot = _Snapshot.of(upload)
+        snapshot = replace(_Snapshot.of(upload), length=length)
     if pending_finalise:
-        if content_length:
-            raise TooLarge("the upload is already complete", code="past_length")
         finalise(deps, upload_id=snapshot.id)
         return PatchResult(snapshot.offset, snapshot.expires_at, True)
     try:
@@ -488,6 +493,7 @@ class PatchWriter:
                 .where(Upload.id == snap.id, Upload.lock_owner == self._owner)
                 .values(
                     offset=new_offset,
+                    length=snap.length,
                     hash_state=self._hasher.serialize(),
                     backend_state=backend_state,
                     lock_owner=None,

@@ -1,0 +1,728 @@
+"""Full audit of the stored custody log: every entry, every stored node, every checkpoint.
+
+`verify_log` rereads the whole log in one pass (batched selects of raw columns, standard
+`hashlib`), recomputes the leaf hashes, the perfect subtree hashes and the tree roots, and
+compares them with what the database stores and with what was signed:
+
+* entries: gap-free `seq` from 0 up to `log_head.size`; each event is canonical JSON whose
+  `seq`, `type` and `subject` are its row's; the stored leaf hash is the event's;
+* tree: every stored perfect node (`log_nodes`) equals the recomputed one, and none lies
+  beyond the tree;
+* checkpoints: signed by the log key for the log's origin; their roots (stored and signed)
+  equal the root recomputed from the entries at their size; consecutive checkpoints are
+  consistent by a proof built from the stored nodes; each is recorded by the
+  `log.checkpoint_signed` entry that follows it;
+* evidence: every Evidence row names an `upload.completed` entry with its hash and size and,
+  with `check_content`, its original in storage still has that SHA-256 and size.
+
+A signed checkpoint is what witnesses hold: entries changed, removed, reordered or inserted
+before a checkpoint's size can no longer reproduce its root. Like the offline receipt
+check, bad data never raises: every finding is a line of the report, the earliest first,
+with repeats of one kind counted rather than listed.
+
+The caller's session should see one snapshot (on SQLite each transaction of the portal's
+engine takes the write lock, so appends wait for the audit).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.custody import merkle, note
+from portal.custody.events import EventType
+from portal.custody.models import Checkpoint, LogEntry, LogHead, LogNode
+from portal.custody.offline import Report, canonical_json
+from portal.evidence.models import Evidence
+from portal.storage import Storage
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total); phases "entries", "checkpoints", "content"."""
+
+BATCH = 1 << 14
+"""Entries per select. A power of two, so each batch completes whole perfect subtrees."""
+SHOWN_PER_KIND = 3
+"""Failures of one kind listed in full; further ones are only counted."""
+SHOWN_TOTAL = 25
+
+_CHECKPOINT_SIGNED = str(EventType.LOG_CHECKPOINT_SIGNED)
+_UPLOAD_COMPLETED = str(EventType.UPLOAD_COMPLETED)
+_END = float("inf")
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+@dataclass(order=True)
+class _Failure:
+    position: float
+    """Where in the log the problem shows (an entry's position; inf for storage)."""
+    order: int
+    message: str = field(compare=False)
+
+
+class _Findings:
+    """Failures, each with the log position it concerns, capped per kind."""
+
+    def __init__(self) -> None:
+        self.shown: list[_Failure] = []
+        self.counts: Counter[str] = Counter()
+        self.first_kind: dict[str, str] = {}
+
+    def fail(self, kind: str, position: float, message: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= SHOWN_PER_KIND:
+            self.shown.append(_Failure(position, len(self.shown), message))
+
+    def any(self, *kinds: str) -> bool:
+        return any(self.counts[k] for k in kinds)
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+_KIND_TEXT = {
+    "gap": "gaps in the entry sequence",
+    "json": "events that are not JSON objects",
+    "canonical": "events that are not canonical JSON",
+    "seq": "events whose seq differs from their row",
+    "type": "events whose type differs from their row",
+    "subject": "events whose subject differs from their row",
+    "leaf": "stored leaf hashes that do not match their event",
+    "head": "log_head problems",
+    "node": "stored tree nodes that differ from the recomputed tree",
+    "node-missing": "tree nodes missing from log_nodes",
+    "node-extra": "stored tree nodes beyond the tree",
+    "checkpoint": "checkpoints whose root does not match the entries",
+    "checkpoint-note": "checkpoints with a bad signed note",
+    "checkpoint-event": "checkpoints and log.checkpoint_signed entries that disagree",
+    "consistency": "consistency proofs between checkpoints that fail",
+    "evidence": "evidence rows that disagree with the log",
+    "content": "evidence originals missing or changed in storage",
+}
+
+
+# --- the tree as recomputed -------------------------------------------------------------------
+
+
+def _node_span(level: int, index: int) -> str:
+    lo = index << level
+    hi = lo + (1 << level) - 1
+    return f"entry {lo}" if lo == hi else f"entries {lo}..{hi}"
+
+
+def _completed_ranges(a: int, b: int) -> list[tuple[int, int, int]]:
+    """(level, lo, hi): the perfect nodes [lo, hi) of each level completed by leaves [a, b)."""
+    out = []
+    level = 0
+    while (1 << level) <= b:
+        lo = ((a + (1 << level)) >> level) - 1
+        hi = b >> level
+        if lo < hi:
+            out.append((level, lo, hi))
+        level += 1
+    return out
+
+
+class _Tree:
+    """Perfect nodes completed as leaves are appended (merkle.nodes_for_append), per level."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.frontier: dict[merkle.NodeId, bytes] = {}
+        self.batch: dict[int, list[bytes]] = {}
+
+    def append(self, leaf: bytes) -> None:
+        frontier, batch = self.frontier, self.batch
+        for level, index, digest in merkle.nodes_for_append(self.size, leaf, frontier):
+            if index & 1:
+                del frontier[(level, index - 1)]  # both children of its parent are known now
+            else:
+                frontier[(level, index)] = digest
+            nodes = batch.get(level)
+            if nodes is None:
+                batch[level] = [digest]
+            else:
+                nodes.append(digest)
+        self.size += 1
+
+    def take_batch(self) -> dict[int, list[bytes]]:
+        batch, self.batch = self.batch, {}
+        return batch
+
+
+# --- the audit --------------------------------------------------------------------------------
+
+
+@dataclass
+class _StoredCheckpoint:
+    size: int
+    root: bytes
+    signed_root: bytes | None
+    """Root inside the signed note, None if the note is unusable."""
+    signature_ok: bool
+
+
+def _load_checkpoints(
+    db: Session, findings: _Findings, verifier_key: str, origin: str
+) -> list[_StoredCheckpoint]:
+    out = []
+    rows = db.execute(
+        select(Checkpoint.size, Checkpoint.root, Checkpoint.note).order_by(Checkpoint.size)
+    )
+    for size, root, text_note in rows:
+        pos = float(size)
+        where = f"checkpoint at size {size}"
+        signature_ok = False
+        try:
+            text = note.open_note(text_note, verifier_key)
+            signature_ok = True
+        except ValueError as e:  # NoteError, or a key the crypto library refuses
+            findings.fail("checkpoint-note", pos, f"{where}: signature does not verify: {e}")
+            try:
+                text, _ = note.split_note(text_note)
+            except note.NoteError:
+                text = ""
+        signed_root: bytes | None = None
+        try:
+            cp = note.parse_checkpoint(text)
+        except note.NoteError as e:
+            findings.fail("checkpoint-note", pos, f"{where}: signed note is malformed: {e}")
+        else:
+            signed_root = cp.root
+            if cp.origin != origin:
+                findings.fail(
+                    "checkpoint-note",
+                    pos,
+                    f"{where}: signed for origin {cp.origin!r}, not this log's {origin!r}",
+                )
+            if cp.size != size:
+                findings.fail(
+                    "checkpoint-note", pos, f"{where}: its signed note says size {cp.size}"
+                )
+            if cp.root != root:
+                findings.fail(
+                    "checkpoint-note",
+                    pos,
+                    f"{where}: stored root {root.hex()} differs from its signed root "
+                    f"{cp.root.hex()}",
+                )
+        out.append(_StoredCheckpoint(size, root, signed_root, signature_ok))
+    return out
+
+
+def _entry_batches(db: Session) -> Iterator[Sequence[Any]]:
+    """Raw (seq, type, subject, event, leaf_hash) rows in seq order, BATCH at a time."""
+    cols = (LogEntry.seq, LogEntry.type, LogEntry.subject, LogEntry.event, LogEntry.leaf_hash)
+    after = -1
+    while True:
+        rows = db.execute(
+            select(*cols).where(LogEntry.seq > after).order_by(LogEntry.seq).limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        yield rows
+        if len(rows) < BATCH:
+            return
+        after = rows[-1][0]
+
+
+class _Audit:
+    def __init__(
+        self,
+        db: Session,
+        findings: _Findings,
+        checkpoints: list[_StoredCheckpoint],
+        evidence_at: Mapping[int, tuple[str, str, int]],
+    ) -> None:
+        self.db = db
+        self.findings = findings
+        self.checkpoints = checkpoints
+        self.cp_by_size = {cp.size: cp for cp in checkpoints}
+        self.evidence_at = evidence_at
+        self.evidence_seen: set[int] = set()
+        self.range = merkle.CompactRange()
+        self.tree = _Tree()
+        self.last_good_checkpoint: int | None = None
+        self.nodes_compared = 0
+
+    # -- per entry (the hot loop) --
+
+    def entries(self, progress: Progress | None, total: int) -> tuple[int, int]:
+        """Stream the entries; return (entries seen, last seq + 1)."""
+        fail = self.findings.fail
+        sha256 = hashlib.sha256
+        loads = json.loads
+        cr_append = self.range.append
+        tree_append = self.tree.append
+        evidence_at = self.evidence_at
+        cp_sizes = [cp.size for cp in self.checkpoints]
+        cp_next = 0
+        while cp_next < len(cp_sizes) and cp_sizes[cp_next] <= 0:
+            self._at_checkpoint(cp_sizes[cp_next])
+            cp_next += 1
+        next_cp = cp_sizes[cp_next] if cp_next < len(cp_sizes) else -1
+        pos = 0
+        expected = 0
+        for rows in _entry_batches(self.db):
+            batch_start = pos
+            seqs = []
+            for seq, typ, subject, event, stored_leaf in rows:
+                seqs.append(seq)
+                if seq != expected:
+                    if expected < seq:
+                        missing = (
+                            f"entry {expected} is"
+                            if seq == expected + 1
+                            else f"entries {expected}..{seq - 1} are"
+                        )
+                        fail(
+                            "gap",
+                            pos,
+                            f"{missing} missing (entry {seq} follows entry {expected - 1})",
+                        )
+                    else:
+                        fail("gap", pos, f"entry {seq} is out of order after {expected - 1}")
+                expected = seq + 1
+                leaf = sha256(b"\x00" + event).digest()
+                if leaf != stored_leaf:
+                    fail("leaf", pos, f"entry {seq}: leaf hash does not match its event bytes")
+                try:
+                    obj = loads(event)
+                except ValueError as e:  # includes UnicodeDecodeError
+                    fail("json", pos, f"entry {seq}: event is not valid UTF-8 JSON: {e}")
+                    obj = None
+                if type(obj) is dict:
+                    try:
+                        canonical = canonical_json(obj) == event
+                    except ValueError:
+                        canonical = False
+                    if not canonical:
+                        fail("canonical", pos, f"entry {seq}: event bytes are not canonical JSON")
+                    field_seq = obj.get("seq")
+                    if field_seq != seq or type(field_seq) is not int:
+                        fail("seq", pos, f"entry {seq}: its event says seq {field_seq!r}")
+                    if obj.get("type") != typ:
+                        fail(
+                            "type",
+                            pos,
+                            f"entry {seq}: its event says type {obj.get('type')!r}, "
+                            f"the row says {typ!r}",
+                        )
+                    if obj.get("subject") != subject:
+                        fail(
+                            "subject",
+                            pos,
+                            f"entry {seq}: its event says subject {obj.get('subject')!r}, "
+                            f"the row says {subject!r}",
+                        )
+                    if typ == _CHECKPOINT_SIGNED:
+                        self._checkpoint_event(pos, seq, obj)
+                    if seq in evidence_at:
+                        self._evidence_event(pos, seq, obj)
+                elif obj is not None:
+                    fail("json", pos, f"entry {seq}: event is not a JSON object")
+                cr_append(leaf)
+                tree_append(leaf)
+                pos += 1
+                if pos == next_cp:
+                    self._at_checkpoint(pos)
+                    cp_next += 1
+                    next_cp = cp_sizes[cp_next] if cp_next < len(cp_sizes) else -1
+            self._compare_nodes(batch_start, pos, seqs)
+            if progress is not None:
+                progress("entries", pos, max(total, pos))
+        return pos, expected
+
+    # -- checkpoints --
+
+    def _at_checkpoint(self, size: int) -> None:
+        cp = self.cp_by_size[size]
+        computed = self.range.root()
+        if computed == cp.root and cp.signed_root in (None, computed):
+            self.last_good_checkpoint = size
+            return
+        signed = " and its signed root" if cp.signed_root not in (None, cp.root) else ""
+        since = (
+            f"after entry {self.last_good_checkpoint - 1}, where the previous checkpoint still "
+            f"matches"
+            if self.last_good_checkpoint
+            else "from the start of the log"
+        )
+        self.findings.fail(
+            "checkpoint",
+            size - 0.5,
+            f"checkpoint at size {size}: the root recomputed from entries 0..{size - 1} "
+            f"({computed.hex()[:16]}...) differs from its stored root{signed}: entries were "
+            f"changed, removed, reordered or inserted before entry {size} ({since})",
+        )
+
+    def _checkpoint_event(self, pos: int, seq: int, obj: Mapping[str, Any]) -> None:
+        details = obj.get("details")
+        size = details.get("size") if isinstance(details, dict) else None
+        root_b64 = details.get("root") if isinstance(details, dict) else None
+        cp = self.cp_by_size.get(size) if isinstance(size, int) else None
+        if cp is None:
+            self.findings.fail(
+                "checkpoint-event",
+                pos,
+                f"entry {seq}: records signing a checkpoint at size {size!r}, "
+                "but no such checkpoint is stored",
+            )
+            return
+        try:
+            root = base64.b64decode(str(root_b64), validate=True)
+        except (binascii.Error, ValueError):
+            root = b""
+        if root != cp.root:
+            self.findings.fail(
+                "checkpoint-event",
+                pos,
+                f"entry {seq}: records a root for the checkpoint at size {size} other than "
+                "the stored one",
+            )
+
+    def checkpoint_events(self, last_seq_end: int, present: set[int]) -> None:
+        """Each checkpoint at size s is followed by the entry s that records its signing."""
+        for cp in self.checkpoints:
+            if cp.size >= last_seq_end:
+                self.findings.fail(
+                    "checkpoint",
+                    cp.size - 0.5,
+                    f"checkpoint at size {cp.size} is beyond the end of the log "
+                    f"({last_seq_end} entries): the log was truncated",
+                )
+            elif cp.size not in present:
+                self.findings.fail(
+                    "checkpoint-event",
+                    cp.size,
+                    f"checkpoint at size {cp.size}: entry {cp.size}, which records its "
+                    "signing, is not a log.checkpoint_signed entry for it",
+                )
+
+    def consistency(self, progress: Progress | None) -> int:
+        """Consistency proofs from the stored nodes between consecutive checkpoints."""
+        pairs = [
+            (a, b)
+            for a, b in zip(self.checkpoints, self.checkpoints[1:], strict=False)
+            if a.size > 0
+        ]
+        get = _node_fetcher(self.db)
+        for done, (old, new) in enumerate(pairs, 1):
+            root1 = old.signed_root or old.root
+            root2 = new.signed_root or new.root
+            try:
+                proof = merkle.consistency_proof(old.size, new.size, get)
+                merkle.verify_consistency(old.size, new.size, proof, root1, root2)
+            except (merkle.ProofError, merkle.MissingNodeError) as e:
+                self.findings.fail(
+                    "consistency",
+                    new.size - 0.5,
+                    f"checkpoints at sizes {old.size} and {new.size}: consistency proof from "
+                    f"the stored tree nodes fails: {e}",
+                )
+            if progress is not None and (done % 64 == 0 or done == len(pairs)):
+                progress("checkpoints", done, len(pairs))
+        return len(pairs)
+
+    # -- stored nodes --
+
+    def _compare_nodes(self, a: int, b: int, seqs: Sequence[int]) -> None:
+        computed = self.tree.take_batch()
+        ranges = _completed_ranges(a, b)
+        if not ranges:
+            return
+        rows = self.db.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash)
+            .where(
+                or_(
+                    *(
+                        and_(LogNode.level == lv, LogNode.index >= lo, LogNode.index < hi)
+                        for lv, lo, hi in ranges
+                    )
+                )
+            )
+            .order_by(LogNode.level, LogNode.index)
+        ).all()
+        stored: dict[int, list[tuple[int, bytes]]] = {}
+        for level, index, digest in rows:
+            stored.setdefault(level, []).append((index, digest))
+        for level, lo, hi in ranges:
+            want = computed.get(level, [])
+            have = stored.get(level, [])
+            self.nodes_compared += len(want)
+            # `have` is sorted and unique: right length, first and last mean every index.
+            if (
+                len(have) == len(want)
+                and (have[0][0], have[-1][0]) == (lo, hi - 1)
+                and [h for _, h in have] == want
+            ):
+                continue
+            self._node_differences(level, lo, want, dict(have), a, seqs)
+
+    def _node_differences(
+        self,
+        level: int,
+        lo: int,
+        want: Sequence[bytes],
+        have: Mapping[int, bytes],
+        a: int,
+        seqs: Sequence[int],
+    ) -> None:
+        for offset, digest in enumerate(want):
+            index = lo + offset
+            pos = float((index + 1) << level) - 1
+            stored = have.get(index)
+            if stored == digest:
+                continue
+            if level == 0:
+                seq = seqs[index - a]
+                what = f"entry {seq}: the tree's stored leaf (log_nodes level 0, index {index})"
+                if stored is None:
+                    self.findings.fail(
+                        "node-missing",
+                        pos,
+                        f"{what} is missing: it was not written by the log's append",
+                    )
+                else:
+                    self.findings.fail(
+                        "node",
+                        pos,
+                        f"{what} is not the hash of its event bytes: the event or its "
+                        "position changed after it was appended",
+                    )
+            elif stored is None:
+                self.findings.fail(
+                    "node-missing",
+                    pos,
+                    f"tree node level {level} index {index} ({_node_span(level, index)}) "
+                    "is missing from log_nodes",
+                )
+            else:
+                self.findings.fail(
+                    "node",
+                    pos,
+                    f"stored tree node level {level} index {index} ({_node_span(level, index)}) "
+                    "differs from the hash recomputed from the entries",
+                )
+
+    # -- evidence --
+
+    def _evidence_event(self, pos: int, seq: int, obj: Mapping[str, Any]) -> None:
+        self.evidence_seen.add(seq)
+        evidence_id, sha, size = self.evidence_at[seq]
+        details = obj.get("details")
+        details = details if isinstance(details, dict) else {}
+        if (
+            obj.get("type") != _UPLOAD_COMPLETED
+            or details.get("sha256") != sha
+            or details.get("size") != size
+        ):
+            self.findings.fail(
+                "evidence",
+                pos,
+                f"evidence {evidence_id}: its log entry {seq} is not the upload.completed "
+                f"event of a file with SHA-256 {sha} and size {size}",
+            )
+
+
+def _node_fetcher(db: Session) -> merkle.NodeFetcher:
+    def get(ids: Sequence[merkle.NodeId]) -> Mapping[merkle.NodeId, bytes]:
+        if not ids:
+            return {}
+        rows = db.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash).where(
+                or_(*(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in ids))
+            )
+        )
+        return {(lv, ix): h for lv, ix, h in rows}
+
+    return get
+
+
+def _expected_node_count(size: int) -> int:
+    """Perfect subtrees of a tree of `size` leaves: sum of size >> level."""
+    return 2 * size - size.bit_count()
+
+
+def _check_content(
+    db: Session, storage: Storage, findings: _Findings, progress: Progress | None
+) -> tuple[int, int]:
+    rows = db.execute(
+        select(Evidence.id, Evidence.storage_key, Evidence.sha256, Evidence.size).order_by(
+            Evidence.received_at, Evidence.id
+        )
+    ).all()
+    total = sum(int(size) for *_, size in rows)
+    done = 0
+    results: dict[str, tuple[str, int] | str] = {}
+    for evidence_id, key, sha, size in rows:
+        if key not in results:
+            digest = hashlib.sha256()
+            length = 0
+            try:
+                for block in storage.read(key):
+                    digest.update(block)
+                    length += len(block)
+                    if progress is not None:
+                        progress("content", done + length, total)
+            except FileNotFoundError:  # ObjectMissing
+                results[key] = "is missing from storage"
+            except (OSError, ValueError) as e:  # StorageUnavailable, a bad key
+                results[key] = f"cannot be read: {e}"
+            else:
+                results[key] = (digest.hexdigest(), length)
+        done += int(size)
+        if progress is not None:
+            progress("content", done, total)
+        found = results[key]
+        where = f"evidence {evidence_id}: original {key}"
+        if isinstance(found, str):
+            findings.fail("content", _END, f"{where} {found}")
+            continue
+        got_sha, got_size = found
+        if got_sha != sha:
+            findings.fail("content", _END, f"{where} has SHA-256 {got_sha}, expected {sha}")
+        if got_size != size:
+            findings.fail("content", _END, f"{where} holds {got_size} bytes, expected {size}")
+    return len(rows), total
+
+
+def verify_log(
+    db: Session,
+    storage: Storage,
+    *,
+    verifier_key: str,
+    origin: str,
+    check_content: bool = True,
+    progress: Progress | None = None,
+) -> Report:
+    """Audit the stored log (and with `check_content` the stored originals); never raises
+    on bad data: every finding is a line of the report, the earliest in the log first."""
+    findings = _Findings()
+    report = Report(key_source="given")
+
+    head = db.execute(select(LogHead.size).where(LogHead.id == 1)).scalar_one_or_none()
+    if head is None:
+        findings.fail("head", 0, "log_head has no row: the log has no recorded size")
+    head_size = int(head or 0)
+    checkpoints = _load_checkpoints(db, findings, verifier_key, origin)
+    evidence_at = {
+        int(log_index): (evidence_id, sha, int(size))
+        for evidence_id, log_index, sha, size in db.execute(
+            select(Evidence.id, Evidence.log_index, Evidence.sha256, Evidence.size)
+        )
+    }
+
+    audit = _Audit(db, findings, checkpoints, evidence_at)
+    count, seq_end = audit.entries(progress, head_size)
+    if head is not None and (count != head_size or seq_end != head_size):
+        findings.fail(
+            "head",
+            min(count, head_size),
+            f"log_head.size is {head_size} but the log holds {count} entries"
+            + (f" ending at seq {seq_end - 1}" if seq_end != count else ""),
+        )
+    stored_nodes = int(db.execute(select(func.count()).select_from(LogNode)).scalar_one())
+    expected_nodes = _expected_node_count(count)
+    if stored_nodes > expected_nodes:
+        beyond = db.execute(
+            select(func.min(LogNode.index)).where(LogNode.level == 0, LogNode.index >= count)
+        ).scalar_one_or_none()
+        findings.fail(
+            "node-extra",
+            count,
+            f"log_nodes holds {stored_nodes - expected_nodes} nodes more than a tree of {count} "
+            "entries has"
+            + (
+                f" (leaves from index {beyond} on): entries were removed from the end"
+                if beyond is not None
+                else ""
+            ),
+        )
+
+    # Entry s must record the signing of the checkpoint at size s.
+    recorded = {
+        cp.size
+        for cp in checkpoints
+        if cp.size < seq_end
+        and db.execute(select(LogEntry.type).where(LogEntry.seq == cp.size)).scalar()
+        == _CHECKPOINT_SIGNED
+    }
+    audit.checkpoint_events(seq_end, recorded)
+    pairs = audit.consistency(progress)
+    for seq, (evidence_id, _, _) in evidence_at.items():
+        if seq not in audit.evidence_seen:
+            findings.fail(
+                "evidence", seq, f"evidence {evidence_id}: its log entry {seq} is not in the log"
+            )
+
+    content: tuple[int, int] | None = None
+    if check_content:
+        content = _check_content(db, storage, findings, progress)
+    else:
+        report.warnings.append("evidence originals in storage were not re-hashed")
+
+    # The report: the earliest problems first, then what holds.
+    shown = sorted(findings.shown)[:SHOWN_TOTAL]
+    for failure in shown:
+        report.check(False, failure.message)
+    hidden = findings.total() - len(shown)
+    if hidden:
+        kinds = ", ".join(
+            f"{n - min(n, SHOWN_PER_KIND)} more {_KIND_TEXT[k]}"
+            for k, n in findings.counts.items()
+            if n > SHOWN_PER_KIND
+        )
+        report.check(False, f"{hidden} more problems not listed" + (f" ({kinds})" if kinds else ""))
+
+    if not findings.any("gap", "json", "canonical", "seq", "type", "subject", "leaf", "head"):
+        report.check(
+            True,
+            f"entries: {count} entries, seq 0..{count - 1} without gaps, as log_head says; "
+            "each event is canonical JSON naming its own seq, type and subject; "
+            "each leaf hash matches its event",
+        )
+    if not findings.any("node", "node-missing", "node-extra"):
+        report.check(
+            True,
+            f"tree: all {stored_nodes} stored nodes match the tree recomputed from the entries",
+        )
+    if not checkpoints:
+        report.warnings.append("no checkpoint has been signed: nothing ties the log to a key")
+    elif not findings.any("checkpoint", "checkpoint-note", "checkpoint-event", "consistency"):
+        key_name = verifier_key.split("+", 1)[0]
+        report.check(
+            True,
+            f"checkpoints: {len(checkpoints)} (sizes {checkpoints[0].size}..{checkpoints[-1].size})"
+            f" signed by key {key_name!r} for origin {origin!r}; each root equals the root "
+            f"recomputed from the entries; {pairs} consistency proofs from the stored nodes hold",
+        )
+    report.checkpoint_verified = bool(checkpoints) and all(cp.signature_ok for cp in checkpoints)
+    if not findings.any("evidence"):
+        report.check(
+            True,
+            f"evidence: each of {len(evidence_at)} items names its upload.completed log entry",
+        )
+    if content is not None and not findings.any("content"):
+        report.check(
+            True,
+            f"content: {content[0]} originals ({content[1]} bytes) re-hashed from storage, "
+            "every SHA-256 and size matches",
+        )
+    if findings.total():
+        first = sorted(findings.shown)[0]
+        report.warnings.append(f"{findings.total()} problems found; the earliest: {first.message}")
+    return report
+
+
+__all__ = ["BATCH", "Progress", "verify_log"]
