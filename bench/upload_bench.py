@@ -54,7 +54,7 @@ READ_BLOCK = MiB
 RSS_TARGET_MIB = 32
 RATIO_TARGET = 2.5
 
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 class BenchTimeout(Exception):
@@ -487,6 +487,10 @@ def py_spy(pid: int, out: Path) -> Iterator[None]:
 # --- report ------------------------------------------------------------------------------------
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine_info() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -510,7 +514,7 @@ def machine_info() -> str:
         f"nproc {len(os.sched_getaffinity(0))} ({cpu}), "
         f"RAM {psutil.virtual_memory().total / 2**30:.0f} GiB, "
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.system()} {platform.release()}\n" + ", ".join(versions)
+        f"{platform.system()} {platform.release()}, load average {load()}\n" + ", ".join(versions)
     )
 
 
@@ -533,7 +537,7 @@ def report(results: Results, rss_runs: dict[str, Sample], args: argparse.Namespa
         "server CPU %",
         "client CPU %",
     ):
-        t.add_column(col, justify="left" if col == "server" else "right")
+        t.add_column(col, justify="left" if col == "server" else "right", no_wrap=True)
     for name, samples in results.samples.items():
         med = results.median_mbps(name)
         ratio = ""
@@ -543,7 +547,7 @@ def report(results: Results, rss_runs: dict[str, Sample], args: argparse.Namespa
             ratio = f"[{'green' if met else 'red'}]{med / base:.2f}x[/]"
         t.add_row(
             name,
-            " ".join(f"{s.mbps:.0f}" for s in samples),
+            "/".join(f"{s.mbps:.0f}" for s in samples),
             f"{med:.1f}",
             ratio,
             f"{min(s.idle_rss for s in samples) / MiB:.1f}",
@@ -554,6 +558,7 @@ def report(results: Results, rss_runs: dict[str, Sample], args: argparse.Namespa
         )
     console.print(t)
     console.print(f"target: tus median >= {RATIO_TARGET}x naive median")
+    console.print(f"load average at the end: {load()} (other work on the machine skews MB/s)")
     if rss_runs:
         t2 = Table(
             title=f"tus RSS during one {args.rss_size_mib} MiB upload "

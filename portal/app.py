@@ -103,11 +103,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.add_middleware(TusResumableHeader)
 
+    from portal.auth.router import router as staff_router
     from portal.custody.router import router as log_router
+    from portal.evidence.router import router as evidence_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
 
     app.include_router(submissions_router)
     app.include_router(tus_router)
     app.include_router(log_router)
+    app.include_router(staff_router)
+    app.include_router(evidence_router)
     return app

@@ -132,13 +132,13 @@ def users_list(data_dir: DataDir = None) -> None:
 def users_disable(name: str, data_dir: DataDir = None) -> None:
     """Disable a staff account (accounts are never deleted: the log names them)."""
     from portal.app import build_runtime
-    from portal.auth.service import disable_user
+    from portal.auth.service import disable_user, find_user
     from portal.db import transaction
 
     rt = build_runtime(_settings(data_dir))
     try:
         with transaction(rt.sessions) as db:
-            disable_user(db, name=name)
+            disable_user(db, user=find_user(db, name=name), now=rt.clock())
     except PortalError as exc:
         _fail(exc)
     console.print(f"disabled {name}")

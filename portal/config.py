@@ -63,9 +63,18 @@ class Settings(BaseSettings):
         timedelta(minutes=5),
         description="How often a checkpoint is signed when events arrived since the last.",
     )
-    admin_token: str = Field(
-        "",
-        description="Bearer token for the custody-log proof routes; empty disables them.",
+    session_ttl: timedelta = Field(
+        timedelta(hours=8), description="How long a staff login lasts before logging in again."
+    )
+    login_max_failures: int = Field(
+        5, gt=0, description="Failed logins in a row that lock a staff account."
+    )
+    login_lockout: timedelta = Field(
+        timedelta(minutes=15), description="How long a locked staff account stays locked."
+    )
+    playback_idle: timedelta = Field(
+        timedelta(minutes=2),
+        description="A playback with no range request for this long is closed and logged.",
     )
     access_log: bool = Field(
         False,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from portal.auth import service as staff_auth
+from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission, allowed
 from portal.auth.witness import bearer
+from portal.errors import Forbidden, Unauthorized
 from portal.runtime import Runtime
 from portal.submissions import service as submissions
 from portal.submissions.models import Submission
@@ -33,3 +37,26 @@ WitnessDep = Annotated[Submission, Depends(get_witness)]
 
 def base_url(request: Request, rt: Runtime) -> str:
     return rt.settings.public_url or str(request.base_url).rstrip("/")
+
+
+def get_staff(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> StaffUser:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("log in first (Authorization: Bearer <staff token>)")
+    with rt.sessions() as db:
+        return staff_auth.resolve(db, token=token.strip(), now=rt.clock())
+
+
+StaffDep = Annotated[StaffUser, Depends(get_staff)]
+
+
+def require(*permissions: Permission) -> Any:
+    """A dependency that lets through staff holding any of `permissions`, per the matrix."""
+
+    def check(user: StaffDep) -> StaffUser:
+        if not any(allowed(user.role, p) for p in permissions):
+            raise Forbidden(f"the {user.role} role may not do this", code="forbidden")
+        return user
+
+    check.permissions = permissions  # type: ignore[attr-defined]  # read by the matrix test
+    return Depends(check)

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.auth.service import LoginPolicy
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import note
@@ -29,6 +30,13 @@ class Runtime:
     contact_cipher: Fernet
     log_signer: str
     clock: Callable[[], datetime] = utcnow
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        s = self.settings
+        return LoginPolicy(
+            max_failures=s.login_max_failures, lockout=s.login_lockout, session_ttl=s.session_ttl
+        )
 
     @property
     def log_verifier(self) -> str:

@@ -116,3 +116,20 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path / "data").start()
     yield srv
     srv.stop()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def staff_login(client: TestClient, role: str, name: str | None = None) -> dict[str, str]:
+    """Create a staff account with `role` and return its bearer headers."""
+    from portal.auth.service import add_user
+    from portal.db import transaction
+
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    name = name or f"{role}-{len(role)}"
+    with transaction(rt.sessions) as db:
+        add_user(db, name=name, role=role, password=PASSWORD, now=rt.clock())
+    r = client.post("/api/v1/auth/login", data={"username": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}

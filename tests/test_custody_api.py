@@ -13,17 +13,13 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from portal.config import Settings
 from portal.custody import merkle, note
-from tests.conftest import new_submission
+from tests.conftest import new_submission, staff_login
 from tests.helpers import upload
-
-ADMIN = {"Authorization": "Bearer s3cret-admin-token"}
 
 
 @pytest.fixture
-def admin_client(tmp_path: Path) -> TestClient:
-    settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token")
-    with TestClient(create_app(settings)) as c:
-        yield c
+def auditor(client: TestClient) -> dict[str, str]:
+    return staff_login(client, "auditor")
 
 
 def latest(client: TestClient) -> note.Checkpoint:
@@ -46,7 +42,10 @@ def test_key_files_are_private(client: TestClient, settings: Settings) -> None:
         assert path.stat().st_mode & 0o077 == 0, path
 
 
-def test_inclusion_and_consistency_proofs_verify(admin_client: TestClient, video: Path) -> None:
+def test_inclusion_and_consistency_proofs_verify(
+    client: TestClient, auditor: dict[str, str], video: Path
+) -> None:
+    admin_client, ADMIN = client, auditor
     _, token = new_submission(admin_client)
     upload(admin_client, {"Authorization": f"Bearer {token}"}, video.read_bytes())
     cp = latest(admin_client)
@@ -93,25 +92,27 @@ def test_inclusion_and_consistency_proofs_verify(admin_client: TestClient, video
     ],
 )
 def test_bad_proof_ranges_are_refused(
-    admin_client: TestClient, path: str, params: dict[str, object]
+    client: TestClient, auditor: dict[str, str], path: str, params: dict[str, object]
 ) -> None:
-    r = admin_client.get(path, params=params, headers=ADMIN)
+    r = client.get(path, params=params, headers=auditor)
     assert r.status_code == 422
     assert r.json()["error"] in ("bad_range", "invalid") and r.json()["message"]
 
 
-def test_proof_routes_need_the_admin_token(admin_client: TestClient, client: TestClient) -> None:
-    params = {"index": 0, "tree_size": 1}
+@pytest.mark.parametrize("path", ["/api/v1/log/proof/inclusion", "/api/v1/log/entries"])
+def test_proof_routes_are_for_auditors(client: TestClient, path: str) -> None:
+    params = {"index": 0, "tree_size": 1, "start": 0, "end": 1}
     for headers in ({}, {"Authorization": "Bearer wrong"}):
-        r = admin_client.get("/api/v1/log/proof/inclusion", params=params, headers=headers)
+        r = client.get(path, params=params, headers=headers)
         assert r.status_code == 401 and r.json()["error"] == "unauthorized"
-    _, token = new_submission(admin_client)
-    r = admin_client.get(
-        "/api/v1/log/proof/inclusion", params=params, headers={"Authorization": f"Bearer {token}"}
-    )
+    _, token = new_submission(client)
+    r = client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401  # a witness token opens nothing here
-    r = client.get("/api/v1/log/proof/inclusion", params=params, headers=ADMIN)
-    assert r.status_code == 403 and r.json()["error"] == "disabled"
+    r = client.get(path, params=params, headers=staff_login(client, "investigator"))
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert (
+        client.get(path, params=params, headers=staff_login(client, "auditor")).status_code == 200
+    )
 
 
 def test_checkpoints_are_signed_periodically(tmp_path: Path) -> None:

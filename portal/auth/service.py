@@ -1,22 +1,51 @@
-"""Staff accounts: plain functions over a session."""
+"""Staff accounts, password login with lockout, and sessions: plain functions over a session."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.auth.models import ROLES, StaffUser
-from portal.errors import Conflict, Invalid, NotFound
+from portal.auth.models import ROLES, StaffSession, StaffUser
+from portal.clock import as_utc
+from portal.custody import service as custody
+from portal.custody.events import EventType
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from portal.ids import new_id
 
 MIN_PASSWORD = 12
+STAFF_TOKEN_PREFIX = "st_"
 hasher = PasswordHasher()
+# Verified against when the account does not exist, so timing does not reveal names.
+_DUMMY_HASH = hasher.hash("not-a-real-password")
 
 
-def add_user(db: Session, *, name: str, role: str, password: str, now: datetime) -> StaffUser:
+def actor(user: StaffUser) -> str:
+    return f"staff:{user.id}:{user.role}"
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int
+    lockout: timedelta
+    session_ttl: timedelta
+
+
+def add_user(
+    db: Session,
+    *,
+    name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    by: StaffUser | None = None,
+) -> StaffUser:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", code="bad_role")
     if len(password) < MIN_PASSWORD:
@@ -24,19 +53,183 @@ def add_user(db: Session, *, name: str, role: str, password: str, now: datetime)
     if db.scalar(select(StaffUser).where(StaffUser.name == name)) is not None:
         raise Conflict(f"a staff account named {name!r} exists", code="user_exists")
     user = StaffUser(
-        id=new_id(), name=name, role=role, password_hash=hasher.hash(password), created_at=now
+        id=new_id(),
+        name=name,
+        role=role,
+        password_hash=hasher.hash(password),
+        created_at=now,
+        failed_logins=0,
+        disabled=False,
     )
     db.add(user)
+    db.flush()
+    custody.append(
+        db,
+        type=EventType.STAFF_CREATED,
+        actor=actor(by) if by else custody.SYSTEM,
+        subject=user.id,
+        details={"name": name, "role": role},
+        at=now,
+    )
     return user
 
 
-def list_users(db: Session) -> list[StaffUser]:
-    return list(db.scalars(select(StaffUser).order_by(StaffUser.name)))
+def list_users(db: Session, *, roles: tuple[str, ...] = ROLES) -> list[StaffUser]:
+    return list(
+        db.scalars(select(StaffUser).where(StaffUser.role.in_(roles)).order_by(StaffUser.name))
+    )
 
 
-def disable_user(db: Session, *, name: str) -> StaffUser:
+def get_user(db: Session, *, user_id: str) -> StaffUser:
+    user = db.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("no such staff account")
+    return user
+
+
+def disable_user(
+    db: Session, *, user: StaffUser, now: datetime, by: StaffUser | None = None
+) -> StaffUser:
+    """Disable an account and end its sessions (accounts are never deleted: the log names them)."""
+    user.disabled = True
+    for s in db.scalars(
+        select(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None)
+        )
+    ):
+        s.revoked_at = now
+    custody.append(
+        db,
+        type=EventType.STAFF_DISABLED,
+        actor=actor(by) if by else custody.SYSTEM,
+        subject=user.id,
+        details={"name": user.name},
+        at=now,
+    )
+    return user
+
+
+def find_user(db: Session, *, name: str) -> StaffUser:
     user = db.scalar(select(StaffUser).where(StaffUser.name == name))
     if user is None:
         raise NotFound(f"no staff account named {name!r}")
-    user.disabled = True
     return user
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: StaffUser | None
+    token: str | None
+    expires_at: datetime | None
+    failure: str | None
+
+
+def login(
+    db: Session, *, name: str, password: str, policy: LoginPolicy, now: datetime
+) -> LoginResult:
+    """Check a password. Failures are recorded (and committed by the caller) before refusing."""
+    user = db.scalar(select(StaffUser).where(StaffUser.name == name))
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        return _failed(db, None, "unknown_account", now)
+    if user.disabled:
+        _verify(_DUMMY_HASH, password)
+        return _failed(db, user, "disabled", now)
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        return _failed(db, user, "locked", now)
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= policy.max_failures:
+            user.locked_until = now + policy.lockout
+            user.failed_logins = 0
+        return _failed(db, user, "bad_password", now)
+    user.failed_logins = 0
+    user.locked_until = None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    token, expires = open_session(db, user=user, now=now, ttl=policy.session_ttl)
+    custody.append(
+        db,
+        type=EventType.STAFF_LOGIN,
+        actor=actor(user),
+        subject=user.id,
+        details={"expires_at": custody.rfc3339(expires)},
+        at=now,
+    )
+    return LoginResult(user, token, expires, None)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _failed(db: Session, user: StaffUser | None, reason: str, now: datetime) -> LoginResult:
+    custody.append(
+        db,
+        type=EventType.STAFF_LOGIN_FAILED,
+        # The typed name is not logged: people type passwords into the name field.
+        actor=actor(user) if user else "anonymous",
+        subject=user.id if user else "unknown",
+        details={"reason": reason},
+        at=now,
+    )
+    return LoginResult(user, None, None, reason)
+
+
+def refuse(result: LoginResult) -> None:
+    """Turn a failed login into the error the caller shows (after its commit)."""
+    if result.failure == "locked":
+        raise Forbidden(
+            "too many failed logins; the account is locked for a while", code="account_locked"
+        )
+    if result.failure is not None:
+        raise Unauthorized("wrong name or password", code="bad_credentials")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(
+    db: Session, *, user: StaffUser, now: datetime, ttl: timedelta
+) -> tuple[str, datetime]:
+    token = STAFF_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = now + ttl
+    db.add(
+        StaffSession(
+            token_hash=token_hash(token), user_id=user.id, created_at=now, expires_at=expires
+        )
+    )
+    return token, expires
+
+
+def resolve(db: Session, *, token: str, now: datetime) -> StaffUser:
+    """The staff member behind a session token, or Unauthorized."""
+    if not token.startswith(STAFF_TOKEN_PREFIX):
+        raise Unauthorized("a staff session is required")
+    session = db.get(StaffSession, token_hash(token))
+    if session is None or session.revoked_at is not None or as_utc(session.expires_at) <= now:
+        raise Unauthorized("the session is not valid or has expired; log in again")
+    user = db.get(StaffUser, session.user_id)
+    if user is None or user.disabled:
+        raise Unauthorized("the account is disabled")
+    return user
+
+
+def logout(db: Session, *, token: str, now: datetime) -> None:
+    session = db.get(StaffSession, token_hash(token))
+    if session is None or session.revoked_at is not None:
+        return
+    session.revoked_at = now
+    user = db.get(StaffUser, session.user_id)
+    custody.append(
+        db,
+        type=EventType.STAFF_LOGOUT,
+        actor=actor(user) if user else custody.SYSTEM,
+        subject=session.user_id,
+        details={},
+        at=now,
+    )

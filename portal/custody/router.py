@@ -1,19 +1,19 @@
-"""Custody-log routes: the signed head and key are public; proofs need the admin token."""
+"""Custody-log routes: the signed head and key are public; proofs are for auditors."""
 
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from portal.auth.permissions import Permission
 from portal.custody import merkle
 from portal.custody import service as custody
 from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
-from portal.deps import RuntimeDep
-from portal.errors import Forbidden, Invalid, NotFound, Unauthorized
+from portal.deps import RuntimeDep, require
+from portal.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/log", tags=["custody log"])
 MAX_ENTRIES = 1000
@@ -23,16 +23,7 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def require_admin(rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = rt.settings.admin_token
-    if not expected:
-        raise Forbidden("proof routes are disabled (no admin token is set)", code="disabled")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise Unauthorized("the admin token is required (Authorization: Bearer ...)")
-
-
-Admin = Depends(require_admin)
+Auditor = require(Permission.LOG)
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
@@ -51,7 +42,7 @@ def public_key(rt: RuntimeDep) -> PlainTextResponse:
     return PlainTextResponse(rt.log_verifier + "\n")
 
 
-@router.get("/proof/inclusion", dependencies=[Admin])
+@router.get("/proof/inclusion", dependencies=[Auditor])
 def inclusion(
     rt: RuntimeDep, index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
 ) -> InclusionProof:
@@ -72,7 +63,7 @@ def inclusion(
     )
 
 
-@router.get("/proof/consistency", dependencies=[Admin])
+@router.get("/proof/consistency", dependencies=[Auditor])
 def consistency(
     rt: RuntimeDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
 ) -> ConsistencyProof:
@@ -92,7 +83,7 @@ def consistency(
     )
 
 
-@router.get("/entries", dependencies=[Admin])
+@router.get("/entries", dependencies=[Auditor])
 def entries(
     rt: RuntimeDep, start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)]
 ) -> EntriesOut:

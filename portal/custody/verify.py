@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal.custody import merkle, note
 from portal.custody.events import EventType
@@ -120,44 +120,77 @@ def _node_span(level: int, index: int) -> str:
     return f"entry {lo}" if lo == hi else f"entries {lo}..{hi}"
 
 
-def _completed_ranges(a: int, b: int) -> list[tuple[int, int, int]]:
-    """(level, lo, hi): the perfect nodes [lo, hi) of each level completed by leaves [a, b)."""
-    out = []
-    level = 0
-    while (1 << level) <= b:
-        lo = ((a + (1 << level)) >> level) - 1
-        hi = b >> level
-        if lo < hi:
-            out.append((level, lo, hi))
-        level += 1
-    return out
-
-
 class _Tree:
-    """Perfect nodes completed as leaves are appended (merkle.nodes_for_append), per level."""
+    """The tree's perfect nodes, computed a level at a time for each batch of leaves.
+
+    Deliberately not the append path's algorithm (merkle.nodes_for_append, one leaf at a
+    time): the stored nodes are checked against an independent computation.
+    """
 
     def __init__(self) -> None:
         self.size = 0
-        self.frontier: dict[merkle.NodeId, bytes] = {}
-        self.batch: dict[int, list[bytes]] = {}
+        self.carry: dict[int, bytes] = {}
+        """Per level, the last node (even index) still waiting for its right sibling."""
 
-    def append(self, leaf: bytes) -> None:
-        frontier, batch = self.frontier, self.batch
-        for level, index, digest in merkle.nodes_for_append(self.size, leaf, frontier):
-            if index & 1:
-                del frontier[(level, index - 1)]  # both children of its parent are known now
-            else:
-                frontier[(level, index)] = digest
-            nodes = batch.get(level)
-            if nodes is None:
-                batch[level] = [digest]
-            else:
-                nodes.append(digest)
-        self.size += 1
+    def add(self, leaves: list[bytes]) -> list[tuple[int, int, list[bytes]]]:
+        """(level, first index, hashes) of the perfect nodes that `leaves` complete."""
+        sha256 = hashlib.sha256
+        out = []
+        level, first, hashes = 0, self.size, leaves
+        self.size += len(leaves)
+        while hashes:
+            out.append((level, first, hashes))
+            row = [self.carry.pop(level), *hashes] if first & 1 else hashes
+            start = first & ~1
+            if len(row) & 1:
+                self.carry[level] = row[-1]
+            parents = [
+                sha256(b"\x01" + a + b).digest() for a, b in zip(row[::2], row[1::2], strict=False)
+            ]
+            level, first, hashes = level + 1, start >> 1, parents
+        return out
 
-    def take_batch(self) -> dict[int, list[bytes]]:
-        batch, self.batch = self.batch, {}
-        return batch
+
+def _canonical_encoder() -> Callable[[Any], str]:
+    """canonical_json's encoding as str, by the C encoder that json.dumps itself drives.
+
+    Only a fast path: an event it finds non-canonical is judged again by canonical_json.
+    """
+    encoder = json.JSONEncoder(
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    try:
+        # (markers, default, encoder, indent, key sep, item sep, sort_keys, skipkeys,
+        # allow_nan), as JSONEncoder.iterencode passes them; parsed JSON has no cycles.
+        c_encode = make(
+            None,
+            encoder.default,
+            json.encoder.encode_basestring,
+            None,
+            ":",
+            ",",
+            True,
+            False,
+            False,
+        )
+        c_encode({"a": [1]}, 0)
+    except TypeError:  # another interpreter's private signature
+        return encoder.encode
+
+    def encode(obj: Any) -> str:
+        return "".join(c_encode(obj, 0))
+
+    sample = {"z": [1, -2.5, None, True], "é": {"b": '\u2014\n"', "a": 10**20}, "seq": 0}
+    if encode(sample).encode() != canonical_json(sample):  # canonical_json was redefined
+        return (
+            encoder.encode
+            if encoder.encode(sample).encode() == canonical_json(sample)
+            else (lambda obj: canonical_json(obj).decode())
+        )
+    return encode
 
 
 # --- the audit --------------------------------------------------------------------------------
@@ -221,13 +254,25 @@ def _load_checkpoints(
 
 
 def _entry_batches(db: Session) -> Iterator[Sequence[Any]]:
-    """Raw (seq, type, subject, event, leaf_hash) rows in seq order, BATCH at a time."""
-    cols = (LogEntry.seq, LogEntry.type, LogEntry.subject, LogEntry.event, LogEntry.leaf_hash)
+    """Raw (seq, type, subject, event, leaf_hash, stored level-0 node) in seq order."""
+    leaf_node = aliased(LogNode)
+    base = (
+        select(
+            LogEntry.seq,
+            LogEntry.type,
+            LogEntry.subject,
+            LogEntry.event,
+            LogEntry.leaf_hash,
+            leaf_node.hash,
+        )
+        .outerjoin(leaf_node, and_(leaf_node.level == 0, leaf_node.index == LogEntry.seq))
+        .order_by(LogEntry.seq)
+        .limit(BATCH)
+    )
+    conn = db.connection()  # Core rows: no ORM bookkeeping per row
     after = -1
     while True:
-        rows = db.execute(
-            select(*cols).where(LogEntry.seq > after).order_by(LogEntry.seq).limit(BATCH)
-        ).all()
+        rows = conn.execute(base.where(LogEntry.seq > after)).all()
         if not rows:
             return
         yield rows
@@ -261,9 +306,9 @@ class _Audit:
         """Stream the entries; return (entries seen, last seq + 1)."""
         fail = self.findings.fail
         sha256 = hashlib.sha256
-        loads = json.loads
+        decode = json.JSONDecoder().decode
+        encode = _canonical_encoder()
         cr_append = self.range.append
-        tree_append = self.tree.append
         evidence_at = self.evidence_at
         cp_sizes = [cp.size for cp in self.checkpoints]
         cp_next = 0
@@ -271,42 +316,31 @@ class _Audit:
             self._at_checkpoint(cp_sizes[cp_next])
             cp_next += 1
         next_cp = cp_sizes[cp_next] if cp_next < len(cp_sizes) else -1
-        pos = 0
-        expected = 0
+        pos = expected = 0
         for rows in _entry_batches(self.db):
-            batch_start = pos
-            seqs = []
-            for seq, typ, subject, event, stored_leaf in rows:
-                seqs.append(seq)
+            leaves: list[bytes] = []
+            for seq, typ, subject, event, stored_leaf, stored_node in rows:
                 if seq != expected:
-                    if expected < seq:
-                        missing = (
-                            f"entry {expected} is"
-                            if seq == expected + 1
-                            else f"entries {expected}..{seq - 1} are"
-                        )
-                        fail(
-                            "gap",
-                            pos,
-                            f"{missing} missing (entry {seq} follows entry {expected - 1})",
-                        )
-                    else:
-                        fail("gap", pos, f"entry {seq} is out of order after {expected - 1}")
+                    self._gap(pos, seq, expected)
                 expected = seq + 1
                 leaf = sha256(b"\x00" + event).digest()
+                leaves.append(leaf)
                 if leaf != stored_leaf:
                     fail("leaf", pos, f"entry {seq}: leaf hash does not match its event bytes")
+                elif stored_node != leaf:
+                    self._leaf_node(pos, seq, stored_node)
                 try:
-                    obj = loads(event)
+                    text = event.decode()
+                    obj = decode(text)
                 except ValueError as e:  # includes UnicodeDecodeError
-                    fail("json", pos, f"entry {seq}: event is not valid UTF-8 JSON: {e}")
+                    fail("json", pos, f"entry {seq}: event is not UTF-8 JSON: {e}")
                     obj = None
                 if type(obj) is dict:
                     try:
-                        canonical = canonical_json(obj) == event
+                        canonical = encode(obj) == text
                     except ValueError:
                         canonical = False
-                    if not canonical:
+                    if not canonical and not _is_canonical(obj, event):
                         fail("canonical", pos, f"entry {seq}: event bytes are not canonical JSON")
                     field_seq = obj.get("seq")
                     if field_seq != seq or type(field_seq) is not int:
@@ -332,16 +366,41 @@ class _Audit:
                 elif obj is not None:
                     fail("json", pos, f"entry {seq}: event is not a JSON object")
                 cr_append(leaf)
-                tree_append(leaf)
                 pos += 1
                 if pos == next_cp:
                     self._at_checkpoint(pos)
                     cp_next += 1
                     next_cp = cp_sizes[cp_next] if cp_next < len(cp_sizes) else -1
-            self._compare_nodes(batch_start, pos, seqs)
+            self._compare_nodes(self.tree.add(leaves))
             if progress is not None:
                 progress("entries", pos, max(total, pos))
         return pos, expected
+
+    def _gap(self, pos: int, seq: int, expected: int) -> None:
+        if seq < expected:  # the select orders by seq: only a broken database gets here
+            message = f"entry {seq} comes after entry {expected - 1}"
+        elif seq == expected + 1:
+            message = f"entry {expected} is missing (entry {seq} follows entry {expected - 1})"
+        else:
+            message = (
+                f"entries {expected}..{seq - 1} are missing "
+                f"(entry {seq} follows entry {expected - 1})"
+            )
+        self.findings.fail("gap", pos, message)
+
+    def _leaf_node(self, pos: int, seq: int, stored: bytes | None) -> None:
+        where = f"entry {seq}: the tree's stored leaf (log_nodes level 0, index {seq})"
+        if stored is None:
+            self.findings.fail(
+                "node-missing", pos, f"{where} is missing: the entry was not appended by the log"
+            )
+        else:
+            self.findings.fail(
+                "node",
+                pos,
+                f"{where} differs from the hash of its event bytes, although its leaf_hash "
+                "column matches them: the entry was rewritten after it was appended",
+            )
 
     # -- checkpoints --
 
@@ -436,83 +495,60 @@ class _Audit:
 
     # -- stored nodes --
 
-    def _compare_nodes(self, a: int, b: int, seqs: Sequence[int]) -> None:
-        computed = self.tree.take_batch()
-        ranges = _completed_ranges(a, b)
-        if not ranges:
+    def _compare_nodes(self, levels: Sequence[tuple[int, int, list[bytes]]]) -> None:
+        """Stored nodes above the leaves against `levels` (level 0 is joined to entries)."""
+        levels = [(lv, first, hashes) for lv, first, hashes in levels if lv > 0]
+        if not levels:
             return
-        rows = self.db.execute(
-            select(LogNode.level, LogNode.index, LogNode.hash)
-            .where(
-                or_(
-                    *(
-                        and_(LogNode.level == lv, LogNode.index >= lo, LogNode.index < hi)
-                        for lv, lo, hi in ranges
+        rows = (
+            self.db.connection()
+            .execute(
+                select(LogNode.level, LogNode.index, LogNode.hash)
+                .where(
+                    or_(
+                        *(
+                            and_(
+                                LogNode.level == lv,
+                                LogNode.index >= first,
+                                LogNode.index < first + len(hashes),
+                            )
+                            for lv, first, hashes in levels
+                        )
                     )
                 )
+                .order_by(LogNode.level, LogNode.index)
             )
-            .order_by(LogNode.level, LogNode.index)
-        ).all()
+            .all()
+        )
         stored: dict[int, list[tuple[int, bytes]]] = {}
         for level, index, digest in rows:
             stored.setdefault(level, []).append((index, digest))
-        for level, lo, hi in ranges:
-            want = computed.get(level, [])
+        for level, first, hashes in levels:
             have = stored.get(level, [])
-            self.nodes_compared += len(want)
+            self.nodes_compared += len(hashes)
             # `have` is sorted and unique: right length, first and last mean every index.
             if (
-                len(have) == len(want)
-                and (have[0][0], have[-1][0]) == (lo, hi - 1)
-                and [h for _, h in have] == want
+                len(have) == len(hashes)
+                and (have[0][0], have[-1][0]) == (first, first + len(hashes) - 1)
+                and [h for _, h in have] == hashes
             ):
                 continue
-            self._node_differences(level, lo, want, dict(have), a, seqs)
+            self._node_differences(level, first, hashes, dict(have))
 
     def _node_differences(
-        self,
-        level: int,
-        lo: int,
-        want: Sequence[bytes],
-        have: Mapping[int, bytes],
-        a: int,
-        seqs: Sequence[int],
+        self, level: int, first: int, want: Sequence[bytes], have: Mapping[int, bytes]
     ) -> None:
-        for offset, digest in enumerate(want):
-            index = lo + offset
-            pos = float((index + 1) << level) - 1
+        for index, digest in enumerate(want, first):
             stored = have.get(index)
             if stored == digest:
                 continue
-            if level == 0:
-                seq = seqs[index - a]
-                what = f"entry {seq}: the tree's stored leaf (log_nodes level 0, index {index})"
-                if stored is None:
-                    self.findings.fail(
-                        "node-missing",
-                        pos,
-                        f"{what} is missing: it was not written by the log's append",
-                    )
-                else:
-                    self.findings.fail(
-                        "node",
-                        pos,
-                        f"{what} is not the hash of its event bytes: the event or its "
-                        "position changed after it was appended",
-                    )
-            elif stored is None:
-                self.findings.fail(
-                    "node-missing",
-                    pos,
-                    f"tree node level {level} index {index} ({_node_span(level, index)}) "
-                    "is missing from log_nodes",
-                )
+            pos = ((index + 1) << level) - 1
+            node = f"tree node level {level} index {index} ({_node_span(level, index)})"
+            if stored is None:
+                self.findings.fail("node-missing", pos, f"{node} is missing from log_nodes")
             else:
                 self.findings.fail(
-                    "node",
-                    pos,
-                    f"stored tree node level {level} index {index} ({_node_span(level, index)}) "
-                    "differs from the hash recomputed from the entries",
+                    "node", pos, f"stored {node} differs from the hash recomputed from the entries"
                 )
 
     # -- evidence --
@@ -533,6 +569,13 @@ class _Audit:
                 f"evidence {evidence_id}: its log entry {seq} is not the upload.completed "
                 f"event of a file with SHA-256 {sha} and size {size}",
             )
+
+
+def _is_canonical(obj: Any, event: bytes) -> bool:
+    try:
+        return canonical_json(obj) == event
+    except ValueError:  # NaN or infinity, which json.loads accepts
+        return False
 
 
 def _node_fetcher(db: Session) -> merkle.NodeFetcher:

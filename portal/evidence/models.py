@@ -1,13 +1,16 @@
-"""Evidence items: one per received original."""
+"""Evidence items, their derivatives, cases and playbacks."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base
+
+STATUSES = ("new", "accepted", "declined")
 
 
 class Evidence(Base):
@@ -19,8 +22,66 @@ class Evidence(Base):
     filename: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    media_type: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(255), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     storage_key: Mapped[str] = mapped_column(Text)
     # Log index of this item's upload.completed event (the receipt proves it).
     log_index: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    triage_reason: Mapped[str | None] = mapped_column(Text)
+    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    triaged_by: Mapped[str | None] = mapped_column(String(32))
+    # Extracted from the bytes after receipt (portal.media.probe); None until then.
+    media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    thumbnail_key: Mapped[str | None] = mapped_column(Text)
+
+
+class Derivative(Base):
+    """An object made from an original (poster, proxy, redaction); names its source hash."""
+
+    __tablename__ = "derivatives"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    media_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(32))
+
+
+class CaseLink(Base):
+    __tablename__ = "case_links"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    linked_by: Mapped[str] = mapped_column(String(32))
+
+
+class Playback(Base):
+    """One viewing session of an original; its range requests fold into one event."""
+
+    __tablename__ = "playbacks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Merged [start, end) byte ranges served so far, and the total bytes sent.
+    ranges: Mapped[list[list[int]]] = mapped_column(JSON)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,59 @@
+"""The permission matrix: the one place that says which role may do what.
+
+Routes ask for a Permission (portal.deps.require); nothing else checks roles. README's table
+is generated from the same data (tests/test_permissions.py keeps them equal).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    EVIDENCE_READ = "evidence.read"
+    """Queue, detail, metadata, thumbnail, custody timeline of an item."""
+    EVIDENCE_CONTENT = "evidence.content"
+    """Play and download the original."""
+    EVIDENCE_TRIAGE = "evidence.triage"
+    CASES = "cases"
+    """Create cases, link and unlink evidence, list a case's evidence."""
+    WITNESS_CONTACT = "witness.contact"
+    """Decrypt a witness's contact details (each look is logged)."""
+    HOLDS = "holds"
+    RETENTION = "retention"
+    """Retention policies and overrides."""
+    DISPOSITION = "disposition"
+    """Approve destruction."""
+    MANAGE_INVESTIGATORS = "users.investigators"
+    MANAGE_USERS = "users.all"
+    SETTINGS = "settings"
+    LOG = "log"
+    """The custody log, checkpoints and proofs (never evidence content)."""
+
+
+_INVESTIGATOR = frozenset(
+    {
+        Permission.EVIDENCE_READ,
+        Permission.EVIDENCE_CONTENT,
+        Permission.EVIDENCE_TRIAGE,
+        Permission.CASES,
+    }
+)
+
+MATRIX: dict[str, frozenset[Permission]] = {
+    "investigator": _INVESTIGATOR,
+    "supervisor": _INVESTIGATOR
+    | {
+        Permission.WITNESS_CONTACT,
+        Permission.HOLDS,
+        Permission.RETENTION,
+        Permission.DISPOSITION,
+        Permission.MANAGE_INVESTIGATORS,
+    },
+    "auditor": frozenset({Permission.LOG}),
+    "admin": frozenset({Permission.MANAGE_USERS, Permission.SETTINGS}),
+}
+
+
+def allowed(role: str, permission: Permission) -> bool:
+    return permission in MATRIX.get(role, frozenset())

@@ -1,0 +1,120 @@
+"""Staff login, logout, and account management."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from portal.auth import service
+from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission, allowed
+from portal.db import transaction
+from portal.deps import RuntimeDep, StaffDep, require
+from portal.errors import Forbidden
+
+router = APIRouter(prefix="/api/v1", tags=["staff"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    role: str
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    role: str
+    password: str = Field(min_length=service.MIN_PASSWORD, max_length=1024)
+
+
+def _out(u: StaffUser) -> UserOut:
+    return UserOut(id=u.id, name=u.name, role=u.role, disabled=u.disabled, created_at=u.created_at)
+
+
+@router.post("/auth/login")
+async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: RuntimeDep) -> TokenOut:
+    def run() -> service.LoginResult:
+        with transaction(rt.sessions) as db:
+            return service.login(
+                db,
+                name=form.username,
+                password=form.password,
+                policy=rt.login_policy,
+                now=rt.clock(),
+            )
+
+    result = await run_in_threadpool(run)
+    service.refuse(result)  # after the commit: the failure is on the record
+    assert result.user is not None and result.token and result.expires_at
+    return TokenOut(access_token=result.token, expires_at=result.expires_at, role=result.user.role)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(
+    rt: RuntimeDep, user: StaffDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    token = (authorization or "").partition(" ")[2].strip()
+    with transaction(rt.sessions) as db:
+        service.logout(db, token=token, now=rt.clock())
+
+
+@router.get("/auth/me")
+def me(user: StaffDep) -> UserOut:
+    return _out(user)
+
+
+Managers = require(Permission.MANAGE_USERS, Permission.MANAGE_INVESTIGATORS)
+
+
+def _manageable_roles(user: StaffUser) -> tuple[str, ...]:
+    if allowed(user.role, Permission.MANAGE_USERS):
+        return ("investigator", "supervisor", "auditor", "admin")
+    return ("investigator",)
+
+
+@router.get("/users")
+def list_users(rt: RuntimeDep, user: StaffUser = Managers) -> list[UserOut]:
+    with rt.sessions() as db:
+        return [_out(u) for u in service.list_users(db, roles=_manageable_roles(user))]
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserCreate, rt: RuntimeDep, user: StaffUser = Managers) -> UserOut:
+    if body.role not in _manageable_roles(user):
+        raise Forbidden(f"a {user.role} may not create {body.role} accounts")
+    with transaction(rt.sessions) as db:
+        created = service.add_user(
+            db, name=body.name, role=body.role, password=body.password, now=rt.clock(), by=user
+        )
+        return _out(created)
+
+
+@router.post("/users/{user_id}/disable")
+def disable_user(user_id: str, rt: RuntimeDep, user: StaffUser = Managers) -> UserOut:
+    with transaction(rt.sessions) as db:
+        target = service.get_user(db, user_id=user_id)
+        if target.role not in _manageable_roles(user):
+            raise Forbidden(f"a {user.role} may not disable {target.role} accounts")
+        return _out(service.disable_user(db, user=target, now=rt.clock(), by=user))
+
+
+@router.get("/settings")
+def settings(rt: RuntimeDep, user: StaffUser = require(Permission.SETTINGS)) -> dict[str, str]:
+    """The running settings, secrets left out."""
+    hidden = {"admin_token"}
+    return {k: str(v) for k, v in rt.settings.model_dump().items() if k not in hidden}

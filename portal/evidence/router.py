@@ -1,0 +1,283 @@
+"""Investigator routes: thin wrappers over evidence/service.py."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import StreamingResponse
+
+from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission
+from portal.db import transaction
+from portal.deps import RuntimeDep, require
+from portal.errors import PortalError
+from portal.evidence import ranges, service
+from portal.evidence.models import Case, Evidence
+from portal.evidence.schemas import (
+    CaseCreate,
+    CaseOut,
+    ContactOut,
+    CustodyEventOut,
+    EvidenceDetail,
+    EvidencePage,
+    EvidenceSummary,
+    LinkRequest,
+    Triage,
+)
+from portal.storage import Storage
+
+router = APIRouter(prefix="/api/v1", tags=["evidence"])
+
+Reader = require(Permission.EVIDENCE_READ)
+Player = require(Permission.EVIDENCE_CONTENT)
+Triager = require(Permission.EVIDENCE_TRIAGE)
+CaseWorker = require(Permission.CASES)
+ContactViewer = require(Permission.WITNESS_CONTACT)
+TimelineReader = require(Permission.EVIDENCE_READ, Permission.LOG)
+
+
+class IntegrityError(PortalError):
+    status, code = 500, "integrity_failure"
+
+
+def _summary(item: Evidence, cases: list[str]) -> EvidenceSummary:
+    info = item.media_info or {}
+    return EvidenceSummary(
+        id=item.id,
+        submission_id=item.submission_id,
+        filename=item.filename,
+        size=item.size,
+        sha256=item.sha256,
+        media_type=item.media_type,
+        received_at=item.received_at,
+        status=item.status,
+        cases=cases,
+        duration_seconds=info.get("duration_seconds"),
+    )
+
+
+@router.get("/evidence")
+def queue(
+    rt: RuntimeDep,
+    user: StaffUser = Reader,
+    status: Literal["new", "accepted", "declined"] | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    case: str | None = None,
+    media_type: Annotated[str | None, Query(max_length=100)] = None,
+    sort: str = "-received_at",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EvidencePage:
+    filters = service.QueueFilter(status, received_from, received_to, case, media_type)
+    with transaction(rt.sessions) as db:
+        items, total = service.queue(
+            db,
+            user=user,
+            filters=filters,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+            now=rt.clock(),
+        )
+        cases = service.case_ids(db, evidence_ids=[e.id for e in items])
+    return EvidencePage(
+        items=[_summary(e, cases[e.id]) for e in items], total=total, page=page, per_page=per_page
+    )
+
+
+@router.get("/evidence/{evidence_id}")
+def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> EvidenceDetail:
+    with transaction(rt.sessions) as db:
+        item = service.view(db, user=user, evidence_id=evidence_id, now=rt.clock())
+        cases = service.case_ids(db, evidence_ids=[item.id])[item.id]
+        sub, consent = service.submission_context(db, item=item)
+    return EvidenceDetail(
+        **_summary(item, cases).model_dump(),
+        triage_reason=item.triage_reason,
+        triaged_at=item.triaged_at,
+        triaged_by=item.triaged_by,
+        media_info=item.media_info,
+        has_thumbnail=item.thumbnail_key is not None,
+        log_index=item.log_index,
+        consent_scopes=consent.scopes,
+        incident={
+            "occurred_at": sub.incident_occurred_at,
+            "place": sub.incident_place,
+            "description": sub.incident_description,
+        },
+        has_contact=sub.contact_encrypted is not None,
+    )
+
+
+@router.post("/evidence/{evidence_id}/triage")
+def triage(
+    evidence_id: str, body: Triage, rt: RuntimeDep, user: StaffUser = Triager
+) -> EvidenceSummary:
+    with transaction(rt.sessions) as db:
+        item = service.triage(
+            db,
+            user=user,
+            evidence_id=evidence_id,
+            decision=body.decision,
+            reason=body.reason,
+            now=rt.clock(),
+        )
+        return _summary(item, service.case_ids(db, evidence_ids=[item.id])[item.id])
+
+
+@router.get("/evidence/{evidence_id}/thumbnail")
+def thumbnail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Response:
+    with transaction(rt.sessions) as db:
+        key = service.thumbnail(db, user=user, evidence_id=evidence_id, now=rt.clock())
+    data = b"".join(rt.storage.read(key))
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/evidence/{evidence_id}/custody")
+def custody_timeline(
+    evidence_id: str, rt: RuntimeDep, user: StaffUser = TimelineReader
+) -> list[CustodyEventOut]:
+    with transaction(rt.sessions) as db:
+        events = service.timeline(db, user=user, evidence_id=evidence_id, now=rt.clock())
+    return [
+        CustodyEventOut(
+            index=e["seq"],
+            at=e["at"],
+            type=e["type"],
+            actor=e["actor"],
+            subject=e["subject"],
+            details=e["details"],
+        )
+        for e in events
+    ]
+
+
+@router.get("/evidence/{evidence_id}/contact")
+def witness_contact(
+    evidence_id: str, rt: RuntimeDep, user: StaffUser = ContactViewer
+) -> ContactOut:
+    with transaction(rt.sessions) as db:
+        data = service.contact(
+            db, user=user, evidence_id=evidence_id, cipher=rt.contact_cipher, now=rt.clock()
+        )
+    return ContactOut.model_validate(data)
+
+
+def _verified(storage: Storage, item: Evidence) -> Iterator[bytes]:
+    """The whole original, hashed as it goes; the last block is held back until it matches."""
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    for block in storage.read(item.storage_key, 0, item.size):
+        digest.update(block)
+        if held is not None:
+            yield held
+        held = block
+    if digest.hexdigest() != item.sha256:
+        # Breaking the stream leaves the client with a short, unusable file, never a bad one.
+        raise IntegrityError(f"stored bytes of {item.id} no longer match their SHA-256")
+    if held is not None:
+        yield held
+
+
+@router.get("/evidence/{evidence_id}/content")
+def content(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: StaffUser = Player,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    download: bool = False,
+    playback: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The original: HTTP Range for playback, or `?download=1` for the whole file."""
+    with transaction(rt.sessions) as db:
+        item = service.get(db, evidence_id=evidence_id)
+        headers: dict[str, Any] = {
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, no-store",
+            "ETag": f'"{item.sha256}"',
+            "X-Content-SHA256": item.sha256,
+        }
+        if download:
+            service.record_download(db, user=user, item=item, now=rt.clock())
+            headers["Content-Disposition"] = (
+                f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
+            )
+            headers["Content-Length"] = str(item.size)
+            body: Iterator[bytes] = _verified(rt.storage, item)
+            status = 200
+        else:
+            span = ranges.parse(range_header, item.size)
+            start, end = span or (0, item.size)
+            pid = service.record_stream(
+                db,
+                user=user,
+                item=item,
+                span=(start, end),
+                playback_id=playback,
+                idle=rt.settings.playback_idle,
+                now=rt.clock(),
+            )
+            headers["X-Playback"] = pid
+            headers["Content-Length"] = str(end - start)
+            status = 200 if span is None else 206
+            if span is not None:
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
+            body = rt.storage.read(item.storage_key, start, end)
+    return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def _case_out(case: Case, count: int) -> CaseOut:
+    return CaseOut(
+        id=case.id,
+        title=case.title,
+        reference=case.reference,
+        status=case.status,
+        created_at=case.created_at,
+        evidence_count=count,
+    )
+
+
+@router.post("/cases", status_code=201)
+def create_case(body: CaseCreate, rt: RuntimeDep, user: StaffUser = CaseWorker) -> CaseOut:
+    with transaction(rt.sessions) as db:
+        case = service.create_case(
+            db, user=user, title=body.title, reference=body.reference, now=rt.clock()
+        )
+        return _case_out(case, 0)
+
+
+@router.get("/cases")
+def list_cases(rt: RuntimeDep, user: StaffUser = CaseWorker) -> list[CaseOut]:
+    with rt.sessions() as db:
+        return [_case_out(c, n) for c, n in service.list_cases(db)]
+
+
+@router.get("/cases/{case_id}/evidence")
+def case_evidence(
+    case_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker
+) -> list[EvidenceSummary]:
+    with transaction(rt.sessions) as db:
+        _, items = service.case_evidence(db, user=user, case_id=case_id, now=rt.clock())
+        cases = service.case_ids(db, evidence_ids=[e.id for e in items])
+    return [_summary(e, cases[e.id]) for e in items]
+
+
+@router.post("/cases/{case_id}/evidence", status_code=204)
+def link(case_id: str, body: LinkRequest, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
+    with transaction(rt.sessions) as db:
+        service.link(db, user=user, case_id=case_id, evidence_id=body.evidence_id, now=rt.clock())
+
+
+@router.delete("/cases/{case_id}/evidence/{evidence_id}", status_code=204)
+def unlink(case_id: str, evidence_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
+    with transaction(rt.sessions) as db:
+        service.unlink(db, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock())

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvidenceSummary(BaseModel):
+    id: str
+    submission_id: str
+    filename: str
+    size: int
+    sha256: str
+    media_type: str
+    received_at: datetime
+    status: str
+    cases: list[str]
+    duration_seconds: float | None = None
+
+
+class EvidencePage(BaseModel):
+    items: list[EvidenceSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class EvidenceDetail(EvidenceSummary):
+    triage_reason: str | None
+    triaged_at: datetime | None
+    triaged_by: str | None
+    media_info: dict[str, Any] | None
+    has_thumbnail: bool
+    log_index: int
+    consent_scopes: list[str]
+    incident: dict[str, Any]
+    has_contact: bool
+
+
+class Triage(Strict):
+    decision: Literal["accept", "decline"]
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class CaseCreate(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    reference: str | None = Field(None, max_length=128)
+
+
+class CaseOut(BaseModel):
+    id: str
+    title: str
+    reference: str | None
+    status: str
+    created_at: datetime
+    evidence_count: int
+
+
+class LinkRequest(Strict):
+    evidence_id: str = Field(min_length=1, max_length=64)
+
+
+class CustodyEventOut(BaseModel):
+    index: int
+    at: str
+    type: str
+    actor: str
+    subject: str
+    details: dict[str, Any]
+
+
+class ContactOut(BaseModel):
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None

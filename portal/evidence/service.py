@@ -1,0 +1,415 @@
+"""Investigator work on evidence: queue, detail, triage, cases, playback, timeline.
+
+Every function that shows evidence bytes or metadata appends its custody event in the
+caller's transaction, before anything is returned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from portal.auth.models import StaffUser
+from portal.auth.service import actor
+from portal.clock import as_utc
+from portal.custody import service as custody
+from portal.custody.events import EventType
+from portal.errors import Conflict, Invalid, NotFound
+from portal.evidence.models import Case, CaseLink, Evidence, Playback
+from portal.ids import new_id
+from portal.submissions.models import Consent, Submission
+
+SORTS: dict[str, ColumnElement[Any]] = {
+    "received_at": Evidence.received_at.asc(),
+    "-received_at": Evidence.received_at.desc(),
+    "size": Evidence.size.asc(),
+    "-size": Evidence.size.desc(),
+    "filename": Evidence.filename.asc(),
+}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    case_id: str | None = None
+    media_type: str | None = None
+
+
+def get(db: Session, *, evidence_id: str) -> Evidence:
+    item = db.get(Evidence, evidence_id)
+    if item is None:
+        raise NotFound("no such evidence item")
+    return item
+
+
+def case_ids(db: Session, *, evidence_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {e: [] for e in evidence_ids}
+    if evidence_ids:
+        for case_id, ev in db.execute(
+            select(CaseLink.case_id, CaseLink.evidence_id).where(
+                CaseLink.evidence_id.in_(evidence_ids)
+            )
+        ):
+            out[ev].append(case_id)
+    return out
+
+
+def queue(
+    db: Session,
+    *,
+    user: StaffUser,
+    filters: QueueFilter,
+    sort: str,
+    page: int,
+    per_page: int,
+    now: datetime,
+) -> tuple[list[Evidence], int]:
+    query = select(Evidence)
+    if filters.status:
+        query = query.where(Evidence.status == filters.status)
+    if filters.received_from:
+        query = query.where(Evidence.received_at >= filters.received_from)
+    if filters.received_to:
+        query = query.where(Evidence.received_at < filters.received_to)
+    if filters.media_type:
+        # "video" matches every video/*; "video/mp4" matches exactly.
+        if "/" in filters.media_type:
+            query = query.where(Evidence.media_type == filters.media_type)
+        else:
+            query = query.where(Evidence.media_type.like(f"{filters.media_type}/%"))
+    if filters.case_id:
+        query = query.join(CaseLink, CaseLink.evidence_id == Evidence.id).where(
+            CaseLink.case_id == filters.case_id
+        )
+    if sort not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}", code="bad_sort")
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        db.scalars(
+            query.order_by(SORTS[sort], Evidence.id).offset((page - 1) * per_page).limit(per_page)
+        )
+    )
+    _listed(db, user=user, items=items, where="queue", now=now)
+    return items, total
+
+
+def _listed(
+    db: Session, *, user: StaffUser, items: list[Evidence], where: str, now: datetime
+) -> None:
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_LISTED,
+        actor=actor(user),
+        subject=where,
+        details={"items": [e.id for e in items]},
+        at=now,
+    )
+
+
+def view(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> Evidence:
+    item = get(db, evidence_id=evidence_id)
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_VIEWED,
+        actor=actor(user),
+        subject=item.id,
+        details={"sha256": item.sha256},
+        at=now,
+    )
+    return item
+
+
+def submission_context(db: Session, *, item: Evidence) -> tuple[Submission, Consent]:
+    sub = db.get(Submission, item.submission_id)
+    consent = db.scalars(
+        select(Consent)
+        .where(Consent.submission_id == item.submission_id)
+        .order_by(Consent.given_at.desc())
+    ).first()
+    assert sub is not None and consent is not None
+    return sub, consent
+
+
+def triage(
+    db: Session, *, user: StaffUser, evidence_id: str, decision: str, reason: str, now: datetime
+) -> Evidence:
+    item = get(db, evidence_id=evidence_id)
+    old = item.status
+    item.status = {"accept": "accepted", "decline": "declined"}[decision]
+    item.triage_reason = reason
+    item.triaged_at = now
+    item.triaged_by = user.id
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_TRIAGED,
+        actor=actor(user),
+        subject=item.id,
+        details={"from": old, "to": item.status, "reason": reason},
+        at=now,
+    )
+    return item
+
+
+def thumbnail(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> str:
+    item = get(db, evidence_id=evidence_id)
+    if not item.thumbnail_key:
+        raise NotFound("this item has no thumbnail")
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_THUMBNAIL_VIEWED,
+        actor=actor(user),
+        subject=item.id,
+        details={"key": item.thumbnail_key},
+        at=now,
+    )
+    return item.thumbnail_key
+
+
+def timeline(
+    db: Session, *, user: StaffUser, evidence_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Every event about this item, its submission's consent, and its own upload."""
+    item = get(db, evidence_id=evidence_id)
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_TIMELINE_VIEWED,
+        actor=actor(user),
+        subject=item.id,
+        details={},
+        at=now,
+    )
+    events = []
+    for entry in custody.events_about(db, subjects=[item.id, item.submission_id]):
+        event = json.loads(entry.event)
+        upload = event["details"].get("upload")
+        if event["type"].startswith("upload.") and upload != item.upload_id:
+            continue  # another file of the same submission
+        events.append(event)
+    return events
+
+
+def contact(
+    db: Session, *, user: StaffUser, evidence_id: str, cipher: Fernet, now: datetime
+) -> dict[str, Any]:
+    item = get(db, evidence_id=evidence_id)
+    sub = db.get(Submission, item.submission_id)
+    if sub is None or sub.contact_encrypted is None:
+        raise NotFound("the witness left no contact details")
+    custody.append(
+        db,
+        type=EventType.WITNESS_CONTACT_VIEWED,
+        actor=actor(user),
+        subject=sub.id,
+        details={"evidence": item.id},
+        at=now,
+    )
+    data: dict[str, Any] = json.loads(cipher.decrypt(sub.contact_encrypted))
+    return data
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+def create_case(
+    db: Session, *, user: StaffUser, title: str, reference: str | None, now: datetime
+) -> Case:
+    case = Case(
+        id=new_id(),
+        title=title,
+        reference=reference,
+        status="open",
+        created_at=now,
+        created_by=user.id,
+    )
+    db.add(case)
+    custody.append(
+        db,
+        type=EventType.CASE_CREATED,
+        actor=actor(user),
+        subject=case.id,
+        details={"title": title, "reference": reference},
+        at=now,
+    )
+    return case
+
+
+def get_case(db: Session, *, case_id: str) -> Case:
+    case = db.get(Case, case_id)
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def list_cases(db: Session) -> list[tuple[Case, int]]:
+    counts = select(CaseLink.case_id, func.count().label("n")).group_by(CaseLink.case_id).subquery()
+    rows = db.execute(
+        select(Case, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.case_id == Case.id)
+        .order_by(Case.created_at.desc())
+    )
+    return [(c, int(n)) for c, n in rows]
+
+
+def case_evidence(
+    db: Session, *, user: StaffUser, case_id: str, now: datetime
+) -> tuple[Case, list[Evidence]]:
+    case = get_case(db, case_id=case_id)
+    items = list(
+        db.scalars(
+            select(Evidence)
+            .join(CaseLink, CaseLink.evidence_id == Evidence.id)
+            .where(CaseLink.case_id == case_id)
+            .order_by(Evidence.received_at)
+        )
+    )
+    _listed(db, user=user, items=items, where=case.id, now=now)
+    return case, items
+
+
+def link(db: Session, *, user: StaffUser, case_id: str, evidence_id: str, now: datetime) -> None:
+    case = get_case(db, case_id=case_id)
+    item = get(db, evidence_id=evidence_id)
+    if db.get(CaseLink, (case.id, item.id)) is not None:
+        raise Conflict("the item is already linked to this case", code="already_linked")
+    db.add(CaseLink(case_id=case.id, evidence_id=item.id, linked_at=now, linked_by=user.id))
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_LINKED,
+        actor=actor(user),
+        subject=item.id,
+        details={"case": case.id},
+        at=now,
+    )
+
+
+def unlink(db: Session, *, user: StaffUser, case_id: str, evidence_id: str, now: datetime) -> None:
+    found = db.get(CaseLink, (case_id, evidence_id))
+    if found is None:
+        raise NotFound("the item is not linked to this case")
+    db.delete(found)
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_UNLINKED,
+        actor=actor(user),
+        subject=evidence_id,
+        details={"case": case_id},
+        at=now,
+    )
+
+
+# --- playback and download -------------------------------------------------------------------
+
+
+def merge_ranges(ranges: list[list[int]], new: tuple[int, int]) -> list[list[int]]:
+    """Union of [start, end) byte ranges, sorted and coalesced."""
+    out: list[list[int]] = []
+    for start, end in sorted([*ranges, [new[0], new[1]]]):
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return out
+
+
+def record_stream(
+    db: Session,
+    *,
+    user: StaffUser,
+    item: Evidence,
+    span: tuple[int, int],
+    playback_id: str | None,
+    idle: timedelta,
+    now: datetime,
+) -> str:
+    """Attach a range request to its playback, opening (and logging) one when needed."""
+    playback = None
+    if playback_id:
+        playback = db.get(Playback, playback_id)
+        if playback is not None and (
+            playback.user_id != user.id or playback.evidence_id != item.id
+        ):
+            playback = None
+    if playback is None:
+        playback = db.scalars(
+            select(Playback)
+            .where(
+                Playback.user_id == user.id,
+                Playback.evidence_id == item.id,
+                Playback.closed_at.is_(None),
+            )
+            .order_by(Playback.last_at.desc())
+        ).first()
+    if playback is not None and (
+        playback.closed_at is not None or as_utc(playback.last_at) < now - idle
+    ):
+        playback = None
+    if playback is None:
+        playback = Playback(
+            id=new_id(),
+            evidence_id=item.id,
+            user_id=user.id,
+            actor=actor(user),
+            opened_at=now,
+            last_at=now,
+            ranges=[],
+            bytes_sent=0,
+        )
+        db.add(playback)
+        custody.append(
+            db,
+            type=EventType.EVIDENCE_STREAM_OPENED,
+            actor=actor(user),
+            subject=item.id,
+            details={"playback": playback.id, "sha256": item.sha256},
+            at=now,
+        )
+    playback.ranges = merge_ranges(playback.ranges, span)
+    playback.bytes_sent += span[1] - span[0]
+    playback.last_at = now
+    return playback.id
+
+
+def close_idle_playbacks(db: Session, *, now: datetime, idle: timedelta) -> int:
+    """Fold each finished playback's ranges into its one `evidence.streamed` event."""
+    done = 0
+    for playback in db.scalars(
+        select(Playback)
+        .where(Playback.closed_at.is_(None), Playback.last_at < now - idle)
+        .with_for_update(skip_locked=True)
+    ):
+        playback.closed_at = now
+        custody.append(
+            db,
+            type=EventType.EVIDENCE_STREAMED,
+            actor=playback.actor,
+            subject=playback.evidence_id,
+            details={
+                "playback": playback.id,
+                "opened_at": custody.rfc3339(as_utc(playback.opened_at)),
+                "last_request_at": custody.rfc3339(as_utc(playback.last_at)),
+                "ranges": playback.ranges,
+                "bytes": playback.bytes_sent,
+            },
+            at=now,
+        )
+        done += 1
+    return done
+
+
+def record_download(db: Session, *, user: StaffUser, item: Evidence, now: datetime) -> None:
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_DOWNLOADED,
+        actor=actor(user),
+        subject=item.id,
+        details={"sha256": item.sha256, "size": item.size},
+        at=now,
+    )
