@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -54,14 +54,14 @@ class TusResumableHeader:
         await self.app(scope, receive, send_with_header)
 
 
-async def _sign_periodically(rt: Runtime) -> None:
-    """Sign a checkpoint every interval in which anything was logged (views, logins...)."""
+async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
+    """Run a housekeeping job forever; any instance may run it, the database keeps it safe."""
     while True:
-        await asyncio.sleep(rt.settings.checkpoint_interval.total_seconds())
+        await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(rt.sign_checkpoint)
+            await run_in_threadpool(job)
         except Exception:
-            log.exception("periodic checkpoint signing failed")
+            log.exception("%s failed", what)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -90,11 +90,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # A crash between the last byte's commit and finalise leaves work to finish.
         uploads.finalise_pending(rt.upload_deps)
         rt.sign_checkpoint()
-        signer = asyncio.create_task(_sign_periodically(rt))
+        s = rt.settings
+        tasks = [
+            # Sign whenever anything was logged (views, logins...), not only on uploads.
+            asyncio.create_task(
+                _every(s.checkpoint_interval.total_seconds(), rt.sign_checkpoint, "signing")
+            ),
+            asyncio.create_task(
+                _every(s.playback_idle.total_seconds() / 2, rt.close_idle_playbacks, "playbacks")
+            ),
+        ]
         yield
-        signer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await signer
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if runtime is None:
             rt.engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +18,12 @@ from portal.custody import note
 from portal.custody import service as custody
 from portal.custody.models import Checkpoint
 from portal.db import transaction
+from portal.evidence.service import close_idle_playbacks
+from portal.media.service import derive
 from portal.storage import Storage
 from portal.uploads.service import Deps, Limits
+
+log = logging.getLogger("portal")
 
 
 @dataclass
@@ -30,6 +35,24 @@ class Runtime:
     contact_cipher: Fernet
     log_signer: str
     clock: Callable[[], datetime] = utcnow
+
+    def after_receipt(self, evidence_id: str) -> None:
+        """Derive metadata and a poster, then sign a checkpoint covering the new file."""
+        try:
+            derive(
+                sessions=self.sessions,
+                storage=self.storage,
+                evidence_id=evidence_id,
+                now=self.clock(),
+            )
+        except Exception:
+            # The file is received and logged; a failed derivation must not undo that.
+            log.exception("deriving metadata for %s failed", evidence_id)
+        self.sign_checkpoint()
+
+    def close_idle_playbacks(self) -> int:
+        with transaction(self.sessions) as db:
+            return close_idle_playbacks(db, now=self.clock(), idle=self.settings.playback_idle)
 
     @property
     def login_policy(self) -> LoginPolicy:
@@ -65,6 +88,5 @@ class Runtime:
                 max_metadata_bytes=s.max_metadata_bytes,
             ),
             clock=self.clock,
-            # Each received file gets a signed checkpoint that covers it, for its receipt.
-            on_completed=self.sign_checkpoint,
+            on_completed=self.after_receipt,
         )

@@ -123,7 +123,7 @@ def _upright(frame: VideoFrame, quarter_turns_clockwise: int) -> VideoFrame:
 
 
 def _encode_jpeg(frame: VideoFrame, width: int, aspect: Fraction) -> bytes:
-    height = max(2, round(width / aspect / 2) * 2)
+    height = max(2, math.floor(width / aspect / 2 + Fraction(1, 2)) * 2)  # nearest even
     scaled = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA")
     scaled.pts = 0
     encoder = av.CodecContext.create("mjpeg", "w")

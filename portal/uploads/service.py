@@ -74,7 +74,7 @@ class Deps:
     storage: Storage
     limits: Limits
     clock: Callable[[], datetime]
-    on_completed: Callable[[], object] = lambda: None
+    on_completed: Callable[[str], object] = lambda evidence_id: None
 
 
 # --- parsing of client-supplied values -------------------------------------------------
@@ -598,7 +598,7 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
             },
             at=now,
         )
-    deps.on_completed()
+    deps.on_completed(evidence.id)
     return evidence
 
 
