@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from portal.auth import service
@@ -38,7 +39,7 @@ class UserOut(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    role: str
+    role: Literal["investigator", "supervisor", "auditor", "admin"]
     password: str = Field(min_length=service.MIN_PASSWORD, max_length=1024)
 
 
@@ -115,6 +116,9 @@ def disable_user(user_id: str, rt: RuntimeDep, user: StaffUser = Managers) -> Us
 
 @router.get("/settings")
 def settings(rt: RuntimeDep, user: StaffUser = require(Permission.SETTINGS)) -> dict[str, str]:
-    """The running settings, secrets left out."""
-    hidden = {"admin_token"}
-    return {k: str(v) for k, v in rt.settings.model_dump().items() if k not in hidden}
+    """The running settings, with passwords in URLs masked."""
+    out = {k: str(v) for k, v in rt.settings.model_dump().items()}
+    for k in ("database_url", "storage_url"):
+        if "@" in out[k]:
+            out[k] = make_url(out[k]).render_as_string(hide_password=True)
+    return out

@@ -56,3 +56,5 @@ class EventType(StrEnum):
     """A case was opened."""
     WITNESS_CONTACT_VIEWED = "witness.contact_viewed"
     """A staff member decrypted a witness's contact details."""
+    EVIDENCE_INTEGRITY_FAILED = "evidence.integrity_failed"
+    """Stored bytes were found not to match their recorded SHA-256."""

@@ -36,10 +36,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.custody import merkle, note
+from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry, LogHead, LogNode
 from portal.custody.offline import Report, canonical_json
@@ -77,7 +78,6 @@ class _Findings:
     def __init__(self) -> None:
         self.shown: list[_Failure] = []
         self.counts: Counter[str] = Counter()
-        self.first_kind: dict[str, str] = {}
 
     def fail(self, kind: str, position: float, message: str) -> None:
         self.counts[kind] += 1
@@ -296,6 +296,8 @@ class _Audit:
         self.cp_by_size = {cp.size: cp for cp in checkpoints}
         self.evidence_at = evidence_at
         self.evidence_seen: set[int] = set()
+        self.signing_recorded: set[int] = set()
+        """Sizes s whose entry s is the log.checkpoint_signed event for size s."""
         self.range = merkle.CompactRange()
         self.tree = _Tree()
         self.last_good_checkpoint: int | None = None
@@ -450,6 +452,8 @@ class _Audit:
         size = details.get("size") if isinstance(details, dict) else None
         root_b64 = details.get("root") if isinstance(details, dict) else None
         cp = self.cp_by_size.get(size) if isinstance(size, int) else None
+        if size == seq:
+            self.signing_recorded.add(seq)
         if cp is None:
             self.findings.fail(
                 "checkpoint-event",
@@ -470,22 +474,22 @@ class _Audit:
                 "the stored one",
             )
 
-    def checkpoint_events(self, last_seq_end: int, present: set[int]) -> None:
-        """Each checkpoint at size s is followed by the entry s that records its signing."""
+    def checkpoint_events(self, count: int) -> None:
+        """Each checkpoint lies within the log, and its entry s records its signing."""
         for cp in self.checkpoints:
-            if cp.size >= last_seq_end:
+            if cp.size > count:
                 self.findings.fail(
                     "checkpoint",
                     cp.size - 0.5,
                     f"checkpoint at size {cp.size} is beyond the end of the log "
-                    f"({last_seq_end} entries): the log was truncated",
+                    f"({count} entries): the log was truncated",
                 )
-            elif cp.size not in present:
+            elif cp.size not in self.signing_recorded:
                 self.findings.fail(
                     "checkpoint-event",
                     cp.size,
                     f"checkpoint at size {cp.size}: entry {cp.size}, which records its "
-                    "signing, is not a log.checkpoint_signed entry for it",
+                    "signing, is missing or not a log.checkpoint_signed entry for it",
                 )
 
     def consistency(self, progress: Progress | None) -> int:
@@ -495,7 +499,7 @@ class _Audit:
             for a, b in zip(self.checkpoints, self.checkpoints[1:], strict=False)
             if a.size > 0
         ]
-        get = _node_fetcher(self.db)
+        get = custody.node_fetcher(self.db)
         for done, (old, new) in enumerate(pairs, 1):
             root1 = old.signed_root or old.root
             root2 = new.signed_root or new.root
@@ -577,20 +581,6 @@ def _is_canonical(obj: Any, event: bytes) -> bool:
         return canonical_json(obj) == event
     except ValueError:  # NaN or infinity, which json.loads accepts
         return False
-
-
-def _node_fetcher(db: Session) -> merkle.NodeFetcher:
-    def get(ids: Sequence[merkle.NodeId]) -> Mapping[merkle.NodeId, bytes]:
-        if not ids:
-            return {}
-        rows = db.execute(
-            select(LogNode.level, LogNode.index, LogNode.hash).where(
-                or_(*(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in ids))
-            )
-        )
-        return {(lv, ix): h for lv, ix, h in rows}
-
-    return get
 
 
 def _beyond(db: Session, size: int) -> str:
@@ -708,15 +698,7 @@ def verify_log(
             f"entries has{_beyond(db, count)}",
         )
 
-    # Entry s must record the signing of the checkpoint at size s.
-    recorded = {
-        cp.size
-        for cp in checkpoints
-        if cp.size < seq_end
-        and db.execute(select(LogEntry.type).where(LogEntry.seq == cp.size)).scalar()
-        == _CHECKPOINT_SIGNED
-    }
-    audit.checkpoint_events(seq_end, recorded)
+    audit.checkpoint_events(count)
     pairs = audit.consistency(progress)
     for seq, (evidence_id, _, _) in evidence_at.items():
         if seq not in audit.evidence_seen:
@@ -748,7 +730,9 @@ def verify_log(
             True,
             f"entries: {count} entries, seq 0..{count - 1} without gaps, as log_head says; "
             "each event is canonical JSON naming its own seq, type and subject; "
-            "each leaf hash matches its event",
+            "each leaf hash matches its event"
+            if count
+            else "entries: the log is empty, as log_head says",
         )
     if not findings.any("node", "node-missing", "node-extra"):
         report.check(

@@ -29,7 +29,7 @@ from portal.evidence.schemas import (
     LinkRequest,
     Triage,
 )
-from portal.storage import Storage
+from portal.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
 
@@ -169,16 +169,20 @@ def witness_contact(
     return ContactOut.model_validate(data)
 
 
-def _verified(storage: Storage, item: Evidence) -> Iterator[bytes]:
+def _verified(rt: Runtime, item: Evidence) -> Iterator[bytes]:
     """The whole original, hashed as it goes; the last block is held back until it matches."""
     digest = hashlib.sha256()
     held: bytes | None = None
-    for block in storage.read(item.storage_key, 0, item.size):
+    for block in rt.storage.read(item.storage_key, 0, item.size):
         digest.update(block)
         if held is not None:
             yield held
         held = block
     if digest.hexdigest() != item.sha256:
+        with transaction(rt.sessions) as db:
+            service.record_integrity_failure(
+                db, item=item, actual_sha256=digest.hexdigest(), now=rt.clock()
+            )
         # Breaking the stream leaves the client with a short, unusable file, never a bad one.
         raise IntegrityError(f"stored bytes of {item.id} no longer match their SHA-256")
     if held is not None:
@@ -209,7 +213,7 @@ def content(
                 f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
             )
             headers["Content-Length"] = str(item.size)
-            body: Iterator[bytes] = _verified(rt.storage, item)
+            body: Iterator[bytes] = _verified(rt, item)
             status = 200
         else:
             span = ranges.parse(range_header, item.size)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -73,12 +73,15 @@ def queue(
     now: datetime,
 ) -> tuple[list[Evidence], int]:
     query = select(Evidence)
+    # SQLite compares stored UTC wall-clock text: the bounds must be UTC too.
+    since = as_utc(filters.received_from).astimezone(UTC) if filters.received_from else None
+    until = as_utc(filters.received_to).astimezone(UTC) if filters.received_to else None
     if filters.status:
         query = query.where(Evidence.status == filters.status)
-    if filters.received_from:
-        query = query.where(Evidence.received_at >= filters.received_from)
-    if filters.received_to:
-        query = query.where(Evidence.received_at < filters.received_to)
+    if since:
+        query = query.where(Evidence.received_at >= since)
+    if until:
+        query = query.where(Evidence.received_at < until)
     if filters.media_type:
         # "video" matches every video/*; "video/mp4" matches exactly.
         if "/" in filters.media_type:
@@ -402,6 +405,19 @@ def close_idle_playbacks(db: Session, *, now: datetime, idle: timedelta) -> int:
         )
         done += 1
     return done
+
+
+def record_integrity_failure(
+    db: Session, *, item: Evidence, actual_sha256: str, now: datetime
+) -> None:
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_INTEGRITY_FAILED,
+        actor=custody.SYSTEM,
+        subject=item.id,
+        details={"expected": item.sha256, "actual": actual_sha256, "key": item.storage_key},
+        at=now,
+    )
 
 
 def record_download(db: Session, *, user: StaffUser, item: Evidence, now: datetime) -> None:
