@@ -70,14 +70,18 @@ def build_runtime(settings: Settings) -> Runtime:
     db.import_models()
     engine = db.make_engine(settings.resolved_database_url)
     db.migrate(engine)
-    return Runtime(
+    # The local backend judges retention dates by the portal's clock (tests move it); the
+    # closure reads `rt` when called, after it exists.
+    storage = open_storage(settings.resolved_storage_url, clock=lambda: rt.clock())
+    rt = Runtime(
         settings=settings,
         engine=engine,
         sessions=db.make_sessionmaker(engine),
-        storage=open_storage(settings.resolved_storage_url),
+        storage=storage,
         contact_cipher=contact_cipher(settings.resolved_contact_key_file),
         log_signer=note.load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
     )
+    return rt
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

@@ -7,13 +7,15 @@ their own failures into the errors below, so callers never see OSError or botoco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Protocol
 
-from portal.errors import InsufficientStorage, StorageUnavailable
+from portal.errors import InsufficientStorage, PortalError, StorageUnavailable
 
 __all__ = [
     "InsufficientStorage",
+    "ObjectLocked",
     "ObjectMissing",
     "PartialWriter",
     "Storage",
@@ -24,6 +26,12 @@ __all__ = [
 
 class ObjectMissing(FileNotFoundError):
     """The key or partial does not exist in the backend."""
+
+
+class ObjectLocked(PortalError):
+    """The object is under a legal hold or its retention date has not passed."""
+
+    status, code = 409, "object_locked"
 
 
 class PartialWriter(Protocol):
@@ -69,12 +77,22 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Store a small write-once object (derivatives)."""
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str, *, bypass_governance: bool = False) -> None:
+        """Remove an object; ObjectLocked while it is held or retained (see below)."""
+
+    # Retention mirror: the retention engine decides, storage enforces it too, so that
+    # someone holding the database but not the application still cannot destroy evidence.
+
+    def set_retention(self, key: str, until: datetime | None) -> None:
+        """Refuse deletion of `key` before `until` (never shortened on locking backends)."""
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """While on, `key` cannot be deleted whatever its retention date."""
 
 
-def open_storage(url: str) -> Storage:
+def open_storage(url: str, *, clock: Callable[[], datetime] | None = None) -> Storage:
     if url.startswith("file://"):
         from portal.storage.local import LocalStorage
 
-        return LocalStorage(url.removeprefix("file://"))
+        return LocalStorage(url.removeprefix("file://"), clock=clock)
     raise ValueError(f"unsupported storage URL: {url!r}")

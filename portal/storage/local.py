@@ -9,12 +9,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from portal.storage import InsufficientStorage, ObjectMissing, StorageUnavailable
+from portal.storage import InsufficientStorage, ObjectLocked, ObjectMissing, StorageUnavailable
 
 CHUNK = 1024 * 1024
 # Start writeback every this many bytes, so the fsync that acknowledges a PATCH finds little
@@ -120,10 +123,40 @@ class _LocalPartial:
 
 
 class LocalStorage:
-    def __init__(self, root: str | Path) -> None:
+    """Also enforces retention and legal holds itself, from a lock record per object."""
+
+    def __init__(self, root: str | Path, *, clock: Callable[[], datetime] | None = None) -> None:
         self.root = Path(root)
         self.partials = self.root / "partial"
+        self.locks = self.root / "locks"
         self.partials.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def _lock_path(self, key: str) -> Path:
+        return self.locks / (self._key(key).relative_to(self.root).as_posix() + ".json")
+
+    def _lock(self, key: str) -> dict[str, Any]:
+        path = self._lock_path(key)
+        with _translated():
+            return json.loads(path.read_text()) if path.exists() else {}
+
+    def _save_lock(self, key: str, lock: dict[str, Any]) -> None:
+        path = self._lock_path(key)
+        with _translated():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(lock))
+            os.replace(tmp, path)
+
+    def set_retention(self, key: str, until: datetime | None) -> None:
+        lock = self._lock(key)
+        lock["retain_until"] = until.astimezone(UTC).isoformat() if until else None
+        self._save_lock(key, lock)
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        lock = self._lock(key)
+        lock["legal_hold"] = on
+        self._save_lock(key, lock)
 
     def _partial(self, upload_id: str) -> Path:
         if not upload_id.isalnum():
@@ -132,7 +165,11 @@ class LocalStorage:
 
     def _key(self, key: str) -> Path:
         parts = key.split("/")
-        if any(p in ("", ".", "..") for p in parts) or "\0" in key or parts[0] == "partial":
+        if (
+            any(p in ("", ".", "..") for p in parts)
+            or "\0" in key
+            or parts[0] in ("partial", "locks")
+        ):
             raise ValueError(f"bad storage key {key!r}")
         return self.root.joinpath(*parts)
 
@@ -212,6 +249,13 @@ class LocalStorage:
             os.replace(tmp, path)
             _fsync_dir(path.parent)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, bypass_governance: bool = False) -> None:
+        lock = self._lock(key)
+        if lock.get("legal_hold"):
+            raise ObjectLocked(f"{key} is under a legal hold")
+        until = lock.get("retain_until")
+        if until and datetime.fromisoformat(until) > self.clock() and not bypass_governance:
+            raise ObjectLocked(f"{key} is retained until {until}")
         with _translated():
             self._key(key).unlink(missing_ok=True)
+            self._lock_path(key).unlink(missing_ok=True)

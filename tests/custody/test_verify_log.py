@@ -187,6 +187,33 @@ def test_small_batches_cross_every_boundary(log: Log, monkeypatch: pytest.Monkey
         assert report.ok, f"BATCH={batch}\n{report.text()}"
 
 
+def test_events_checked_by_a_worker_process_report_the_same(
+    log: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large logs have their JSON checked in a second process: same findings, same order."""
+    seq = log.seq_of("upload.created")
+    log.write_event(seq, json.dumps(log.event(seq), indent=1).encode(), rehash=True)
+    log.sql("UPDATE log_entries SET type = 'x' WHERE seq = :s", s=log.seq_of("upload.created", 1))
+    in_process = audit(log, check_content=False)
+    monkeypatch.setattr(verify, "BATCH", 4)
+    in_process_small_batches = audit(log, check_content=False)
+    monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(verify, "_usable_cpus", lambda: 2)
+    submitted: list[int] = []
+    pool_class = verify.ProcessPoolExecutor
+
+    class Spy(pool_class):  # type: ignore[misc, valid-type]
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "ProcessPoolExecutor", Spy)
+    parallel = audit(log, check_content=False)
+    assert submitted == list(range(0, log.size(), 4))
+    assert not in_process.ok
+    assert in_process.text() == in_process_small_batches.text() == parallel.text()
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64, 100, 257])
 def test_tree_recomputation_matches_the_append_path(size: int) -> None:
     rng = random.Random(size)
