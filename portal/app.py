@@ -14,10 +14,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import db
+from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import note
 from portal.errors import install_handlers
 from portal.keys import contact_cipher
+from portal.retention.service import ensure_default_policies
 from portal.runtime import Runtime
 from portal.storage import open_storage
 from portal.uploads import service as uploads
@@ -70,13 +72,16 @@ def build_runtime(settings: Settings) -> Runtime:
     db.import_models()
     engine = db.make_engine(settings.resolved_database_url)
     db.migrate(engine)
+    sessions = db.make_sessionmaker(engine)
+    with db.transaction(sessions) as session:
+        ensure_default_policies(session, now=utcnow())
     # The local backend judges retention dates by the portal's clock (tests move it); the
     # closure reads `rt` when called, after it exists.
     storage = open_storage(settings.resolved_storage_url, clock=lambda: rt.clock())
     rt = Runtime(
         settings=settings,
         engine=engine,
-        sessions=db.make_sessionmaker(engine),
+        sessions=sessions,
         storage=storage,
         contact_cipher=contact_cipher(settings.resolved_contact_key_file),
         log_signer=note.load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
@@ -103,6 +108,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             asyncio.create_task(
                 _every(s.playback_idle.total_seconds() / 2, rt.close_idle_playbacks, "playbacks")
             ),
+            asyncio.create_task(
+                _every(s.retention_interval.total_seconds(), rt.run_retention, "retention")
+            ),
         ]
         yield
         for task in tasks:
@@ -120,6 +128,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from portal.auth.router import router as staff_router
     from portal.custody.router import router as log_router
     from portal.evidence.router import router as evidence_router
+    from portal.retention.router import router as retention_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
 
@@ -128,4 +137,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(log_router)
     app.include_router(staff_router)
     app.include_router(evidence_router)
+    app.include_router(retention_router)
     return app

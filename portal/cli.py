@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,8 @@ app.add_typer(users, name="users")
 custody_cli = typer.Typer(no_args_is_help=True, help="The custody log.")
 app.add_typer(dbcli, name="db")
 app.add_typer(custody_cli, name="custody")
+retention_cli = typer.Typer(no_args_is_help=True, help="Retention and destruction.")
+app.add_typer(retention_cli, name="retention")
 console = Console()
 err = Console(stderr=True)
 
@@ -179,3 +182,35 @@ def verify_receipt_cmd(
         raise typer.Exit(2) from None
     console.print(report.text(), markup=False, highlight=False)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@retention_cli.command("run")
+def retention_run(
+    data_dir: DataDir = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="Judge due dates as of this time (UTC if no offset); default now."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only report what would be destroyed.")] = False,
+) -> None:
+    """Destroy due, approved items (and finish any destruction a crash interrupted)."""
+    from portal.app import build_runtime
+    from portal.clock import as_utc
+
+    rt = build_runtime(_settings(data_dir))
+    when = as_utc(as_of) if as_of else None
+    report = rt.run_retention(as_of=when, dry_run=dry_run)
+    table = Table("item", "outcome")
+    for label, ids in (
+        ("destroyed", report.destroyed),
+        ("would be destroyed", report.would_destroy),
+        ("awaiting approval", report.awaiting_approval),
+        ("locked in storage", report.locked),
+    ):
+        for evidence_id in ids:
+            table.add_row(evidence_id, label)
+    console.print(table)
+    console.print(
+        f"{len(report.destroyed)} destroyed, {len(report.would_destroy)} would be, "
+        f"{len(report.awaiting_approval)} awaiting approval, {len(report.locked)} locked"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,18 @@ class Settings(BaseSettings):
     storage_url: str = Field(
         "",
         description="Where evidence bytes live; empty means file://DATA_DIR/storage.",
+    )
+    s3_endpoint_url: str = Field(
+        "", description="S3 endpoint for s3:// storage (MinIO, Ceph, SeaweedFS); empty for AWS."
+    )
+    s3_region: str = Field("us-east-1", description="S3 region for s3:// storage.")
+    s3_checksum: Literal["when_required", "when_supported"] = Field(
+        "when_required",
+        description="boto3 request checksum calculation; when_required suits S3-compatibles.",
+    )
+    s3_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "GOVERNANCE",
+        description="Object Lock mode for retained originals when the bucket has Object Lock.",
     )
     host: str = Field("127.0.0.1", description="Address `portal serve` listens on.")
     port: int = Field(8000, description="Port `portal serve` listens on.")
@@ -75,6 +88,13 @@ class Settings(BaseSettings):
     playback_idle: timedelta = Field(
         timedelta(minutes=2),
         description="A playback with no range request for this long is closed and logged.",
+    )
+    withdrawal_grace: timedelta = Field(
+        timedelta(days=7),
+        description="After a witness withdraws consent, how long until free items are destroyed.",
+    )
+    retention_interval: timedelta = Field(
+        timedelta(hours=1), description="How often the in-process sweeper destroys due items."
     )
     access_log: bool = Field(
         False,

@@ -18,8 +18,10 @@ from portal.custody import note
 from portal.custody import service as custody
 from portal.custody.models import Checkpoint
 from portal.db import transaction
+from portal.evidence.models import Evidence
 from portal.evidence.service import close_idle_playbacks
 from portal.media.service import derive
+from portal.retention import service as retention_svc
 from portal.storage import Storage
 from portal.uploads.service import Deps, Limits
 
@@ -36,8 +38,24 @@ class Runtime:
     log_signer: str
     clock: Callable[[], datetime] = utcnow
 
+    @property
+    def retention(self) -> retention_svc.Context:
+        return retention_svc.Context(
+            storage=self.storage,
+            withdrawal_grace=self.settings.withdrawal_grace,
+            lock_mode=self.settings.s3_lock_mode,
+        )
+
     def after_receipt(self, evidence_id: str) -> None:
-        """Derive metadata and a poster, then sign a checkpoint covering the new file."""
+        """Give the new file its retention date, derive metadata and a poster, then sign a
+        checkpoint covering it all. A crash here leaves a received, logged file whose date the
+        sweeper computes (no date means kept indefinitely: the safe side)."""
+        with transaction(self.sessions) as db:
+            item = db.get(Evidence, evidence_id)
+            if item is not None:
+                retention_svc.recompute(
+                    db, self.retention, item=item, reason="received", now=self.clock()
+                )
         try:
             derive(
                 sessions=self.sessions,
@@ -49,6 +67,14 @@ class Runtime:
             # The file is received and logged; a failed derivation must not undo that.
             log.exception("deriving metadata for %s failed", evidence_id)
         self.sign_checkpoint()
+
+    def run_retention(
+        self, *, as_of: datetime | None = None, dry_run: bool = False
+    ) -> retention_svc.RunReport:
+        now = self.clock()
+        return retention_svc.run(
+            self.sessions, self.retention, as_of=as_of or now, dry_run=dry_run, now=now
+        )
 
     def close_idle_playbacks(self) -> int:
         with transaction(self.sessions) as db:

@@ -215,6 +215,14 @@ def world(client: TestClient, video: Path) -> World:
     )
     assert made.status_code == 201, made.text
     world.ids["case_id"] = made.json()["id"]
+    world.ids["category"] = "unreviewed"
+    hold = client.post(
+        f"/api/v1/evidence/{files[0]['id']}/holds",
+        json={"reason": "court order 12"},
+        headers=world.headers("supervisor"),
+    )
+    assert hold.status_code == 201, hold.text
+    world.ids["hold_id"] = hold.json()["id"]
     return world
 
 
@@ -257,6 +265,17 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("POST", "/api/v1/cases/{case_id}/evidence"): lambda w: {
         "json": {"evidence_id": w.ids["evidence_id"]}
     },
+    ("PUT", "/api/v1/retention/policies/{category}"): lambda w: {
+        "json": {"keep_days": 400, "trigger": "receipt", "approvals_required": 0}
+    },
+    ("PUT", "/api/v1/evidence/{evidence_id}/retention"): lambda w: {
+        "json": {"until": "2040-01-01T00:00:00Z", "reason": "long trial"}
+    },
+    ("POST", "/api/v1/evidence/{evidence_id}/holds"): lambda w: {
+        "json": {"reason": "another order"}
+    },
+    ("POST", "/api/v1/holds/{hold_id}/release"): lambda w: {"json": {"reason": "order lifted"}},
+    ("POST", "/api/v1/cases/{case_id}/close"): lambda w: {"json": {}},
 }
 
 

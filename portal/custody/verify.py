@@ -21,24 +21,30 @@ check, bad data never raises: every finding is a line of the report, the earlies
 with repeats of one kind counted rather than listed.
 
 The caller's session should see one snapshot (on SQLite each transaction of the portal's
-engine takes the write lock, so appends wait for the audit).
+engine takes the write lock, so appends wait for the audit). For a large log the JSON checks
+run in a child interpreter (see PARALLEL_FROM); everything is read through the session.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gc
 import hashlib
+import itertools
 import json
-import multiprocessing
 import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
@@ -208,21 +214,40 @@ def _canonical_encoder() -> Callable[[Any], str]:
 Finding = tuple[str, int, str]
 """(kind, position, message)."""
 
-PARALLEL_FROM = 100_000
-"""Logs at least this long have their events' JSON checked by a second process, which
-halves the audit's time when a second CPU is free (starting it costs about half a second)."""
+PARALLEL_FROM = 250_000
+"""Logs at least this long have their events' JSON checked by a worker process while this
+one reads and hashes: about a quarter off the audit's time when a second CPU is free. Starting
+the worker costs most of a second."""
 
 _ENCODE = _canonical_encoder()
 # The decoder's C scanner, which json.loads calls after skipping whitespace.
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _check_events(start: int, rows: Sequence[Sequence[Any]]) -> list[Finding]:
-    """Each event of a batch (rows of seq, type, subject, event, ...; the first at position
-    `start`) is canonical JSON naming its row's seq, type and subject."""
+Batch = tuple[int, list[int], list[str], list[str], list[bytes]]
+"""(position of the first entry, then its columns seq, type, subject, event): columns, as
+they cost a third of rows to send to the worker."""
+
+
+def _batch(start: int, rows: Sequence[Sequence[Any]]) -> Batch:
+    return (
+        start,
+        [row[0] for row in rows],
+        [row[1] for row in rows],
+        [row[2] for row in rows],
+        [row[3] for row in rows],
+    )
+
+
+def _check_events(
+    start: int, seqs: list[int], types: list[str], subjects: list[str], events: list[bytes]
+) -> list[Finding]:
+    """Each event of a batch is canonical JSON naming its row's seq, type and subject."""
     found: list[Finding] = []
     scan, encode = _SCAN, _ENCODE
-    for pos, (seq, typ, subject, event, *_) in enumerate(rows, start):
+    for pos, seq, typ, subject, event in zip(
+        itertools.count(start), seqs, types, subjects, events, strict=False
+    ):
         try:
             text = event.decode()
             obj, end = scan(text, 0)  # canonical text has no whitespace to skip
@@ -282,53 +307,125 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-class _EventChecker:
-    """Runs _check_events per batch, in one worker process if `parallel`, else in-process.
+# The worker is a plain child interpreter that imports this module alone: multiprocessing's
+# spawn would first rerun the caller's __main__ script in it, side effects and all.
+_WORKER_CODE = (
+    "import os, sys; out = os.dup(1); os.dup2(2, 1); "  # stray prints go to stderr
+    "from portal.custody.verify import _serve; _serve(out)"
+)
+_FRAME = struct.Struct(">Q")
 
-    A worker that cannot start or dies leaves its batches to be checked here instead.
+
+def _write_frame(stream: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    """The next object, or None at the end of the stream."""
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (length,) = _FRAME.unpack(head)
+    data = stream.read(length)
+    if len(data) < length:
+        return None
+    return pickle.loads(data)  # from our own parent or child process only
+
+
+def _serve(out_fd: int) -> None:
+    """The worker process: batches in on stdin, their findings out."""
+    gc.disable()  # as in the parent's pass: everything made here is acyclic
+    with open(out_fd, "wb") as out:
+        while (batch := _read_frame(sys.stdin.buffer)) is not None:
+            _write_frame(out, _check_events(*batch))
+
+
+class _EventChecker:
+    """Runs _check_events per batch: in a worker process if `parallel`, else in-process.
+
+    A worker that cannot start or stops answering leaves its batches to be checked here.
     """
 
     def __init__(self, parallel: bool) -> None:
-        self.pool: ProcessPoolExecutor | None = None
-        self.pending: deque[tuple[int, Sequence[Any], Future[list[Finding]] | None]] = deque()
+        self.pending: deque[tuple[Batch, bool]] = deque()
+        """Batches submitted, with whether the worker has them, in order."""
+        self.replies: queue.SimpleQueue[list[Finding] | None] = queue.SimpleQueue()
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.reader: threading.Thread | None = None
         if parallel and _usable_cpus() > 1:
-            try:
-                # spawn: a fresh interpreter, safe however many threads this process runs.
-                self.pool = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"), initializer=gc.disable
-                )
-            except (OSError, ValueError, NotImplementedError):
-                self.pool = None
+            self._start()
+
+    def _start(self) -> None:
+        path = os.pathsep.join(p for p in sys.path if p)  # find `portal` as we do
+        try:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_CODE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except OSError:
+            return
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.worker is not None and self.worker.stdout is not None
+        try:
+            while (found := _read_frame(self.worker.stdout)) is not None:
+                self.replies.put(found)
+        except (OSError, ValueError, pickle.UnpicklingError):
+            pass
+        self.replies.put(None)  # the worker is gone
+
+    def _stop(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return
+        with contextlib.suppress(OSError):
+            assert worker.stdin is not None
+            worker.stdin.close()  # the worker's end of input: it exits
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        if worker.stdout is not None:
+            worker.stdout.close()
 
     def __enter__(self) -> _EventChecker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self._stop()
 
-    def submit(self, start: int, rows: Sequence[Any]) -> None:
-        future = None
-        if self.pool is not None:
+    def submit(self, start: int, rows: Sequence[Sequence[Any]]) -> None:
+        batch = _batch(start, rows)
+        sent = False
+        if self.worker is not None:
             try:
-                future = self.pool.submit(_check_events, start, rows)
-            except (BrokenProcessPool, RuntimeError):
-                self.pool = None
-        self.pending.append((start, rows, future))
+                assert self.worker.stdin is not None
+                _write_frame(self.worker.stdin, batch)
+                sent = True
+            except OSError:  # the worker died
+                self._stop()
+        self.pending.append((batch, sent))
 
     def results(self, *, all: bool) -> Iterator[Finding]:
         """Findings of the batches done; with `all`, of every batch. While a worker runs,
-        the latest batch is left to it so that it works while the next one is read."""
-        while self.pending and (all or len(self.pending) > 1 or self.pending[0][2] is None):
-            start, rows, future = self.pending.popleft()
-            if future is None:
-                yield from _check_events(start, rows)
-                continue
-            try:
-                found = future.result()
-            except BrokenProcessPool:
-                self.pool = None
-                found = _check_events(start, rows)
+        the latest batch is left to it, to check while the next one is read."""
+        while self.pending and (all or len(self.pending) > 1 or not self.pending[0][1]):
+            batch, sent = self.pending.popleft()
+            found = self.replies.get() if sent and self.worker is not None else None
+            if found is None:
+                if sent:
+                    self._stop()
+                found = _check_events(*batch)
             yield from found
 
 

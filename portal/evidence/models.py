@@ -34,6 +34,14 @@ class Evidence(Base):
     # Extracted from the bytes after receipt (portal.media.probe); None until then.
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     thumbnail_key: Mapped[str | None] = mapped_column(Text)
+    # Retention (portal.retention): the category that decides, and the date it gives (NULL:
+    # indefinitely). `locked_until` is what storage was told; it only ever grows.
+    retention_category: Mapped[str | None] = mapped_column(String(64))
+    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    retention_override: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # None, "purging" (storage delete under way) or "purged".
+    disposition: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
 class Derivative(Base):
@@ -57,8 +65,11 @@ class Case(Base):
     title: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="open")
+    # misdemeanor, felony or homicide: decides how long evidence is kept after closure.
+    offense: Mapped[str] = mapped_column(String(16), default="felony")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(32))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CaseLink(Base):

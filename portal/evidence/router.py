@@ -29,6 +29,7 @@ from portal.evidence.schemas import (
     LinkRequest,
     Triage,
 )
+from portal.retention.service import holds_of
 from portal.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
@@ -97,6 +98,16 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
         item = service.view(db, user=user, evidence_id=evidence_id, now=rt.clock())
         cases = service.case_ids(db, evidence_ids=[item.id])[item.id]
         sub, consent = service.submission_context(db, item=item)
+        holds = [
+            {
+                "id": h.id,
+                "reason": h.reason,
+                "case_reference": h.case_reference,
+                "placed_at": h.placed_at,
+                "released_at": h.released_at,
+            }
+            for h in holds_of(db, evidence_id=item.id)
+        ]
     return EvidenceDetail(
         **_summary(item, cases).model_dump(),
         triage_reason=item.triage_reason,
@@ -112,6 +123,10 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
             "description": sub.incident_description,
         },
         has_contact=sub.contact_encrypted is not None,
+        retention_category=item.retention_category,
+        retain_until=item.retain_until,
+        disposition=item.disposition,
+        holds=holds,
     )
 
 
@@ -122,6 +137,7 @@ def triage(
     with transaction(rt.sessions) as db:
         item = service.triage(
             db,
+            rt.retention,
             user=user,
             evidence_id=evidence_id,
             decision=body.decision,
@@ -200,7 +216,7 @@ def content(
 ) -> Response:
     """The original: HTTP Range for playback, or `?download=1` for the whole file."""
     with transaction(rt.sessions) as db:
-        item = service.get(db, evidence_id=evidence_id)
+        item = service.get_live(db, evidence_id=evidence_id)
         headers: dict[str, Any] = {
             "Accept-Ranges": "bytes",
             "Cache-Control": "private, no-store",
@@ -245,6 +261,7 @@ def _case_out(case: Case, count: int) -> CaseOut:
         title=case.title,
         reference=case.reference,
         status=case.status,
+        offense=case.offense,
         created_at=case.created_at,
         evidence_count=count,
     )
@@ -254,7 +271,12 @@ def _case_out(case: Case, count: int) -> CaseOut:
 def create_case(body: CaseCreate, rt: RuntimeDep, user: StaffUser = CaseWorker) -> CaseOut:
     with transaction(rt.sessions) as db:
         case = service.create_case(
-            db, user=user, title=body.title, reference=body.reference, now=rt.clock()
+            db,
+            user=user,
+            title=body.title,
+            reference=body.reference,
+            offense=body.offense,
+            now=rt.clock(),
         )
         return _case_out(case, 0)
 
@@ -278,10 +300,19 @@ def case_evidence(
 @router.post("/cases/{case_id}/evidence", status_code=204)
 def link(case_id: str, body: LinkRequest, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
     with transaction(rt.sessions) as db:
-        service.link(db, user=user, case_id=case_id, evidence_id=body.evidence_id, now=rt.clock())
+        service.link(
+            db,
+            rt.retention,
+            user=user,
+            case_id=case_id,
+            evidence_id=body.evidence_id,
+            now=rt.clock(),
+        )
 
 
 @router.delete("/cases/{case_id}/evidence/{evidence_id}", status_code=204)
 def unlink(case_id: str, evidence_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
     with transaction(rt.sessions) as db:
-        service.unlink(db, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock())
+        service.unlink(
+            db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
+        )

@@ -40,6 +40,10 @@ class EvidenceDetail(EvidenceSummary):
     consent_scopes: list[str]
     incident: dict[str, Any]
     has_contact: bool
+    retention_category: str | None
+    retain_until: datetime | None
+    disposition: str | None
+    holds: list[dict[str, Any]]
 
 
 class Triage(Strict):
@@ -50,6 +54,7 @@ class Triage(Strict):
 class CaseCreate(Strict):
     title: str = Field(min_length=1, max_length=300)
     reference: str | None = Field(None, max_length=128)
+    offense: Literal["misdemeanor", "felony", "homicide"] = "felony"
 
 
 class CaseOut(BaseModel):
@@ -57,6 +62,7 @@ class CaseOut(BaseModel):
     title: str
     reference: str | None
     status: str
+    offense: str
     created_at: datetime
     evidence_count: int
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
@@ -20,9 +20,10 @@ from portal.auth.service import actor
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Gone, Invalid, NotFound
 from portal.evidence.models import Case, CaseLink, Evidence, Playback
 from portal.ids import new_id
+from portal.retention import service as retention
 from portal.submissions.models import Consent, Submission
 
 SORTS: dict[str, ColumnElement[Any]] = {
@@ -50,6 +51,14 @@ def get(db: Session, *, evidence_id: str) -> Evidence:
     return item
 
 
+def get_live(db: Session, *, evidence_id: str) -> Evidence:
+    """An item whose original still exists; 410 once it was destroyed."""
+    item = get(db, evidence_id=evidence_id)
+    if item.disposition == "purged":
+        raise Gone("the item was destroyed under its retention rule; a tombstone remains")
+    return item
+
+
 def case_ids(db: Session, *, evidence_ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {e: [] for e in evidence_ids}
     if evidence_ids:
@@ -72,7 +81,9 @@ def queue(
     per_page: int,
     now: datetime,
 ) -> tuple[list[Evidence], int]:
-    query = select(Evidence)
+    query = select(Evidence).where(
+        or_(Evidence.disposition.is_(None), Evidence.disposition != "purged")
+    )
     # SQLite compares stored UTC wall-clock text: the bounds must be UTC too.
     since = as_utc(filters.received_from).astimezone(UTC) if filters.received_from else None
     until = as_utc(filters.received_to).astimezone(UTC) if filters.received_to else None
@@ -142,9 +153,16 @@ def submission_context(db: Session, *, item: Evidence) -> tuple[Submission, Cons
 
 
 def triage(
-    db: Session, *, user: StaffUser, evidence_id: str, decision: str, reason: str, now: datetime
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    evidence_id: str,
+    decision: str,
+    reason: str,
+    now: datetime,
 ) -> Evidence:
-    item = get(db, evidence_id=evidence_id)
+    item = get_live(db, evidence_id=evidence_id)
     old = item.status
     item.status = {"accept": "accepted", "decline": "declined"}[decision]
     item.triage_reason = reason
@@ -158,11 +176,12 @@ def triage(
         details={"from": old, "to": item.status, "reason": reason},
         at=now,
     )
+    retention.recompute(db, ctx, item=item, reason=f"triage: {item.status}", now=now)
     return item
 
 
 def thumbnail(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> str:
-    item = get(db, evidence_id=evidence_id)
+    item = get_live(db, evidence_id=evidence_id)
     if not item.thumbnail_key:
         raise NotFound("this item has no thumbnail")
     custody.append(
@@ -222,13 +241,20 @@ def contact(
 
 
 def create_case(
-    db: Session, *, user: StaffUser, title: str, reference: str | None, now: datetime
+    db: Session,
+    *,
+    user: StaffUser,
+    title: str,
+    reference: str | None,
+    now: datetime,
+    offense: str = "felony",
 ) -> Case:
     case = Case(
         id=new_id(),
         title=title,
         reference=reference,
         status="open",
+        offense=offense,
         created_at=now,
         created_by=user.id,
     )
@@ -238,7 +264,7 @@ def create_case(
         type=EventType.CASE_CREATED,
         actor=actor(user),
         subject=case.id,
-        details={"title": title, "reference": reference},
+        details={"title": title, "reference": reference, "offense": offense},
         at=now,
     )
     return case
@@ -277,9 +303,17 @@ def case_evidence(
     return case, items
 
 
-def link(db: Session, *, user: StaffUser, case_id: str, evidence_id: str, now: datetime) -> None:
+def link(
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    case_id: str,
+    evidence_id: str,
+    now: datetime,
+) -> None:
     case = get_case(db, case_id=case_id)
-    item = get(db, evidence_id=evidence_id)
+    item = get_live(db, evidence_id=evidence_id)
     if db.get(CaseLink, (case.id, item.id)) is not None:
         raise Conflict("the item is already linked to this case", code="already_linked")
     db.add(CaseLink(case_id=case.id, evidence_id=item.id, linked_at=now, linked_by=user.id))
@@ -291,9 +325,19 @@ def link(db: Session, *, user: StaffUser, case_id: str, evidence_id: str, now: d
         details={"case": case.id},
         at=now,
     )
+    db.flush()
+    retention.recompute(db, ctx, item=item, reason=f"linked to case {case.id}", now=now)
 
 
-def unlink(db: Session, *, user: StaffUser, case_id: str, evidence_id: str, now: datetime) -> None:
+def unlink(
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    case_id: str,
+    evidence_id: str,
+    now: datetime,
+) -> None:
     found = db.get(CaseLink, (case_id, evidence_id))
     if found is None:
         raise NotFound("the item is not linked to this case")
@@ -306,6 +350,9 @@ def unlink(db: Session, *, user: StaffUser, case_id: str, evidence_id: str, now:
         details={"case": case_id},
         at=now,
     )
+    db.flush()
+    item = get(db, evidence_id=evidence_id)
+    retention.recompute(db, ctx, item=item, reason=f"unlinked from case {case_id}", now=now)
 
 
 # --- playback and download -------------------------------------------------------------------

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from portal.errors import InsufficientStorage, PortalError, StorageUnavailable
+
+if TYPE_CHECKING:
+    from portal.config import Settings
 
 __all__ = [
     "InsufficientStorage",
@@ -90,9 +93,32 @@ class Storage(Protocol):
         """While on, `key` cannot be deleted whatever its retention date."""
 
 
-def open_storage(url: str, *, clock: Callable[[], datetime] | None = None) -> Storage:
+def open_storage(
+    url: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    settings: Settings | None = None,
+) -> Storage:
+    """`file:///path` or `s3://bucket/prefix` (S3 options from `settings`, else defaults)."""
     if url.startswith("file://"):
         from portal.storage.local import LocalStorage
 
         return LocalStorage(url.removeprefix("file://"), clock=clock)
+    if url.startswith("s3://"):
+        from portal.config import Settings
+        from portal.storage.s3 import S3Storage
+
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"no bucket in storage URL: {url!r}")
+        s = settings or Settings()
+        return S3Storage(
+            bucket,
+            prefix,
+            endpoint_url=s.s3_endpoint_url or None,
+            region=s.s3_region,
+            checksum=s.s3_checksum,
+            lock_mode=s.s3_lock_mode,
+            clock=clock,
+        )
     raise ValueError(f"unsupported storage URL: {url!r}")

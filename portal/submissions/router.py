@@ -9,16 +9,19 @@ from starlette.concurrency import run_in_threadpool
 from portal.auth.witness import new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, WitnessDep, base_url
+from portal.retention import service as retention
 from portal.submissions import consent as consent_docs
 from portal.submissions import receipts, service
 from portal.submissions.schemas import (
     ConsentOut,
     FileOut,
+    RetentionOut,
     SubmissionCreate,
     SubmissionCreated,
     SubmissionOut,
     UploadOut,
 )
+from portal.uploads.service import terminate_all
 
 router = APIRouter(prefix="/api/v1", tags=["witness"])
 
@@ -57,9 +60,11 @@ def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> Submissi
         consent = service.consent_of(db, submission_id=sub.id)
         files = service.files_of(db, submission_id=sub.id)
         uploads = service.uploads_of(db, submission_id=sub.id)
+        kept = {f.id: retention.status_for_witness(db, item=f) for f in files}
     return SubmissionOut(
         id=sub.id,
         status=sub.status,
+        withdrawn_at=consent.withdrawn_at,
         created_at=sub.created_at,
         consent_version=consent.version,
         scopes=consent.scopes,
@@ -71,6 +76,9 @@ def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> Submissi
                 sha256=f.sha256,
                 media_type=f.media_type,
                 received_at=f.received_at,
+                retention=RetentionOut(
+                    state=kept[f.id].state, until=kept[f.id].until, reason=kept[f.id].reason
+                ),
             )
             for f in files
         ],
@@ -84,6 +92,18 @@ def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> Submissi
 @router.get("/submissions/{submission_id}")
 def get_submission(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
     return _status(rt, witness, submission_id)
+
+
+@router.post("/submissions/{submission_id}/withdrawal")
+def withdraw(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
+    """Withdraw consent. Files no hold or case needs are destroyed after the grace period."""
+    service.ensure_own(witness=witness, submission_id=submission_id)
+    with transaction(rt.sessions) as db:
+        retention.withdraw(db, rt.retention, submission=witness, now=rt.clock())
+        sub = service.authenticate_id(db, submission_id=submission_id)
+    # Unfinished uploads can no longer complete; their partial bytes go now.
+    terminate_all(rt.upload_deps, submission_id=submission_id, reason="consent withdrawn")
+    return _status(rt, sub, submission_id)
 
 
 @router.get("/submissions/{submission_id}/receipt")

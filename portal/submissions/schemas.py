@@ -56,6 +56,12 @@ class ConsentOut(BaseModel):
     scopes: list[ScopeOut]
 
 
+class RetentionOut(BaseModel):
+    state: str
+    until: datetime | None
+    reason: str
+
+
 class FileOut(BaseModel):
     id: str
     name: str
@@ -63,6 +69,7 @@ class FileOut(BaseModel):
     sha256: str
     media_type: str
     received_at: datetime
+    retention: RetentionOut | None = None
 
 
 class UploadOut(BaseModel):
@@ -76,6 +83,7 @@ class UploadOut(BaseModel):
 class SubmissionOut(BaseModel):
     id: str
     status: str
+    withdrawn_at: datetime | None = None
     created_at: datetime
     consent_version: str
     scopes: list[str]

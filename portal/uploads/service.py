@@ -23,7 +23,7 @@ from typing import Any
 
 import filetype
 import rehashes
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.clock import as_utc
@@ -44,6 +44,7 @@ from portal.evidence.models import Evidence
 from portal.ids import new_id
 from portal.storage import PartialWriter, Storage
 from portal.submissions.models import Submission
+from portal.submissions.service import ensure_open
 from portal.uploads.models import Upload
 
 CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
@@ -153,6 +154,7 @@ def parse_length(value: str | None, name: str) -> int | None:
 
 def get_own(db: Session, *, submission: Submission, upload_id: str, now: datetime) -> Upload:
     """The upload if it belongs to this submission, else 404 (never reveal others exist)."""
+    ensure_open(submission)
     upload = db.get(Upload, upload_id)
     if upload is None or upload.submission_id != submission.id or upload.status == "terminated":
         raise NotFound("no such upload")
@@ -225,6 +227,23 @@ def terminate(deps: Deps, *, submission: Submission, upload_id: str) -> None:
         _take_lease(db, deps, upload, owner=new_id())
         _terminate_row(db, deps, upload, reason="terminated by the witness")
     deps.storage.delete_partial(upload.id, upload.backend_state)
+
+
+def terminate_all(deps: Deps, *, submission_id: str, reason: str) -> int:
+    """End every unfinished upload of a submission (consent withdrawn)."""
+    with transaction(deps.sessions) as db:
+        active = list(
+            db.scalars(
+                select(Upload).where(
+                    Upload.submission_id == submission_id, Upload.status == "active"
+                )
+            )
+        )
+        for upload in active:
+            _terminate_row(db, deps, upload, reason=reason)
+    for upload in active:
+        deps.storage.delete_partial(upload.id, upload.backend_state)
+    return len(active)
 
 
 def _terminate_row(db: Session, deps: Deps, upload: Upload, *, reason: str) -> None:

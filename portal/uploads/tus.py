@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from portal.clock import as_utc
 from portal.deps import RuntimeDep, WitnessDep, base_url
 from portal.errors import BadRequest, PreconditionFailed, TooLarge, UnsupportedMediaType
+from portal.submissions.service import ensure_open
 from portal.uploads import service
 from portal.uploads.models import Upload
 
@@ -88,6 +89,7 @@ async def create(
     upload_checksum: Annotated[str | None, Header()] = None,
 ) -> Response:
     _check_version(tus_resumable)
+    ensure_open(witness)
     deps = rt.upload_deps
     if upload_defer_length is not None and upload_defer_length != "1":
         raise BadRequest("Upload-Defer-Length must be 1", code="bad_header")

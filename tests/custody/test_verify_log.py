@@ -187,31 +187,47 @@ def test_small_batches_cross_every_boundary(log: Log, monkeypatch: pytest.Monkey
         assert report.ok, f"BATCH={batch}\n{report.text()}"
 
 
-def test_events_checked_by_a_worker_process_report_the_same(
-    log: Log, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Large logs have their JSON checked in a second process: same findings, same order."""
+@pytest.fixture
+def tampered_json(log: Log) -> Log:
     seq = log.seq_of("upload.created")
     log.write_event(seq, json.dumps(log.event(seq), indent=1).encode(), rehash=True)
     log.sql("UPDATE log_entries SET type = 'x' WHERE seq = :s", s=log.seq_of("upload.created", 1))
+    return log
+
+
+def in_parent_only(*batch: Any) -> Any:
+    raise AssertionError("the parent checked events that the worker should have")
+
+
+def test_a_worker_process_checks_the_events_of_a_large_log(
+    tampered_json: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same findings in the same order, whoever checks the JSON, in whatever batches."""
+    log = tampered_json
     in_process = audit(log, check_content=False)
+    assert not in_process.ok
     monkeypatch.setattr(verify, "BATCH", 4)
-    in_process_small_batches = audit(log, check_content=False)
+    assert audit(log, check_content=False).text() == in_process.text()
     monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
     monkeypatch.setattr(verify, "_usable_cpus", lambda: 2)
-    submitted: list[int] = []
-    pool_class = verify.ProcessPoolExecutor
+    monkeypatch.setattr(verify, "_check_events", in_parent_only)
+    assert audit(log, check_content=False).text() == in_process.text()
 
-    class Spy(pool_class):  # type: ignore[misc, valid-type]
-        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-            submitted.append(args[0])
-            return super().submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(verify, "ProcessPoolExecutor", Spy)
-    parallel = audit(log, check_content=False)
-    assert submitted == list(range(0, log.size(), 4))
-    assert not in_process.ok
-    assert in_process.text() == in_process_small_batches.text() == parallel.text()
+@pytest.mark.parametrize("failure", ["cannot start", "dies"])
+def test_without_a_worker_the_events_are_checked_here(
+    tampered_json: Log, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: str
+) -> None:
+    log = tampered_json
+    in_process = audit(log, check_content=False)
+    monkeypatch.setattr(verify, "BATCH", 4)
+    monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(verify, "_usable_cpus", lambda: 2)
+    if failure == "cannot start":
+        monkeypatch.setattr(verify.sys, "executable", str(tmp_path / "no-python"))
+    else:
+        monkeypatch.setattr(verify, "_WORKER_CODE", "import sys; sys.stdin.read(9); sys.exit(3)")
+    assert audit(log, check_content=False).text() == in_process.text()
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64, 100, 257])

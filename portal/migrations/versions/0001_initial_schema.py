@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Created: 2026-11-22 02:57:53.887607
+Created: 2026-11-22 03:25:04.183405
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("reference", sa.String(length=128), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("offense", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
     )
     op.create_table(
@@ -78,6 +80,15 @@ def upgrade() -> None:
         sa.Column("index", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("level", "index", name=op.f("pk_log_nodes")),
+    )
+    op.create_table(
+        "retention_policies",
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("keep_days", sa.Integer(), nullable=True),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("approvals_required", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("category", name=op.f("pk_retention_policies")),
     )
     op.create_table(
         "staff_users",
@@ -147,6 +158,11 @@ def upgrade() -> None:
         sa.Column("triaged_by", sa.String(length=32), nullable=True),
         sa.Column("media_info", sa.JSON(), nullable=True),
         sa.Column("thumbnail_key", sa.Text(), nullable=True),
+        sa.Column("retention_category", sa.String(length=64), nullable=True),
+        sa.Column("retain_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retention_override", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("disposition", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["submissions.id"],
@@ -156,8 +172,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("upload_id", name=op.f("uq_evidence_upload_id")),
     )
     with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_evidence_disposition"), ["disposition"], unique=False)
         batch_op.create_index(batch_op.f("ix_evidence_media_type"), ["media_type"], unique=False)
         batch_op.create_index(batch_op.f("ix_evidence_received_at"), ["received_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_evidence_retain_until"), ["retain_until"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_evidence_sha256"), ["sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_evidence_status"), ["status"], unique=False)
         batch_op.create_index(
@@ -221,6 +241,42 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", "evidence_id", name=op.f("pk_case_links")),
     )
     op.create_table(
+        "disposition_approvals",
+        sa.Column("evidence_id", sa.String(length=32), nullable=False),
+        sa.Column("approver_id", sa.String(length=32), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["evidence_id"],
+            ["evidence.id"],
+            name=op.f("fk_disposition_approvals_evidence_id_evidence"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "evidence_id", "approver_id", "category", name=op.f("pk_disposition_approvals")
+        ),
+    )
+    op.create_table(
+        "legal_holds",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("evidence_id", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("case_reference", sa.String(length=128), nullable=True),
+        sa.Column("placed_by", sa.String(length=32), nullable=False),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("released_by", sa.String(length=32), nullable=True),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("release_reason", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["evidence_id"], ["evidence.id"], name=op.f("fk_legal_holds_evidence_id_evidence")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_holds")),
+    )
+    with op.batch_alter_table("legal_holds", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_legal_holds_evidence_id"), ["evidence_id"], unique=False
+        )
+
+    op.create_table(
         "playbacks",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("evidence_id", sa.String(length=32), nullable=False),
@@ -241,6 +297,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_playbacks_last_at"), ["last_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_playbacks_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "tombstones",
+        sa.Column("evidence_id", sa.String(length=32), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retain_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("policy", sa.JSON(), nullable=False),
+        sa.Column("approvers", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["evidence_id"], ["evidence.id"], name=op.f("fk_tombstones_evidence_id_evidence")
+        ),
+        sa.PrimaryKeyConstraint("evidence_id", name=op.f("pk_tombstones")),
+    )
     # ### end Alembic commands ###
     # The custody log's head row: appends serialise on it (see portal/custody/service.py).
     op.bulk_insert(
@@ -251,12 +323,18 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("tombstones")
     with op.batch_alter_table("playbacks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_playbacks_user_id"))
         batch_op.drop_index(batch_op.f("ix_playbacks_last_at"))
         batch_op.drop_index(batch_op.f("ix_playbacks_evidence_id"))
 
     op.drop_table("playbacks")
+    with op.batch_alter_table("legal_holds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_legal_holds_evidence_id"))
+
+    op.drop_table("legal_holds")
+    op.drop_table("disposition_approvals")
     op.drop_table("case_links")
     with op.batch_alter_table("uploads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_uploads_submission_id"))
@@ -271,8 +349,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_evidence_submission_id"))
         batch_op.drop_index(batch_op.f("ix_evidence_status"))
         batch_op.drop_index(batch_op.f("ix_evidence_sha256"))
+        batch_op.drop_index(batch_op.f("ix_evidence_retain_until"))
         batch_op.drop_index(batch_op.f("ix_evidence_received_at"))
         batch_op.drop_index(batch_op.f("ix_evidence_media_type"))
+        batch_op.drop_index(batch_op.f("ix_evidence_disposition"))
 
     op.drop_table("evidence")
     with op.batch_alter_table("consents", schema=None) as batch_op:
@@ -281,6 +361,7 @@ def downgrade() -> None:
     op.drop_table("consents")
     op.drop_table("submissions")
     op.drop_table("staff_users")
+    op.drop_table("retention_policies")
     op.drop_table("log_nodes")
     op.drop_table("log_head")
     with op.batch_alter_table("log_entries", schema=None) as batch_op:

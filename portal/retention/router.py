@@ -1,0 +1,250 @@
+"""Supervisor routes: policies, holds, overrides, case closure, due items and approvals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission
+from portal.db import transaction
+from portal.deps import RuntimeDep, require
+from portal.evidence.models import Evidence
+from portal.retention import service
+from portal.retention.models import Hold
+
+router = APIRouter(prefix="/api/v1", tags=["retention"])
+
+Retention = require(Permission.RETENTION)
+Holder = require(Permission.HOLDS)
+Approver = require(Permission.DISPOSITION)
+CaseWorker = require(Permission.CASES)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyOut(BaseModel):
+    category: str
+    keep_days: int | None
+    trigger: str
+    approvals_required: int
+    updated_at: datetime
+
+
+class PolicyUpdate(Strict):
+    keep_days: int | None = Field(ge=1, le=365 * 200)
+    trigger: Literal["receipt", "triage", "case_closure"]
+    approvals_required: int = Field(ge=0, le=2)
+
+
+class HoldCreate(Strict):
+    reason: str = Field(min_length=3, max_length=2000)
+    case_reference: str | None = Field(None, max_length=128)
+
+
+class HoldRelease(Strict):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class HoldOut(BaseModel):
+    id: str
+    evidence_id: str
+    reason: str
+    case_reference: str | None
+    placed_at: datetime
+    released_at: datetime | None
+
+
+class OverrideIn(Strict):
+    until: datetime | None
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class CaseClose(Strict):
+    offense: Literal["misdemeanor", "felony", "homicide"] | None = None
+
+
+class DueOut(BaseModel):
+    evidence_id: str
+    sha256: str
+    size: int
+    category: str | None
+    retain_until: datetime | None
+    approvals_required: int
+    approvers: list[str]
+    ready: bool
+
+
+class ForecastOut(BaseModel):
+    evidence_id: str
+    category: str | None
+    retain_until: datetime | None
+    held: bool
+
+
+def _hold(h: Hold) -> HoldOut:
+    return HoldOut(
+        id=h.id,
+        evidence_id=h.evidence_id,
+        reason=h.reason,
+        case_reference=h.case_reference,
+        placed_at=h.placed_at,
+        released_at=h.released_at,
+    )
+
+
+def _due(d: service.DueItem) -> DueOut:
+    return DueOut(
+        evidence_id=d.item.id,
+        sha256=d.item.sha256,
+        size=d.item.size,
+        category=d.item.retention_category,
+        retain_until=d.item.retain_until,
+        approvals_required=d.approvals_required,
+        approvers=d.approvers,
+        ready=d.ready,
+    )
+
+
+@router.get("/retention/policies")
+def list_policies(rt: RuntimeDep, user: StaffUser = Retention) -> list[PolicyOut]:
+    with rt.sessions() as db:
+        return [
+            PolicyOut(
+                category=p.category,
+                keep_days=p.keep_days,
+                trigger=p.trigger,
+                approvals_required=p.approvals_required,
+                updated_at=p.updated_at,
+            )
+            for p in service.policies(db).values()
+        ]
+
+
+@router.put("/retention/policies/{category}")
+def set_policy(
+    category: str, body: PolicyUpdate, rt: RuntimeDep, user: StaffUser = Retention
+) -> PolicyOut:
+    with transaction(rt.sessions) as db:
+        p = service.set_policy(
+            db,
+            rt.retention,
+            user=user,
+            category=category,
+            keep_days=body.keep_days,
+            trigger=body.trigger,
+            approvals_required=body.approvals_required,
+            now=rt.clock(),
+        )
+        return PolicyOut(
+            category=p.category,
+            keep_days=p.keep_days,
+            trigger=p.trigger,
+            approvals_required=p.approvals_required,
+            updated_at=p.updated_at,
+        )
+
+
+@router.get("/retention/due")
+def due(rt: RuntimeDep, user: StaffUser = Retention) -> list[DueOut]:
+    with rt.sessions() as db:
+        return [_due(d) for d in service.due(db, as_of=rt.clock())]
+
+
+@router.get("/retention/forecast")
+def forecast(
+    rt: RuntimeDep,
+    user: StaffUser = Retention,
+    days: Annotated[int, Query(ge=1, le=3650)] = 30,
+) -> list[ForecastOut]:
+    with rt.sessions() as db:
+        return [
+            ForecastOut(
+                evidence_id=e.id,
+                category=e.retention_category,
+                retain_until=e.retain_until,
+                held=bool(service.active_holds(db, e.id)),
+            )
+            for e in service.forecast(db, now=rt.clock(), days=days)
+        ]
+
+
+@router.post("/retention/due/{evidence_id}/approval")
+def approve(evidence_id: str, rt: RuntimeDep, user: StaffUser = Approver) -> DueOut:
+    with transaction(rt.sessions) as db:
+        return _due(service.approve(db, user=user, evidence_id=evidence_id, now=rt.clock()))
+
+
+@router.put("/evidence/{evidence_id}/retention")
+def override(
+    evidence_id: str, body: OverrideIn, rt: RuntimeDep, user: StaffUser = Retention
+) -> ForecastOut:
+    with transaction(rt.sessions) as db:
+        item: Evidence = service.override(
+            db,
+            rt.retention,
+            user=user,
+            evidence_id=evidence_id,
+            until=body.until,
+            reason=body.reason,
+            now=rt.clock(),
+        )
+        return ForecastOut(
+            evidence_id=item.id,
+            category=item.retention_category,
+            retain_until=item.retain_until,
+            held=bool(service.active_holds(db, item.id)),
+        )
+
+
+@router.post("/evidence/{evidence_id}/holds", status_code=201)
+def place_hold(
+    evidence_id: str, body: HoldCreate, rt: RuntimeDep, user: StaffUser = Holder
+) -> HoldOut:
+    with transaction(rt.sessions) as db:
+        return _hold(
+            service.place_hold(
+                db,
+                rt.retention,
+                user=user,
+                evidence_id=evidence_id,
+                reason=body.reason,
+                case_reference=body.case_reference,
+                now=rt.clock(),
+            )
+        )
+
+
+@router.post("/holds/{hold_id}/release")
+def release_hold(
+    hold_id: str, body: HoldRelease, rt: RuntimeDep, user: StaffUser = Holder
+) -> HoldOut:
+    with transaction(rt.sessions) as db:
+        return _hold(
+            service.release_hold(
+                db, rt.retention, user=user, hold_id=hold_id, reason=body.reason, now=rt.clock()
+            )
+        )
+
+
+@router.post("/cases/{case_id}/close")
+def close_case(
+    case_id: str, body: CaseClose, rt: RuntimeDep, user: StaffUser = CaseWorker
+) -> dict[str, str]:
+    with transaction(rt.sessions) as db:
+        case = service.close_case(
+            db, rt.retention, user=user, case_id=case_id, offense=body.offense, now=rt.clock()
+        )
+        return {"id": case.id, "status": case.status, "offense": case.offense}
+
+
+@router.post("/cases/{case_id}/reopen")
+def reopen_case(case_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> dict[str, str]:
+    with transaction(rt.sessions) as db:
+        case = service.reopen_case(db, rt.retention, user=user, case_id=case_id, now=rt.clock())
+        return {"id": case.id, "status": case.status, "offense": case.offense}
