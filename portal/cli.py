@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from portal.config import Settings
@@ -154,6 +155,43 @@ def custody_checkpoint(data_dir: DataDir = None) -> None:
 
     rt = build_runtime(_settings(data_dir))
     console.print(rt.sign_checkpoint().note, end="", markup=False, highlight=False)
+
+
+@custody_cli.command("verify")
+def custody_verify(
+    data_dir: DataDir = None,
+    content: Annotated[
+        bool, typer.Option("--content/--no-content", help="Re-hash every stored original.")
+    ] = True,
+) -> None:
+    """Audit the whole log: leaves, tree, checkpoints and signatures, and the originals."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from portal.app import build_runtime
+    from portal.custody.verify import verify_log
+
+    rt = build_runtime(_settings(data_dir))
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        with rt.sessions() as db:
+            report = verify_log(
+                db,
+                rt.storage,
+                verifier_key=rt.log_verifier,
+                origin=rt.settings.log_origin,
+                check_content=content,
+                progress=progress,
+            )
+    console.print(report.text(), markup=False, highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command("verify-receipt")

@@ -41,3 +41,15 @@ def upload(
         r = patch(client, url, auth, offset, data[offset : offset + chunk])
         assert r.status_code == 204, r.text
     return url
+
+
+def drop_append_only_guards(conn: Any) -> None:
+    """What an attacker holding the database must do before rewriting the log."""
+    from sqlalchemy import text
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("DROP FUNCTION IF EXISTS portal_append_only() CASCADE"))
+        return
+    for table in ("log_entries", "log_nodes", "log_checkpoints"):
+        for verb in ("update", "delete"):
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))

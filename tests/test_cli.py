@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -77,3 +78,22 @@ def test_verify_receipt_offline(
     path.write_text("not json")
     r = runner.invoke(app, ["verify-receipt", str(path)])
     assert r.exit_code == 2
+
+
+def test_custody_verify_passes_then_catches_an_edit(
+    client: TestClient, witness: tuple[str, dict[str, str]], video: Path, settings: Any
+) -> None:
+    from sqlalchemy import text
+
+    from tests.helpers import drop_append_only_guards
+
+    _, auth = witness
+    upload(client, auth, video.read_bytes())
+    d = str(settings.data_dir)
+    r = runner.invoke(app, ["custody", "verify", "--data-dir", d])
+    assert r.exit_code == 0, r.output
+    with client.app.state.runtime.engine.begin() as conn:  # type: ignore[attr-defined]
+        drop_append_only_guards(conn)
+        conn.execute(text("UPDATE log_entries SET event = :e WHERE seq = 1"), {"e": b"{}"})
+    r = runner.invoke(app, ["custody", "verify", "--no-content", "--data-dir", d])
+    assert r.exit_code == 1 and "entry 1" in r.output, r.output

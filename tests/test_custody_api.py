@@ -128,3 +128,22 @@ def test_checkpoints_are_signed_periodically(tmp_path: Path) -> None:
         time.sleep(1)
         # Quiet log: no new checkpoint just to record the previous signing.
         assert latest(c).size == grown
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE log_entries SET event = x'00' WHERE seq = 0",
+        "DELETE FROM log_entries WHERE seq = 0",
+        "UPDATE log_nodes SET hash = x'00'",
+        "DELETE FROM log_checkpoints",
+    ],
+)
+def test_the_database_refuses_to_rewrite_the_log(client: TestClient, statement: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    new_submission(client)
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    with pytest.raises(DatabaseError, match="append-only"), rt.engine.begin() as conn:
+        conn.execute(text(statement))

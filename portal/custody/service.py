@@ -74,7 +74,8 @@ def append(
                 LogNode.index.in_({ix for _, ix in wanted}),
             )
         )
-        siblings = {(lv, ix): h for lv, ix, h in rows if (lv, ix) in set(wanted)}
+        wanted_set = set(wanted)
+        siblings = {(lv, ix): h for lv, ix, h in rows if (lv, ix) in wanted_set}
     for level, index, digest in merkle.nodes_for_append(seq, leaf, siblings):
         session.add(LogNode(level=level, index=index, hash=digest))
     session.flush()

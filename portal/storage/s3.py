@@ -363,7 +363,7 @@ class S3Storage:
             region_name=region,
             request_checksum_calculation=checksum,
             response_checksum_validation="when_required",
-            retries={"mode": "standard", "max_attempts": 5},
+            retries={"mode": "standard", "max_attempts": 3},
             connect_timeout=5,
             read_timeout=60,
             tcp_keepalive=True,

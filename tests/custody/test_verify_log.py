@@ -28,6 +28,7 @@ from portal.custody.note import generate_signer, verifier_from_signer
 from portal.custody.offline import Report, canonical_json, verify_receipt
 from portal.custody.verify import verify_log
 from portal.runtime import Runtime
+from tests.helpers import drop_append_only_guards
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTET = "application/offset+octet-stream"
@@ -47,6 +48,7 @@ class Log:
 
     def sql(self, statement: str, **params: Any) -> None:
         with self.rt.engine.begin() as conn:
+            drop_append_only_guards(conn)  # the database refuses otherwise
             conn.execute(text(statement), params)
 
     def rows(self, statement: str, **params: Any) -> list[Any]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Created: 2026-11-22 03:25:04.183405
+Created: 2026-11-22 03:37:02.858592
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def upgrade() -> None:
 
     op.create_table(
         "log_checkpoints",
-        sa.Column("size", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("root", sa.LargeBinary(length=32), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
@@ -56,7 +56,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "log_entries",
-        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=64), nullable=False),
@@ -71,13 +71,13 @@ def upgrade() -> None:
     op.create_table(
         "log_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_log_head")),
     )
     op.create_table(
         "log_nodes",
         sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("index", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("level", "index", name=op.f("pk_log_nodes")),
     )
@@ -319,6 +319,26 @@ def upgrade() -> None:
         sa.table("log_head", sa.column("id", sa.Integer), sa.column("size", sa.Integer)),
         [{"id": 1, "size": 0}],
     )
+    # The log is append-only in the database itself, not just by convention: an UPDATE or
+    # DELETE fails unless someone first drops these triggers (which verify would then catch).
+    append_only = ("log_entries", "log_nodes", "log_checkpoints")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION portal_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+        )
+        for table in append_only:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION portal_append_only()"
+            )
+    else:
+        for table in append_only:
+            for verb in ("UPDATE", "DELETE"):
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
 
 
 def downgrade() -> None:
