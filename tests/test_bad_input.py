@@ -544,6 +544,9 @@ def test_superscript_digits_over_real_http_are_400(server: Server, value: bytes)
         assert_error(r, 400, "bad_header")
         r = http.post(UPLOADS, headers={**TUS, **auth, "Upload-Length": "100"})
         assert r.status_code == 201, r.text
-        r = http.patch(r.headers["Location"], content=b"x",
-                       headers={**TUS, **auth, "Content-Type": OCTET, "Upload-Offset": value})
+        r = http.patch(
+            r.headers["Location"],
+            content=b"x",
+            headers={**TUS, **auth, "Content-Type": OCTET, "Upload-Offset": value},
+        )
         assert_error(r, 400, "bad_header")

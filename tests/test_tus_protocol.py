@@ -691,8 +691,7 @@ def test_a_refused_patch_does_not_set_a_deferred_length(
     url = create_upload(client, auth, None)
     assert patch(client, url, auth, b"l" * 10, 0).status_code == 204
     before = stored(client)
-    headers = {**TUS, **auth, "Upload-Offset": "10", "Content-Type": OCTET,
-               "Upload-Length": "30"}
+    headers = {**TUS, **auth, "Upload-Offset": "10", "Content-Type": OCTET, "Upload-Length": "30"}
     content: bytes | Iterator[bytes]
     if failure == "checksum":
         headers["Upload-Checksum"] = checksum("sha256", b"something else")
