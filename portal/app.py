@@ -77,7 +77,9 @@ def build_runtime(settings: Settings) -> Runtime:
         ensure_default_policies(session, now=utcnow())
     # The local backend judges retention dates by the portal's clock (tests move it); the
     # closure reads `rt` when called, after it exists.
-    storage = open_storage(settings.resolved_storage_url, clock=lambda: rt.clock())
+    storage = open_storage(
+        settings.resolved_storage_url, clock=lambda: rt.clock(), settings=settings
+    )
     rt = Runtime(
         settings=settings,
         engine=engine,

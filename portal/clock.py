@@ -10,5 +10,6 @@ def utcnow() -> datetime:
 
 
 def as_utc(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    """Any stored datetime as an aware UTC one. SQLite hands back naive ones (all UTC)."""
+    # PostgreSQL hands back the server's zone (e.g. Etc/UTC, which is not datetime.UTC).
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)

@@ -94,6 +94,11 @@ class ChecksumMismatch(PortalError):
 class StorageUnavailable(PortalError):
     status, code = 503, "storage_unavailable"
 
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        # tus clients retry on their own; this tells any client when.
+        self.headers.setdefault("Retry-After", "5")
+
 
 class InsufficientStorage(PortalError):
     status, code = 507, "insufficient_storage"

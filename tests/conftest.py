@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from portal.config import Settings
 from tests.media import make_video
+from tests.servers import postgres_url, seaweed  # noqa: F401  (session fixtures)
 
 CONSENT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}
 

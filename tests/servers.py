@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,9 +297,19 @@ def _wait_for_s3(proc: subprocess.Popen[bytes], server: Seaweed, log: Path) -> N
             # A bucket must be creatable too: the filer and volume server are up.
             probe = server.new_bucket()
             client.put_object(Bucket=probe, Key="probe", Body=b"ok")
-            return
+            break
         except Exception as exc:  # not up yet
             last = exc
             time.sleep(0.2)
+    else:
+        _stop(proc)
+        raise RuntimeError(f"SeaweedFS S3 did not answer ({last}):\n{_tail(log)}")
+    # Without its admin keys weed serves anyone; make sure it took them.
+    try:
+        urllib.request.urlopen(f"{server.endpoint_url}/{probe}/probe", timeout=10).close()
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        if refused.code == 403:
+            return
     _stop(proc)
-    raise RuntimeError(f"SeaweedFS S3 did not answer ({last}):\n{_tail(log)}")
+    raise RuntimeError(f"SeaweedFS answers unsigned requests:\n{_tail(log)}")

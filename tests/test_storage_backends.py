@@ -9,21 +9,26 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ResponseStreamingError
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from portal.app import create_app
+from portal.clock import as_utc
 from portal.config import Settings
-from portal.storage import ObjectMissing, Storage
+from portal.evidence.models import Evidence
+from portal.storage import ObjectMissing, Storage, StorageUnavailable, open_storage
 from portal.storage.local import LocalStorage
 from portal.storage.s3 import MIN_PART_SIZE, S3Storage
 from tests.conftest import new_submission
 from tests.helpers import upload
-from tests.servers import Seaweed, fresh_database
+from tests.servers import Seaweed, free_port, fresh_database
 
 PART = MIN_PART_SIZE  # the S3 backend under test uses the smallest part S3 allows
 MiB = 1024 * 1024
@@ -39,17 +44,19 @@ class Backend:
     root: Path | None = None
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "s3-object-lock"])
 def backend(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Backend:
+    """A folder; a plain bucket; a bucket with Object Lock, hence versioning (a plain DELETE
+    only hides an object there, so temp objects must go version by version)."""
     if request.param == "local":
         root = tmp_path / "store"
         return Backend("local", lambda: LocalStorage(root), root=root)
     server: Seaweed = request.getfixturevalue("seaweed")
     for name, value in server.env.items():
         monkeypatch.setenv(name, value)
-    bucket = server.new_bucket()
+    bucket = server.new_bucket(object_lock=request.param == "s3-object-lock")
 
     def make() -> Storage:
         return S3Storage(bucket, "p", endpoint_url=server.endpoint_url, part_size=PART)
@@ -164,7 +171,7 @@ def test_a_state_that_never_reached_the_database_breaks_nothing(backend: Backend
     assert read_all(backend.open(), "sha256/crash") == up.expected
 
 
-@pytest.mark.parametrize("size", [1, PART - 1, PART, PART + 1, 2 * PART + 7, 3 * PART])
+@pytest.mark.parametrize("size", [0, 1, PART - 1, PART, PART + 1, 2 * PART + 7, 3 * PART])
 def test_sizes_that_are_not_a_multiple_of_the_part(backend: Backend, size: int) -> None:
     up = Upload(backend)
     up.patch(blob(size))
@@ -388,6 +395,12 @@ def test_portal_on_postgres_and_s3(
             url = upload(client, auth, data, chunk=chunk)
             r = client.head(url, headers={"Tus-Resumable": "1.0.0", **auth})
             assert r.headers["Upload-Offset"] == str(len(data))
+        rt = client.app.state.runtime  # type: ignore[attr-defined]
+        with rt.sessions() as db:
+            items = list(db.scalars(select(Evidence)))
+    assert sorted(i.sha256 for i in items) == sorted(
+        hashlib.sha256(d).hexdigest() for d in (small, large)
+    )
     s3 = seaweed.client()
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="p/")
     keys = sorted(o["Key"] for o in listed.get("Contents", []))
@@ -399,3 +412,82 @@ def test_portal_on_postgres_and_s3(
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert f"p/sha256/{hashlib.sha256(body).hexdigest()}" == key
     assert not [k for k in keys if k.startswith("p/partial/")]
+    # The retention engine's date is mirrored onto the stored version as an Object Lock.
+    for item in items:
+        if item.locked_until is None:
+            continue
+        r = s3.get_object_retention(Bucket=bucket, Key=f"p/{item.storage_key}")
+        assert r["Retention"]["Mode"] == "GOVERNANCE"
+        held = r["Retention"]["RetainUntilDate"]
+        assert abs((held - as_utc(item.locked_until)).total_seconds()) < 2
+
+
+# --- S3 only: reads survive a dropped connection -------------------------------------------------
+
+
+class _DroppingBody:
+    """A GetObject body whose connection drops after the first block."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def iter_chunks(self, size: int) -> Iterator[bytes]:
+        yield next(iter(self.body.iter_chunks(size)))
+        raise ResponseStreamingError(error="connection reset by peer")
+
+    def close(self) -> None:
+        self.body.close()
+
+
+class _FlakyClient:
+    def __init__(self, real: Any, drops: int) -> None:
+        self.real, self.drops = real, drops
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        r = self.real.get_object(**kwargs)
+        if self.drops:
+            self.drops -= 1
+            r["Body"] = _DroppingBody(r["Body"])
+        return r
+
+
+def test_s3_read_resumes_after_a_dropped_connection(
+    seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in seaweed.env.items():
+        monkeypatch.setenv(name, value)
+    s = S3Storage(seaweed.new_bucket(), "p", endpoint_url=seaweed.endpoint_url)
+    data = blob(4 * MiB + 3)
+    s.put("sha256/flaky", data)
+    real = s._s3
+    monkeypatch.setattr(s, "_s3", _FlakyClient(real, drops=2))
+    assert read_all(s, "sha256/flaky") == data
+    monkeypatch.setattr(s, "_s3", _FlakyClient(real, drops=2))
+    assert read_all(s, "sha256/flaky", 100, 3 * MiB) == data[100 : 3 * MiB]
+    monkeypatch.setattr(s, "_s3", _FlakyClient(real, drops=3))
+    with pytest.raises(StorageUnavailable):
+        read_all(s, "sha256/flaky")
+
+
+def test_s3_unreachable_is_storage_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    s = S3Storage("b", "p", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StorageUnavailable):
+        s.exists("sha256/x")
+    with pytest.raises(StorageUnavailable):
+        s.read("sha256/x")
+
+
+def test_open_storage_s3_url(seaweed: Seaweed) -> None:
+    settings = Settings(s3_endpoint_url=seaweed.endpoint_url, s3_lock_mode="COMPLIANCE")
+    s = open_storage("s3://bucket/some/prefix", settings=settings)
+    assert isinstance(s, S3Storage)
+    assert (s.bucket, s.prefix, s.lock_mode) == ("bucket", "some/prefix/", "COMPLIANCE")
+    bare = open_storage("s3://bucket", settings=settings)
+    assert isinstance(bare, S3Storage) and bare.prefix == ""
+    with pytest.raises(ValueError):
+        open_storage("s3:///prefix", settings=settings)

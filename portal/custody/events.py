@@ -80,3 +80,5 @@ class EventType(StrEnum):
     """A case was closed (its evidence's retention follows the offense class)."""
     CASE_REOPENED = "case.reopened"
     """A closed case was reopened."""
+    EVIDENCE_EXPORTED = "evidence.exported"
+    """Items were exported in a court bundle; details list them and the bundle's SHA-256."""
