@@ -28,9 +28,53 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "balcony.mp4")
 
 
+BACKENDS = ("sqlite-local", "postgres-s3")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run against {SQLite + local} and {PostgreSQL + S3}"
+    )
+    config.addinivalue_line(
+        "markers", "local_only: reaches into the local storage folder; embedded default only"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Suites marked both_backends run twice: embedded default, and the scale-out parts.
+    # Tests that reach into the local storage folder (to corrupt or list files) are local_only.
+    marked = metafunc.definition.get_closest_marker("both_backends")
+    if (
+        "backend" in metafunc.fixturenames
+        and marked
+        and not metafunc.definition.get_closest_marker("local_only")
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite-local"))
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    if backend == "sqlite-local":
+        return Settings(data_dir=tmp_path / "data")
+    from tests.servers import fresh_database
+
+    pg: str = request.getfixturevalue("postgres_url")
+    s3 = request.getfixturevalue("seaweed")
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=fresh_database(pg),
+        storage_url=f"s3://{s3.new_bucket(object_lock=True)}/portal",
+        s3_endpoint_url=s3.endpoint_url,
+    )
 
 
 @pytest.fixture

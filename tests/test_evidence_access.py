@@ -27,6 +27,8 @@ from tests.conftest import new_submission, staff_login
 from tests.helpers import upload
 from tests.test_permissions import api_routes, guard_of
 
+pytestmark = pytest.mark.both_backends
+
 CONTACT = {"name": "Ana Testigo", "phone": "+34 600 111 222", "email": "ana@example.org"}
 
 
@@ -341,6 +343,7 @@ def test_download_sends_the_whole_original(
     assert not [e for e in new if e["type"].startswith("evidence.stream")]
 
 
+@pytest.mark.local_only
 def test_a_corrupted_original_is_never_delivered_whole(
     client: TestClient, item: Item, investigator: dict[str, str], settings: Settings
 ) -> None:

@@ -30,6 +30,8 @@ from portal.deps import get_staff, get_witness
 from tests.conftest import CONSENT, PASSWORD, new_submission
 from tests.helpers import TUS, b64, create_upload, upload
 
+pytestmark = pytest.mark.both_backends
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 # Routes anyone may call. Every other route must be guarded by a dependency.

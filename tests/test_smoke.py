@@ -2,7 +2,10 @@ import base64
 import hashlib
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.both_backends
 
 TUS = {"Tus-Resumable": "1.0.0"}
 

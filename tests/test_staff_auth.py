@@ -16,6 +16,8 @@ from portal.db import transaction
 from tests.conftest import PASSWORD, staff_login
 from tests.test_evidence_access import events, log_size, of_type, set_clock
 
+pytestmark = pytest.mark.both_backends
+
 WRONG = "not the right password at all"
 
 

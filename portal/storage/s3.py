@@ -817,8 +817,12 @@ class S3Storage:
         """Lock the current version until `until`; never shortens, None changes nothing."""
         if until is None or not self.object_lock_enabled():
             return
-        full, version = self._current_version(key)
         until = until.astimezone(UTC)
+        if until <= datetime.now(UTC):
+            # The store judges dates by its own clock: a date already past locks nothing
+            # (and S3 refuses it), so there is nothing to mirror.
+            return
+        full, version = self._current_version(key)
         args = self._versioned(full, version)
         try:
             self._s3.put_object_retention(

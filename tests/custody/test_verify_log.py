@@ -30,6 +30,8 @@ from portal.custody.verify import verify_log
 from portal.runtime import Runtime
 from tests.helpers import drop_append_only_guards
 
+pytestmark = pytest.mark.both_backends
+
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTET = "application/offset+octet-stream"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
@@ -480,6 +482,7 @@ def original(log: Log, name: str) -> Path:
     return log.rt.settings.data_dir / "storage" / Path(*key.split("/"))
 
 
+@pytest.mark.local_only
 def test_flipped_byte_in_a_stored_original(log: Log) -> None:
     path = original(log, "balcony.mp4")
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
@@ -496,6 +499,7 @@ def test_flipped_byte_in_a_stored_original(log: Log) -> None:
     assert audit(log, check_content=False).ok
 
 
+@pytest.mark.local_only
 def test_missing_original(log: Log) -> None:
     original(log, "a.jpg").unlink()
     assert_fails(audit(log), "is missing from storage")
