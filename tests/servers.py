@@ -2,7 +2,8 @@
 
 Both bind to 127.0.0.1 on free ports, keep their data in a temp dir and fail loudly with their
 log when they do not start (a missing server is a broken test setup, never a skip). Import the
-fixtures into tests/conftest.py to use them.
+fixtures into tests/conftest.py to use them; outside pytest (benchmarks) use
+`start_postgres()` / `start_seaweed()`, context managers that do the same.
 """
 
 from __future__ import annotations
@@ -82,6 +83,13 @@ def _as_postgres(args: list[str], log: Path) -> None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL server for the session: `postgresql+psycopg://postgres@127.0.0.1:PORT/...`."""
+    with start_postgres() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def start_postgres() -> Iterator[str]:
+    """Start a throwaway PostgreSQL server; yields its URL and stops it (data removed) on exit."""
     bindir = _pg_bin()
     # Not under pytest's tmp dirs: those are private to root and postgres could not enter.
     root = Path(tempfile.mkdtemp(prefix="portal-pg-"))
@@ -226,6 +234,13 @@ class Seaweed:
 @pytest.fixture(scope="session")
 def seaweed() -> Iterator[Seaweed]:
     """`weed mini` (master, volume, filer, S3) with keys, so unsigned requests are refused."""
+    with start_seaweed() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def start_seaweed() -> Iterator[Seaweed]:
+    """Start `weed mini` in a temp dir; yields the server and stops it (data removed) on exit."""
     root = Path(tempfile.mkdtemp(prefix="portal-weed-"))
     (root / "data").mkdir()
     log = root / "weed.log"

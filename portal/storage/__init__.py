@@ -52,6 +52,11 @@ class PartialWriter(Protocol):
 
 
 class Storage(Protocol):
+    # True when PartialWriter.write only touches local files: cheap enough to call on the
+    # event loop (measured faster than a thread hop). A network backend blocks for a whole
+    # part upload, so its writes go to a worker thread.
+    inline_writes: bool
+
     def create_partial(self, upload_id: str) -> str | None:
         """Prepare an empty partial; return initial backend state."""
 

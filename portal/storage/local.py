@@ -125,6 +125,8 @@ class _LocalPartial:
 class LocalStorage:
     """Also enforces retention and legal holds itself, from a lock record per object."""
 
+    inline_writes = True
+
     def __init__(self, root: str | Path, *, clock: Callable[[], datetime] | None = None) -> None:
         self.root = Path(root)
         self.partials = self.root / "partial"

@@ -337,6 +337,8 @@ class _S3Partial:
 class S3Storage:
     """Evidence bytes in one bucket under a prefix; credentials from the usual AWS sources."""
 
+    inline_writes = False
+
     def __init__(
         self,
         bucket: str,

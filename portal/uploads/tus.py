@@ -59,13 +59,18 @@ def options(rt: RuntimeDep) -> Response:
     )
 
 
-async def _stream_into(request: Request, writer: service.PatchWriter) -> service.PatchResult:
+async def _stream_into(
+    request: Request, writer: service.PatchWriter, *, inline: bool
+) -> service.PatchResult:
     complete = False
     try:
-        # Written inline on the event loop: measured faster than a thread hop per chunk.
         async for chunk in request.stream():
-            if chunk:
+            if not chunk:
+                continue
+            if inline:  # local disk: measured faster than a thread hop per chunk
                 writer.write(chunk)
+            else:  # a network backend may block for a whole part upload
+                await run_in_threadpool(writer.write, chunk)
         complete = True
     except ClientDisconnect:
         pass
@@ -126,7 +131,7 @@ async def create(
             checksum=checksum,
         )
         assert isinstance(writer, service.PatchWriter)
-        result = await _stream_into(request, writer)
+        result = await _stream_into(request, writer, inline=rt.storage.inline_writes)
         headers["Upload-Offset"] = str(result.offset)
     return Response(status_code=201, headers=headers)
 
@@ -188,7 +193,7 @@ async def patch(
     result = (
         started
         if isinstance(started, service.PatchResult)
-        else await _stream_into(request, started)
+        else await _stream_into(request, started, inline=rt.storage.inline_writes)
     )
     return Response(
         status_code=204,
