@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from portal.auth.router import router as staff_router
     from portal.custody.router import router as log_router
     from portal.evidence.router import router as evidence_router
+    from portal.export.router import router as export_router
     from portal.retention.router import router as retention_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
@@ -140,4 +141,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(staff_router)
     app.include_router(evidence_router)
     app.include_router(retention_router)
+    app.include_router(export_router)
     return app

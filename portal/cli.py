@@ -24,6 +24,16 @@ app.add_typer(dbcli, name="db")
 app.add_typer(custody_cli, name="custody")
 retention_cli = typer.Typer(no_args_is_help=True, help="Retention and destruction.")
 app.add_typer(retention_cli, name="retention")
+
+
+def _export_commands() -> None:
+    from portal.export.commands import export_command, verify_bundle_command
+
+    app.command("export")(export_command)
+    app.command("verify-bundle")(verify_bundle_command)
+
+
+_export_commands()
 console = Console()
 err = Console(stderr=True)
 

@@ -81,4 +81,5 @@ class EventType(StrEnum):
     CASE_REOPENED = "case.reopened"
     """A closed case was reopened."""
     EVIDENCE_EXPORTED = "evidence.exported"
-    """Items were exported in a court bundle; details list them and the bundle's SHA-256."""
+    """Items were exported in a court bundle; details list them, the bundle's SHA-256, and
+    whether witness identity was included."""

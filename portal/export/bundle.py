@@ -1,0 +1,159 @@
+"""The bundle zip: manifest, custody report (PDF), CASE/UCO JSON-LD, and the originals.
+
+Originals are streamed from storage into the zip block by block (never whole in memory),
+stored uncompressed (video does not compress, and a stored member is the file's bytes), and
+re-hashed on the way: bytes that no longer match their SHA-256 abort the export and are
+logged as an integrity failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from datetime import datetime
+from typing import IO, Any
+
+from portal.db import transaction
+from portal.errors import PortalError
+from portal.evidence.service import get, record_integrity_failure
+from portal.export import caseuco, report
+from portal.export.service import Plan, Progress
+from portal.export.verify import BUNDLE_FORMAT, MANIFEST
+from portal.runtime import Runtime
+from portal.storage import ObjectMissing
+
+REPORT = "custody-report.pdf"
+JSONLD = "custody.jsonld"
+
+
+class BundleIntegrityError(PortalError):
+    status, code = 500, "integrity_failure"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
+    files = []
+    for item in plan.items:
+        entry: dict[str, Any] = {
+            "evidence_id": item.evidence_id,
+            "name": item.filename,
+            "path": item.path,
+            "size": item.size,
+            "sha256": item.sha256,
+            "media_type": item.media_type,
+            "received_at": item.received_at,
+            "submission": item.submission_id,
+            "consent": item.consent,
+            "leaf_index": item.log_index,
+            "events": item.events,
+        }
+        if item.witness is not None:
+            entry["witness"] = item.witness
+        files.append(entry)
+    return {
+        "format": BUNDLE_FORMAT,
+        "case": {
+            "id": plan.case.id,
+            "title": plan.case.title,
+            "reference": plan.case.reference,
+            "offense": plan.case.offense,
+            "status": plan.case.status,
+            "created_at": plan.case.created_at,
+        },
+        "exported_at": plan.exported_at,
+        "exported_by": plan.exported_by,
+        "include_witness_identity": plan.include_witness_identity,
+        "log": {"origin": plan.origin, "public_key": plan.public_key},
+        "checkpoint": plan.checkpoint_note,
+        "files": files,
+        "events": [
+            {
+                "leaf_index": ev.index,
+                "event": ev.text,
+                "inclusion_proof": [_b64(h) for h in ev.proof],
+            }
+            for ev in sorted(plan.events.values(), key=lambda e: e.index)
+        ],
+        "case_events": plan.case_events,
+        "documents": documents,
+    }
+
+
+def _zip_time(at: str) -> tuple[int, int, int, int, int, int]:
+    t = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return (max(t.year, 1980), t.month, t.day, t.hour, t.minute, t.second)
+
+
+def write_bundle(rt: Runtime, plan: Plan, out: IO[bytes], *, progress: Progress | None) -> None:
+    """Write the whole zip to `out` (a seekable binary file)."""
+    when = _zip_time(plan.exported_at)
+    docs = [
+        (REPORT, report.render(plan), "application/pdf", "custody report, one section per item"),
+        (JSONLD, caseuco.render(plan), "application/ld+json", "custody history as CASE/UCO"),
+    ]
+    documents = [
+        {
+            "path": path,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "media_type": media_type,
+            "description": description,
+        }
+        for path, data, media_type, description in docs
+    ]
+    body = json.dumps(manifest(plan, documents), indent=2, ensure_ascii=False).encode("utf-8")
+
+    with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
+        for path, data in [(MANIFEST, body), *((p, d) for p, d, _, _ in docs)]:
+            info = zipfile.ZipInfo(path, when)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+        total = sum(i.size for i in {i.path: i for i in plan.items}.values())
+        done = 0
+        if progress is not None:
+            progress(done, total)
+        written: set[str] = set()
+        for item in plan.items:
+            if item.path in written:  # the same bytes under the same name: one copy
+                continue
+            written.add(item.path)
+            info = zipfile.ZipInfo(item.path, when)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o444 << 16
+            info.file_size = item.size  # lets zipfile choose ZIP64 up front for big files
+            digest = hashlib.sha256()
+            length = 0
+            try:
+                with zf.open(info, "w") as dst:
+                    for block in rt.storage.read(item.storage_key, 0, item.size):
+                        digest.update(block)
+                        dst.write(block)
+                        length += len(block)
+                        if progress is not None:
+                            progress(done + length, total)
+            except ObjectMissing:
+                raise PortalError(
+                    f"the original of item {item.evidence_id} is missing from storage; "
+                    "nothing was exported",
+                    code="original_missing",
+                    status=500,
+                ) from None
+            if digest.hexdigest() != item.sha256 or length != item.size:
+                with transaction(rt.sessions) as db:
+                    record_integrity_failure(
+                        db,
+                        item=get(db, evidence_id=item.evidence_id),
+                        actual_sha256=digest.hexdigest(),
+                        now=rt.clock(),
+                    )
+                raise BundleIntegrityError(
+                    f"stored bytes of item {item.evidence_id} no longer match their SHA-256; "
+                    "nothing was exported"
+                )
+            done += item.size

@@ -1,0 +1,216 @@
+"""The custody history as CASE/UCO JSON-LD (caseontology.org), for forensic tools.
+
+Shape, following the CASE 1.x examples (CASE-Examples `forensic_lifecycle`, `file`):
+
+* the case is a `case-investigation:Investigation` whose `uco-core:object` names every node;
+* each original is a `uco-observable:File` with a `FileFacet` (name, size) and a
+  `ContentDataFacet` (media type, size, a `uco-types:Hash` SHA256 as `xsd:hexBinary`);
+* each item has a `case-investigation:ProvenanceRecord` (exhibit number, the file);
+* each custody event is a `case-investigation:InvestigativeAction`: its type as name, its
+  time as start and end, its actor as performer, the portal as instrument, the file(s) as
+  object; `evidence.received` has the provenance record as result. Its log index, leaf and
+  canonical event text are kept in `uco-core:externalReference`, so each action can be tied
+  back to the signed log;
+* actors are `uco-identity:Identity` (witnesses by submission only, unless identity was
+  asked for), the portal a `uco-tool:Tool`.
+
+Node IRIs are `kb:<Class>-<UUID>`, UUIDv5 of the log origin and the portal's own id, so the
+same event or file has the same IRI in every export of the same portal.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from portal.export.report import describe
+from portal.export.service import Plan
+
+CONTEXT = {
+    "case-investigation": "https://ontology.caseontology.org/case/investigation/",
+    "uco-action": "https://ontology.unifiedcyberontology.org/uco/action/",
+    "uco-core": "https://ontology.unifiedcyberontology.org/uco/core/",
+    "uco-identity": "https://ontology.unifiedcyberontology.org/uco/identity/",
+    "uco-observable": "https://ontology.unifiedcyberontology.org/uco/observable/",
+    "uco-tool": "https://ontology.unifiedcyberontology.org/uco/tool/",
+    "uco-types": "https://ontology.unifiedcyberontology.org/uco/types/",
+    "uco-vocabulary": "https://ontology.unifiedcyberontology.org/uco/vocabulary/",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+
+def _ref(iri: str) -> dict[str, str]:
+    return {"@id": iri}
+
+
+def _time(at: str) -> dict[str, str]:
+    return {"@type": "xsd:dateTime", "@value": at}
+
+
+class _Ids:
+    def __init__(self, origin: str) -> None:
+        self.ns = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:portal:{origin}")
+
+    def __call__(self, cls: str, key: str) -> str:
+        return f"kb:{cls}-{uuid.uuid5(self.ns, f'{cls}/{key}')}"
+
+
+def graph(plan: Plan) -> dict[str, Any]:
+    iri = _Ids(plan.origin)
+    nodes: list[dict[str, Any]] = []
+    tool = iri("Tool", "portal")
+    nodes.append(
+        {
+            "@id": tool,
+            "@type": "uco-tool:Tool",
+            "uco-core:name": "portal",
+            "uco-core:description": f"citizen evidence portal, custody log {plan.origin}",
+        }
+    )
+
+    files: dict[str, str] = {}
+    records: dict[str, str] = {}
+    reference = plan.case.reference or plan.case.id
+    for n, item in enumerate(plan.items, 1):
+        f = files[item.evidence_id] = iri("File", item.evidence_id)
+        hash_node = {
+            "@id": iri("Hash", item.evidence_id),
+            "@type": "uco-types:Hash",
+            "uco-types:hashMethod": {"@type": "uco-vocabulary:HashNameVocab", "@value": "SHA256"},
+            "uco-types:hashValue": {"@type": "xsd:hexBinary", "@value": item.sha256},
+        }
+        nodes.append(
+            {
+                "@id": f,
+                "@type": "uco-observable:File",
+                "uco-core:name": item.filename,
+                "uco-core:externalReference": [
+                    {
+                        "@id": iri("ExternalReference", f"evidence/{item.evidence_id}"),
+                        "@type": "uco-core:ExternalReference",
+                        "uco-core:definingContext": "portal evidence id",
+                        "uco-core:externalIdentifier": item.evidence_id,
+                    }
+                ],
+                "uco-core:hasFacet": [
+                    {
+                        "@id": iri("FileFacet", item.evidence_id),
+                        "@type": "uco-observable:FileFacet",
+                        "uco-observable:fileName": item.filename,
+                        "uco-observable:filePath": item.path,
+                        "uco-observable:sizeInBytes": item.size,
+                    },
+                    {
+                        "@id": iri("ContentDataFacet", item.evidence_id),
+                        "@type": "uco-observable:ContentDataFacet",
+                        "uco-observable:mimeType": item.media_type,
+                        "uco-observable:sizeInBytes": item.size,
+                        "uco-observable:hash": [hash_node],
+                    },
+                ],
+            }
+        )
+        r = records[item.evidence_id] = iri("ProvenanceRecord", item.evidence_id)
+        nodes.append(
+            {
+                "@id": r,
+                "@type": "case-investigation:ProvenanceRecord",
+                "case-investigation:exhibitNumber": f"{reference}-{n:03d}",
+                "uco-core:description": (
+                    f"{item.filename}, received {item.received_at}, SHA-256 {item.sha256}"
+                ),
+                "uco-core:object": [_ref(f)],
+            }
+        )
+
+    actors: dict[str, str] = {}
+    witnesses = {i.submission_id: i.witness for i in plan.items}
+    for ev in plan.events.values():
+        actor = str(ev.obj.get("actor"))
+        if actor in actors:
+            continue
+        if actor == "system":
+            actors[actor] = tool
+            continue
+        node: dict[str, Any] = {
+            "@id": iri("Identity", actor),
+            "@type": "uco-identity:Identity",
+            "uco-core:name": plan.label(actor),
+        }
+        kind, _, rest = actor.partition(":")
+        contact = witnesses.get(rest) if kind == "witness" else None
+        if contact:
+            node["uco-core:description"] = "witness contact: " + ", ".join(
+                f"{k}: {v}" for k, v in sorted(contact.items())
+            )
+        actors[actor] = node["@id"]
+        nodes.append(node)
+
+    investigation = iri("Investigation", plan.case.id)
+    about: dict[int, list[str]] = {}
+    for item in plan.items:
+        for index in item.events:
+            about.setdefault(index, []).append(item.evidence_id)
+    for ev in sorted(plan.events.values(), key=lambda e: e.index):
+        obj = ev.obj
+        subjects = about.get(ev.index, [])
+        action: dict[str, Any] = {
+            "@id": iri("InvestigativeAction", str(ev.index)),
+            "@type": "case-investigation:InvestigativeAction",
+            "uco-core:name": str(obj.get("type")),
+            "uco-core:description": describe(obj),
+            "uco-action:startTime": _time(str(obj.get("at"))),
+            "uco-action:endTime": _time(str(obj.get("at"))),
+            "uco-action:performer": _ref(actors[str(obj.get("actor"))]),
+            "uco-action:instrument": _ref(tool),
+            "uco-action:object": [_ref(files[e]) for e in subjects] or [_ref(investigation)],
+            "uco-core:externalReference": [
+                {
+                    "@id": iri("ExternalReference", f"log/{ev.index}"),
+                    "@type": "uco-core:ExternalReference",
+                    "uco-core:definingContext": f"custody log {plan.origin}, entry (leaf index)",
+                    "uco-core:externalIdentifier": str(ev.index),
+                    "uco-core:referenceURL": {
+                        "@type": "xsd:anyURI",
+                        "@value": f"urn:portal:{quote(plan.origin, safe='')}:log:{ev.index}",
+                    },
+                },
+                {
+                    "@id": iri("ExternalReference", f"log/{ev.index}/event"),
+                    "@type": "uco-core:ExternalReference",
+                    "uco-core:definingContext": "custody log event, canonical JSON as hashed",
+                    "uco-core:externalIdentifier": ev.text,
+                },
+            ],
+        }
+        if obj.get("type") == "evidence.received" and subjects:
+            action["uco-action:result"] = [_ref(records[e]) for e in subjects]
+        nodes.append(action)
+
+    members = [n["@id"] for n in nodes]
+    nodes.insert(
+        0,
+        {
+            "@id": investigation,
+            "@type": "case-investigation:Investigation",
+            "uco-core:name": plan.case.title,
+            "uco-core:description": (
+                f"case {plan.case.id}"
+                + (f", reference {plan.case.reference}" if plan.case.reference else "")
+                + f"; exported {plan.exported_at} with every custody event proven against "
+                f"checkpoint {plan.checkpoint_size} of {plan.origin}"
+            ),
+            "case-investigation:focus": [plan.case.offense],
+            "uco-core:object": [_ref(m) for m in members],
+        },
+    )
+    return {
+        "@context": {**CONTEXT, "kb": f"urn:portal:{quote(plan.origin, safe='')}:kb:"},
+        "@graph": nodes,
+    }
+
+
+def render(plan: Plan) -> bytes:
+    return json.dumps(graph(plan), indent=2, ensure_ascii=False).encode("utf-8")

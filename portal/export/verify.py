@@ -1,0 +1,421 @@
+"""Offline verification of a court export bundle, for a judge's expert without the portal.
+
+Built like `portal.custody.offline` (receipts): the standard library, `cryptography`, and the
+custody log's own `merkle`, `note` and `offline` modules, nothing else. Bad data never raises:
+every finding is a line of the report, so the expert sees all that holds and all that does not.
+
+What is checked:
+
+* the checkpoint is a signed note by the log key (given, or else the one the bundle names,
+  with a warning), for the origin the bundle names;
+* every custody event is canonical JSON, names its own leaf index, and its inclusion proof
+  leads to the checkpoint's root;
+* every original's bytes in the zip have the SHA-256 and size the manifest lists, and those
+  equal the ones in the item's `upload.completed` event, which the log proves;
+* each item's events are about that item (its id, or its submission), and each case event
+  about the case;
+* the custody report and the JSON-LD have the hashes the manifest lists, and the zip holds
+  nothing the manifest does not list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from portal.custody.merkle import ProofError, leaf_hash, verify_inclusion
+from portal.custody.note import Checkpoint, NoteError, decode_base64, open_note, parse_checkpoint
+from portal.custody.note import split_note as _split_note
+from portal.custody.offline import Report, canonical_json
+
+BUNDLE_FORMAT = "portal-bundle/1"
+MANIFEST = "manifest.json"
+MAX_MANIFEST = 256 << 20
+_CHUNK = 1 << 20
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _natural(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def _safe_member(name: object) -> bool:
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        return False
+    p = PurePosixPath(name)
+    return not p.is_absolute() and ".." not in p.parts
+
+
+@dataclass
+class _Event:
+    index: int
+    obj: dict[str, Any] | None
+    proven: bool
+
+    @property
+    def label(self) -> str:
+        kind = self.obj.get("type") if self.obj else None
+        at = self.obj.get("at") if self.obj else None
+        return f"event {self.index}" + (f" ({kind} at {at})" if kind else "")
+
+
+def _checkpoint(
+    report: Report, manifest: Mapping[str, Any], verifier_key: str | None
+) -> Checkpoint | None:
+    log = manifest.get("log")
+    log = log if isinstance(log, Mapping) else {}
+    origin, bundle_key = log.get("origin"), log.get("public_key")
+    signed = manifest.get("checkpoint")
+    if not isinstance(signed, str):
+        report.check(False, "checkpoint: missing or not a string")
+        return None
+    key: str | None
+    if verifier_key is not None:
+        report.key_source, key, source = "given", verifier_key, "the key given for this check"
+        if isinstance(bundle_key, str) and bundle_key != verifier_key:
+            report.warnings.append(
+                "the bundle names a different log key than the one given; only the given key "
+                "was used"
+            )
+    elif isinstance(bundle_key, str):
+        report.key_source, key, source = "bundle", bundle_key, "the key named in the bundle"
+        report.warnings.append(
+            "the log key was taken from the bundle itself: this shows only that the bundle is "
+            "internally consistent, not that the portal made it (a forger can sign with a key "
+            "of their own). Verify again with the log's public key obtained from an "
+            "independent, trusted source (--public-key)."
+        )
+    else:
+        report.check(False, "checkpoint signature: no key given and the bundle names none")
+        key, source = None, ""
+    verified = False
+    text = ""
+    if key is not None:
+        try:
+            text = open_note(signed, key)
+            verified = report.check(
+                True, f"checkpoint signature valid, key {key.split('+', 2)[0]!r} ({source})"
+            )
+        except ValueError as e:  # NoteError, or a key the crypto library refuses
+            report.check(False, f"checkpoint signature INVALID with {source}: {e}")
+    if not verified:
+        try:
+            text, _ = _split_note(signed)
+        except NoteError as e:
+            report.check(False, f"checkpoint is not a signed note: {e}")
+            return None
+    try:
+        cp = parse_checkpoint(text)
+    except NoteError as e:
+        report.check(False, f"checkpoint body malformed: {e}")
+        return None
+    report.check(
+        cp.origin == origin,
+        f"checkpoint origin {cp.origin!r} "
+        + ("matches the log origin" if cp.origin == origin else f"differs from {origin!r}"),
+    )
+    report.checkpoint_verified = verified
+    suffix = "" if verified else " (UNVERIFIED)"
+    report.checks.append((True, f"checkpoint: tree size {cp.size}, root {cp.root.hex()}{suffix}"))
+    return cp
+
+
+def _events(report: Report, raw: object, cp: Checkpoint | None) -> dict[int, _Event]:
+    out: dict[int, _Event] = {}
+    if not isinstance(raw, list):
+        report.check(False, "manifest: events missing or not a list")
+        return out
+    proven = 0
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, Mapping):
+            report.check(False, f"events[{i}]: not an object")
+            continue
+        index = _natural(entry.get("leaf_index"))
+        if index is None:
+            report.check(False, f"events[{i}]: leaf index {entry.get('leaf_index')!r} is invalid")
+            continue
+        if index in out:
+            report.check(False, f"event {index}: listed twice")
+            continue
+        ev = _Event(index, None, False)
+        out[index] = ev
+        text = entry.get("event")
+        if not isinstance(text, str):
+            report.check(False, f"{ev.label}: event text missing")
+            continue
+        try:
+            data = text.encode("utf-8")
+            obj = json.loads(text)
+        except (UnicodeEncodeError, ValueError) as e:
+            report.check(False, f"{ev.label}: not valid JSON: {e}")
+            continue
+        if not isinstance(obj, dict):
+            report.check(False, f"{ev.label}: not a JSON object")
+            continue
+        ev.obj = obj
+        ok = True
+        if canonical_json(obj) != data:
+            ok = report.check(False, f"{ev.label}: NOT canonical JSON, so not what the log hashed")
+        if obj.get("seq") != index or isinstance(obj.get("seq"), bool):
+            ok = report.check(False, f"{ev.label}: names seq {obj.get('seq')!r}, not {index}")
+        proof_b64 = entry.get("inclusion_proof")
+        proof: list[bytes] | None = None
+        if isinstance(proof_b64, list) and all(isinstance(p, str) for p in proof_b64):
+            try:
+                proof = [decode_base64(p) for p in proof_b64]
+            except NoteError as e:
+                ok = report.check(False, f"{ev.label}: inclusion proof has bad base64: {e}")
+        else:
+            ok = report.check(False, f"{ev.label}: inclusion proof missing or not strings")
+        if proof is not None and cp is not None:
+            try:
+                verify_inclusion(leaf_hash(data), index, cp.size, proof, cp.root)
+            except ProofError as e:
+                ok = report.check(False, f"{ev.label}: inclusion proof FAILED: {e}")
+        elif cp is None:
+            ok = False
+        ev.proven = ok
+        proven += ok
+    against = "" if report.checkpoint_verified else " (UNVERIFIED checkpoint)"
+    if out and proven == len(out):
+        report.check(
+            True,
+            f"events: all {len(out)} custody events are canonical and proven in the log by "
+            f"inclusion proofs against the checkpoint{against}",
+        )
+    return out
+
+
+class _Members:
+    """The zip's members, hashed at most once each, streaming."""
+
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        self.dupes: set[str] = set()
+        for info in zf.infolist():
+            if info.filename in self.infos:
+                self.dupes.add(info.filename)
+            self.infos[info.filename] = info
+        self.hashed: dict[str, tuple[str, int] | str] = {}
+        self.listed: set[str] = set()
+
+    def digest(self, name: str, limit: int) -> tuple[str, int] | str:
+        """(sha256 hex, size) of a member, or why it could not be read."""
+        self.listed.add(name)
+        if name in self.hashed:
+            return self.hashed[name]
+        info = self.infos.get(name)
+        found: tuple[str, int] | str
+        if info is None:
+            found = "is missing from the zip"
+        else:
+            digest = hashlib.sha256()
+            length = 0
+            try:
+                with self.zf.open(info) as f:
+                    while block := f.read(_CHUNK):
+                        digest.update(block)
+                        length += len(block)
+                        if length > limit:
+                            break
+                found = (digest.hexdigest(), length)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+                found = f"is damaged in the zip ({e})"
+            except NotImplementedError as e:  # an unsupported compression method
+                found = f"cannot be read ({e})"
+        self.hashed[name] = found
+        return found
+
+
+def _check_member(
+    report: Report, members: _Members, label: str, path: object, sha: object, size: object
+) -> bool:
+    if not _safe_member(path):
+        return report.check(False, f"{label}: path {path!r} is not a safe relative zip path")
+    assert isinstance(path, str)
+    want_size = _natural(size)
+    if not (isinstance(sha, str) and _SHA256_HEX.fullmatch(sha)):
+        return report.check(False, f"{label}: sha256 {sha!r} is not 64 lowercase hex digits")
+    if want_size is None:
+        return report.check(False, f"{label}: size {size!r} is not a non-negative integer")
+    found = members.digest(path, want_size)
+    if isinstance(found, str):
+        return report.check(False, f"{label}: {path} {found}")
+    got_sha, got_size = found
+    same = got_sha == sha and got_size == want_size
+    return report.check(
+        same,
+        f"{label}: {path} has SHA-256 {got_sha} and {got_size} bytes, as listed"
+        if same
+        else f"{label}: {path} does NOT match: SHA-256 {got_sha} ({got_size} bytes), "
+        f"manifest lists {sha} ({want_size} bytes)",
+    )
+
+
+def _check_item(
+    report: Report,
+    i: int,
+    entry: object,
+    events: Mapping[int, _Event],
+    members: _Members,
+) -> None:
+    if not isinstance(entry, Mapping):
+        report.check(False, f"files[{i}]: not an object")
+        return
+    name, item_id = entry.get("name"), entry.get("evidence_id")
+    label = f"file {name!r} (item {item_id})" if isinstance(name, str) else f"files[{i}]"
+    sha, size, submission = entry.get("sha256"), entry.get("size"), entry.get("submission")
+
+    # The log binds the bytes: the item's upload.completed event names their hash and size.
+    index = _natural(entry.get("leaf_index"))
+    upload = events.get(index) if index is not None else None
+    if upload is None or upload.obj is None:
+        report.check(False, f"{label}: its upload.completed event {index!r} is not in the bundle")
+    else:
+        details = upload.obj.get("details")
+        details = details if isinstance(details, Mapping) else {}
+        binds = (
+            upload.obj.get("type") == "upload.completed"
+            and upload.obj.get("subject") == submission
+            and details.get("sha256") == sha
+            and details.get("size") == size
+            and type(details.get("size")) is type(size)
+        )
+        report.check(
+            binds and upload.proven,
+            f"{label}: SHA-256 and size equal those of its upload.completed {upload.label}"
+            + ("" if upload.proven else ", but that event is NOT proven")
+            if binds
+            else f"{label}: {upload.label} is not the upload.completed event of a file with "
+            f"SHA-256 {sha} and size {size} in submission {submission}",
+        )
+
+    listed = entry.get("events")
+    if not isinstance(listed, list):
+        report.check(False, f"{label}: its list of events is missing")
+        listed = []
+    wrong = []
+    for n in listed:
+        ev = events.get(n) if isinstance(n, int) else None
+        if ev is None:
+            wrong.append(f"{n!r} is not in the bundle")
+        elif ev.obj is not None and ev.obj.get("subject") not in (item_id, submission):
+            wrong.append(f"{ev.label} is about {ev.obj.get('subject')!r}")
+        elif ev.obj is not None and ev.obj.get("type") == "evidence.received":
+            d = ev.obj.get("details")
+            if not isinstance(d, Mapping) or d.get("sha256") != sha:
+                wrong.append(f"{ev.label} names another SHA-256")
+    if index is not None and index not in listed:
+        wrong.append(f"its upload.completed event {index} is not in its own history")
+    report.check(
+        not wrong,
+        f"{label}: {len(listed)} custody events, each about this item or its submission"
+        if not wrong
+        else f"{label}: custody history is inconsistent: " + "; ".join(wrong),
+    )
+    _check_member(report, members, label, entry.get("path"), sha, size)
+
+
+def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
+    """Check an export bundle offline; `verifier_key` is the log's public key from a trusted
+    source (without it the key named in the bundle is used, and the report says so)."""
+    report = Report()
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            bundle_sha = hashlib.file_digest(f, "sha256").hexdigest()
+            bundle_size = f.tell()
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        report.check(False, f"bundle {path.name}: not a readable zip file: {e}")
+        return report
+    with zf:
+        members = _Members(zf)
+        for dupe in sorted(members.dupes):
+            report.check(False, f"zip: {dupe} appears more than once")
+        raw = members.digest(MANIFEST, MAX_MANIFEST)
+        if isinstance(raw, str):
+            report.check(False, f"{MANIFEST} {raw}")
+            return report
+        try:
+            manifest = json.loads(zf.read(MANIFEST))
+        except (ValueError, UnicodeDecodeError) as e:
+            report.check(False, f"{MANIFEST}: not readable JSON: {e}")
+            return report
+        if not isinstance(manifest, dict):
+            report.check(False, f"{MANIFEST}: not a JSON object")
+            return report
+        fmt = manifest.get("format")
+        report.check(
+            fmt == BUNDLE_FORMAT,
+            f"bundle format {fmt!r}" + ("" if fmt == BUNDLE_FORMAT else f", not {BUNDLE_FORMAT!r}"),
+        )
+        cp = _checkpoint(report, manifest, verifier_key)
+        events = _events(report, manifest.get("events"), cp)
+
+        files = manifest.get("files")
+        if not isinstance(files, list) or not files:
+            report.check(False, f"{MANIFEST}: lists no files")
+            files = []
+        for i, entry in enumerate(files):
+            _check_item(report, i, entry, events, members)
+
+        case = manifest.get("case")
+        case_id = case.get("id") if isinstance(case, Mapping) else None
+        case_events = manifest.get("case_events", [])
+        bad = [
+            str(n)
+            for n in (case_events if isinstance(case_events, list) else [None])
+            if not isinstance(n, int)
+            or n not in events
+            or (events[n].obj or {}).get("subject") != case_id
+        ]
+        report.check(
+            not bad,
+            f"case {case_id}: {len(case_events)} case events, each about the case"
+            if not bad
+            else f"case {case_id}: case events not in the bundle or not about the case: "
+            + ", ".join(bad),
+        )
+
+        docs = manifest.get("documents")
+        for i, doc in enumerate(docs if isinstance(docs, list) else []):
+            if not isinstance(doc, Mapping):
+                report.check(False, f"documents[{i}]: not an object")
+                continue
+            label = f"document {doc.get('path')!r}"
+            sha, size = doc.get("sha256"), doc.get("size")
+            _check_member(report, members, label, doc.get("path"), sha, size)
+        if docs is not None and not isinstance(docs, list):
+            report.check(False, f"{MANIFEST}: documents is not a list")
+
+        unlisted = sorted(set(members.infos) - members.listed)
+        report.check(
+            not unlisted,
+            "zip: holds exactly the members the manifest lists"
+            if not unlisted
+            else "zip: holds members the manifest does not list: " + ", ".join(unlisted),
+        )
+    report.warnings.append(
+        "the custody report (PDF) and the JSON-LD are summaries made at export time: they are "
+        "checked against the manifest, not against the log; the originals and the events are "
+        "what the log proves"
+    )
+    report.checks.append(
+        (
+            True,
+            f"bundle SHA-256 {bundle_sha} ({bundle_size} bytes): the portal's custody log "
+            "records this hash in its evidence.exported event",
+        )
+    )
+    return report
+
+
+__all__ = ["BUNDLE_FORMAT", "MANIFEST", "verify_bundle"]
