@@ -333,14 +333,15 @@ def test_pdf_report_names_every_item_and_event(
         assert json.loads(e["event"])["type"] in text
     assert "investigator" in text  # who: the staff member's name and role
     assert "balc\u00f3n.mp4" in text  # Latin-1 text survives as itself
-    if shutil.which("pdftoppm"):  # and a real renderer draws it
-        pdf = path.parent / "report.pdf"
-        pdf.write_bytes(data)
-        subprocess.run(
-            ["pdftoppm", "-r", "30", "-png", str(pdf), str(path.parent / "page")], check=True
-        )
-        pages = sorted(path.parent.glob("page-*.png"))
-        assert len(pages) == 3 and all(p.read_bytes().startswith(b"\x89PNG") for p in pages)
+    # And a real renderer draws it (poppler-utils is part of the test install).
+    assert shutil.which("pdftoppm"), "pdftoppm missing: install poppler-utils"
+    pdf = path.parent / "report.pdf"
+    pdf.write_bytes(data)
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-png", str(pdf), str(path.parent / "page")], check=True
+    )
+    pages = sorted(path.parent.glob("page-*.png"))
+    assert len(pages) == 3 and all(p.read_bytes().startswith(b"\x89PNG") for p in pages)
 
 
 def test_jsonld_names_every_item_and_event(
