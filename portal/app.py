@@ -134,6 +134,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from portal.retention.router import router as retention_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
+    from portal.web.router import root_router as web_root_router
+    from portal.web.router import router as web_router
 
     app.include_router(submissions_router)
     app.include_router(tus_router)
@@ -142,4 +144,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(evidence_router)
     app.include_router(retention_router)
     app.include_router(export_router)
+    app.include_router(web_router)
+    app.include_router(web_root_router)
     return app

@@ -76,6 +76,8 @@ def api_routes(app: FastAPI) -> list[Endpoint]:
     for original, effective in pairs:
         if not isinstance(original, APIRoute):
             continue  # /docs, /openapi.json: Starlette routes, no data
+        if not str(effective.path).startswith("/api/"):
+            continue  # web pages: cookie sessions, own matrix in test_web_security.py
         dependant = getattr(effective, "dependant", None) or original.dependant
         for method in sorted(effective.methods or ()):
             found.append(Endpoint(method, str(effective.path), dependant))

@@ -220,11 +220,12 @@ class LocalStorage:
         return self._stream(self._key(key), start, self.size(key) if end is None else end)
 
     def _stream(self, path: Path, start: int, end: int) -> Iterator[bytes]:
-        with _translated():
-            f = open(path, "rb")  # noqa: SIM115 - the generator closes it
+        if not path.exists():
+            raise ObjectMissing(str(path))
 
         def blocks() -> Iterator[bytes]:
-            with f, _translated():
+            # Opened on the first read, so a request dropped before reading leaks nothing.
+            with _translated(), open(path, "rb") as f:
                 f.seek(start)
                 left = end - start
                 while left > 0:
