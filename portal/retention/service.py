@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.auth.models import StaffUser
@@ -181,12 +181,16 @@ def decide(db: Session, ctx: Context, *, item: Evidence) -> Decision:
             "triage": item.triaged_at or item.received_at,
         }.get(rules[category].trigger, item.received_at)
         candidates.append(rule(category, start, f"{item.status} item"))
-    if item.retention_override is not None and withdrawn is None:
-        candidates.append(Decision("override", as_utc(item.retention_override), "override"))
     indefinite = [d for d in candidates if d.until is None]
     if indefinite:
         return indefinite[0]
-    return max(candidates, key=lambda d: d.until or datetime.max)
+    best = max(candidates, key=lambda d: d.until or datetime.max)
+    extra = item.retention_override
+    if extra is not None and withdrawn is None and best.until and as_utc(extra) > best.until:
+        # An override lengthens the date only: the category, and so who must approve
+        # destruction, stays the one the item is really in.
+        return Decision(best.category, as_utc(extra), f"{best.why}, overridden")
+    return best
 
 
 def recompute(db: Session, ctx: Context, *, item: Evidence, reason: str, now: datetime) -> None:
@@ -574,6 +578,14 @@ def run(
             if _purge(sessions, ctx, evidence_id=evidence_id, as_of=as_of, now=now):
                 report.destroyed.append(evidence_id)
         except ObjectLocked:
+            # Storage still holds it (COMPLIANCE lock): back under its rules, so it keeps
+            # following holds and case links until a later run succeeds.
+            with transaction(sessions) as db:
+                db.execute(
+                    update(Evidence)
+                    .where(Evidence.id == evidence_id, Evidence.disposition == "purging")
+                    .values(disposition=None)
+                )
             report.locked.append(evidence_id)
     return report
 
@@ -597,7 +609,12 @@ def _purge(
                 return False
             item.disposition = "purging"
         key, sha256 = item.storage_key, item.sha256
-        locked = as_utc(item.locked_until) if item.locked_until else None
+        # The object's lock is the longest any item sharing it ever set (storage never
+        # shortens), including items already destroyed.
+        longest = db.scalar(
+            select(func.max(Evidence.locked_until)).where(Evidence.storage_key == key)
+        )
+        locked = as_utc(longest) if longest else None
         others = db.scalar(
             select(Evidence.id).where(
                 Evidence.storage_key == key,

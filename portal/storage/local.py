@@ -151,9 +151,14 @@ class LocalStorage:
             os.replace(tmp, path)
 
     def set_retention(self, key: str, until: datetime | None) -> None:
+        """Like Object Lock: a date only ever moves later; None changes nothing."""
+        if until is None:
+            return
         lock = self._lock(key)
-        lock["retain_until"] = until.astimezone(UTC).isoformat() if until else None
-        self._save_lock(key, lock)
+        held = lock.get("retain_until")
+        if held is None or datetime.fromisoformat(held) < until:
+            lock["retain_until"] = until.astimezone(UTC).isoformat()
+            self._save_lock(key, lock)
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         lock = self._lock(key)
