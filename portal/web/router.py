@@ -16,18 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -41,7 +41,6 @@ from portal.custody import service as custody
 from portal.db import transaction
 from portal.deps import RuntimeDep
 from portal.errors import Forbidden, Invalid, NotFound, PortalError, Unauthorized
-from portal.evidence import ranges
 from portal.evidence import router as evidence_api
 from portal.evidence import service as evidence
 from portal.evidence.schemas import CaseCreate, Triage
@@ -853,18 +852,6 @@ def thumbnail(evidence_id: str, rt: RuntimeDep, user: Reader) -> Response:
     return evidence_api.thumbnail(evidence_id, rt, user)
 
 
-def _opened_on_first_read(open_: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:
-    """Open the stored bytes only when the first block is wanted, and always close them: a
-    `<video>` often drops a request before reading any of it."""
-    blocks = open_()
-    try:
-        yield from blocks
-    finally:
-        close = getattr(blocks, "close", None)
-        if close is not None:
-            close()
-
-
 @router.get("/staff/evidence/{evidence_id}/content")
 def content(
     evidence_id: str,
@@ -874,44 +861,9 @@ def content(
     download: bool = False,
     playback: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """As GET /api/v1/evidence/{id}/content, over the same service calls: Range, playback
-    grouping (one `evidence.stream_opened`), and `?download=1` checked against its SHA-256
-    as it streams (`evidence.downloaded`)."""
-    with transaction(rt.sessions) as db:
-        item = evidence.get_live(db, evidence_id=evidence_id)
-        headers: dict[str, str] = {
-            "Accept-Ranges": "bytes",
-            "Cache-Control": "private, no-store",
-            "ETag": f'"{item.sha256}"',
-            "X-Content-SHA256": item.sha256,
-        }
-        if download:
-            evidence.record_download(db, user=user, item=item, now=rt.clock())
-            headers["Content-Disposition"] = (
-                f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
-            )
-            headers["Content-Length"] = str(item.size)
-            body: Iterator[bytes] = evidence_api._verified(rt, item)
-            status = 200
-        else:
-            span = ranges.parse(range_header, item.size)
-            start, end = span or (0, item.size)
-            headers["X-Playback"] = evidence.record_stream(
-                db,
-                user=user,
-                item=item,
-                span=(start, end),
-                playback_id=playback,
-                idle=rt.settings.playback_idle,
-                now=rt.clock(),
-            )
-            headers["Content-Length"] = str(end - start)
-            status = 200 if span is None else 206
-            if span is not None:
-                headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
-            key = item.storage_key
-            body = _opened_on_first_read(lambda: rt.storage.read(key, start, end))
-    return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)
+    """The API's content route behind the session cookie: same Range handling, playback
+    grouping and checked download, so the same custody events."""
+    return evidence_api.content(evidence_id, rt, user, range_header, download, playback)
 
 
 def _back(evidence_id: str) -> RedirectResponse:
