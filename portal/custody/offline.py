@@ -67,40 +67,47 @@ def _natural(v: object) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
 
-def _checkpoint(
-    report: Report, receipt: Mapping[str, Any], verifier_key: str | None
+def check_checkpoint(
+    report: Report, document: Mapping[str, Any], verifier_key: str | None, *, kind: str
 ) -> Checkpoint | None:
-    log = receipt.get("log")
+    """Check the signed checkpoint a receipt or bundle carries (`kind` names which).
+
+    Used by receipts and court bundles alike: the key given wins over the one the document
+    names, and an unverified checkpoint is still parsed so the report shows what else holds.
+    """
+    log = document.get("log")
     log = log if isinstance(log, Mapping) else {}
     origin = log.get("origin")
-    receipt_key = log.get("public_key")
-    note = receipt.get("checkpoint")
+    named_key = log.get("public_key")
+    note = document.get("checkpoint")
     if not isinstance(note, str):
         report.check(False, "checkpoint: missing or not a string")
         return None
 
+    key: str | None
     if verifier_key is not None:
         report.key_source = "given"
         key, source = verifier_key, "the key given for this verification"
-        if isinstance(receipt_key, str) and receipt_key != verifier_key:
+        if isinstance(named_key, str) and named_key != verifier_key:
             report.warnings.append(
-                "the receipt names a different log key than the one given; "
+                f"the {kind} names a different log key than the one given; "
                 "only the given key was used"
             )
-    elif isinstance(receipt_key, str):
-        report.key_source = "receipt"
-        key, source = receipt_key, "the key embedded in the receipt"
+    elif isinstance(named_key, str):
+        report.key_source = kind
+        key, source = named_key, f"the key embedded in the {kind}"
         report.warnings.append(
-            "the log key was taken from the receipt itself: this shows only that the receipt "
+            f"the log key was taken from the {kind} itself: this shows only that the {kind} "
             "is internally consistent, not that the portal issued it (a forger can sign with "
             "a key of their own). Verify again with the log's public key obtained from an "
             "independent, trusted source."
         )
     else:
-        report.check(False, "checkpoint signature: no key given and the receipt names none")
-        key = None
+        report.check(False, f"checkpoint signature: no key given and the {kind} names none")
+        key, source = None, ""
 
     verified = False
+    text = ""
     if key is not None:
         try:
             text = open_note(note, key)
@@ -249,7 +256,7 @@ def verify_receipt(
         f"receipt format {fmt!r}"
         + ("" if fmt == RECEIPT_FORMAT else f", expected {RECEIPT_FORMAT!r}"),
     )
-    cp = _checkpoint(report, receipt, verifier_key)
+    cp = check_checkpoint(report, receipt, verifier_key, kind="receipt")
 
     files = receipt.get("files")
     if not isinstance(files, list) or not files:

@@ -30,9 +30,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from portal.custody.merkle import ProofError, leaf_hash, verify_inclusion
-from portal.custody.note import Checkpoint, NoteError, decode_base64, open_note, parse_checkpoint
-from portal.custody.note import split_note as _split_note
-from portal.custody.offline import Report, canonical_json
+from portal.custody.note import Checkpoint, NoteError, decode_base64
+from portal.custody.offline import Report, canonical_json, check_checkpoint
 
 BUNDLE_FORMAT = "portal-bundle/1"
 MANIFEST = "manifest.json"
@@ -63,67 +62,6 @@ class _Event:
         kind = self.obj.get("type") if self.obj else None
         at = self.obj.get("at") if self.obj else None
         return f"event {self.index}" + (f" ({kind} at {at})" if kind else "")
-
-
-def _checkpoint(
-    report: Report, manifest: Mapping[str, Any], verifier_key: str | None
-) -> Checkpoint | None:
-    log = manifest.get("log")
-    log = log if isinstance(log, Mapping) else {}
-    origin, bundle_key = log.get("origin"), log.get("public_key")
-    signed = manifest.get("checkpoint")
-    if not isinstance(signed, str):
-        report.check(False, "checkpoint: missing or not a string")
-        return None
-    key: str | None
-    if verifier_key is not None:
-        report.key_source, key, source = "given", verifier_key, "the key given for this check"
-        if isinstance(bundle_key, str) and bundle_key != verifier_key:
-            report.warnings.append(
-                "the bundle names a different log key than the one given; only the given key "
-                "was used"
-            )
-    elif isinstance(bundle_key, str):
-        report.key_source, key, source = "bundle", bundle_key, "the key named in the bundle"
-        report.warnings.append(
-            "the log key was taken from the bundle itself: this shows only that the bundle is "
-            "internally consistent, not that the portal made it (a forger can sign with a key "
-            "of their own). Verify again with the log's public key obtained from an "
-            "independent, trusted source (--public-key)."
-        )
-    else:
-        report.check(False, "checkpoint signature: no key given and the bundle names none")
-        key, source = None, ""
-    verified = False
-    text = ""
-    if key is not None:
-        try:
-            text = open_note(signed, key)
-            verified = report.check(
-                True, f"checkpoint signature valid, key {key.split('+', 2)[0]!r} ({source})"
-            )
-        except ValueError as e:  # NoteError, or a key the crypto library refuses
-            report.check(False, f"checkpoint signature INVALID with {source}: {e}")
-    if not verified:
-        try:
-            text, _ = _split_note(signed)
-        except NoteError as e:
-            report.check(False, f"checkpoint is not a signed note: {e}")
-            return None
-    try:
-        cp = parse_checkpoint(text)
-    except NoteError as e:
-        report.check(False, f"checkpoint body malformed: {e}")
-        return None
-    report.check(
-        cp.origin == origin,
-        f"checkpoint origin {cp.origin!r} "
-        + ("matches the log origin" if cp.origin == origin else f"differs from {origin!r}"),
-    )
-    report.checkpoint_verified = verified
-    suffix = "" if verified else " (UNVERIFIED)"
-    report.checks.append((True, f"checkpoint: tree size {cp.size}, root {cp.root.hex()}{suffix}"))
-    return cp
 
 
 def _events(report: Report, raw: object, cp: Checkpoint | None) -> dict[int, _Event]:
@@ -357,7 +295,7 @@ def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
             fmt == BUNDLE_FORMAT,
             f"bundle format {fmt!r}" + ("" if fmt == BUNDLE_FORMAT else f", not {BUNDLE_FORMAT!r}"),
         )
-        cp = _checkpoint(report, manifest, verifier_key)
+        cp = check_checkpoint(report, manifest, verifier_key, kind="bundle")
         events = _events(report, manifest.get("events"), cp)
 
         files = manifest.get("files")
