@@ -29,11 +29,8 @@ import base64
 import contextlib
 import hashlib
 import os
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +52,7 @@ from upload_bench import (
     MiB,
     RssSampler,
     Server,
+    bounded_main,
     console,
     file_slice,
     free_port,
@@ -452,27 +450,7 @@ def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_exit)
-    signal.signal(signal.SIGALRM, _raise_timeout)
-    signal.alarm(max(1, int(args.max_minutes * 60)))
-    with contextlib.ExitStack() as stack:
-        root = Path(tempfile.mkdtemp(prefix="s3-bench-"))
-        if args.keep:
-            console.print(f"keeping {root}")
-        else:
-            stack.callback(shutil.rmtree, root, ignore_errors=True)
-        try:
-            ok = run(args, root, stack)
-        except KeyboardInterrupt:
-            console.print("[red]interrupted; cleaning up[/red]")
-            return 130
-        except BenchTimeout as exc:
-            console.print(f"[red]{exc}[/red]")
-            return 124
-        finally:
-            signal.alarm(0)
-    return 0 if ok else 1
+    return bounded_main(parse_args(argv), "s3-bench-", run)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -708,19 +708,23 @@ def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> bo
     return report(results, rss_runs, args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def bounded_main(
+    args: argparse.Namespace,
+    prefix: str,
+    run_fn: Callable[[argparse.Namespace, Path, contextlib.ExitStack], bool],
+) -> int:
+    """Run a benchmark with a hard time limit, cleaning up servers and temp files on any exit."""
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGALRM, _raise_timeout)
     signal.alarm(max(1, int(args.max_minutes * 60)))
     with contextlib.ExitStack() as stack:
-        root = Path(tempfile.mkdtemp(prefix="upload-bench-"))
+        root = Path(tempfile.mkdtemp(prefix=prefix))
         if args.keep:
             console.print(f"keeping {root}")
         else:
             stack.callback(shutil.rmtree, root, ignore_errors=True)
         try:
-            ok = run(args, root, stack)
+            ok = run_fn(args, root, stack)
         except KeyboardInterrupt:
             console.print("[red]interrupted; cleaning up[/red]")
             return 130
@@ -730,6 +734,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             signal.alarm(0)
     return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bounded_main(parse_args(argv), "upload-bench-", run)
 
 
 if __name__ == "__main__":
