@@ -178,7 +178,9 @@ def custody_verify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from portal.app import build_runtime
+    from portal.custody.service import record_audit, tree_size
     from portal.custody.verify import verify_log
+    from portal.db import transaction
 
     rt = build_runtime(_settings(data_dir))
     with Progress(
@@ -192,6 +194,7 @@ def custody_verify(
             bar.update(tasks[phase], completed=done, total=total)
 
         with rt.sessions() as db:
+            checked = tree_size(db)
             report = verify_log(
                 db,
                 rt.storage,
@@ -201,6 +204,19 @@ def custody_verify(
                 progress=progress,
             )
     console.print(report.text(), markup=False, highlight=False)
+    try:
+        with transaction(rt.sessions) as db:
+            record_audit(
+                db,
+                ok=report.ok,
+                checked_size=checked,
+                content=content,
+                failures=sum(1 for passed, _ in report.checks if not passed),
+                at=rt.clock(),
+            )
+    except Exception as exc:  # a damaged log may refuse even this append
+        err.print(f"[red]could not record the audit in the log[/red]: {exc}")
+        raise typer.Exit(1) from None
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from portal.cli import app
+from portal.custody import service as custody
 from tests.conftest import Server
 from tests.helpers import upload
 
@@ -92,6 +93,14 @@ def test_custody_verify_passes_then_catches_an_edit(
     d = str(settings.data_dir)
     r = runner.invoke(app, ["custody", "verify", "--data-dir", d])
     assert r.exit_code == 0, r.output
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    with rt.sessions() as db:  # the audit read every original: that is on the record
+        [audit] = [
+            json.loads(e.event)
+            for e in custody.entries(db, start=0, end=10_000)
+            if json.loads(e.event)["type"] == "log.verified"
+        ]
+    assert audit["details"]["ok"] is True and audit["details"]["originals_rehashed"] is True
     with client.app.state.runtime.engine.begin() as conn:  # type: ignore[attr-defined]
         drop_append_only_guards(conn)
         conn.execute(text("UPDATE log_entries SET event = :e WHERE seq = 1"), {"e": b"{}"})

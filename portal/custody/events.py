@@ -83,3 +83,5 @@ class EventType(StrEnum):
     EVIDENCE_EXPORTED = "evidence.exported"
     """Items were exported in a court bundle; details list them, the bundle's SHA-256, and
     whether witness identity was included."""
+    LOG_VERIFIED = "log.verified"
+    """The whole log was audited (and, with content, every original re-read and re-hashed)."""

@@ -186,3 +186,22 @@ def events_about(db: Session, *, subjects: Sequence[str]) -> list[LogEntry]:
     return list(
         db.scalars(select(LogEntry).where(LogEntry.subject.in_(subjects)).order_by(LogEntry.seq))
     )
+
+
+def record_audit(
+    db: Session, *, ok: bool, checked_size: int, content: bool, failures: int, at: datetime
+) -> LogEntry:
+    """An audit re-reads every original: that touch is on the record too, pass or fail."""
+    return append(
+        db,
+        type=EventType.LOG_VERIFIED,
+        actor=SYSTEM,
+        subject="log",
+        details={
+            "ok": ok,
+            "checked_size": checked_size,
+            "originals_rehashed": content,
+            "failures": failures,
+        },
+        at=at,
+    )
