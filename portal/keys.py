@@ -5,26 +5,42 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 def read_or_create_secret(path: Path, make: bytes) -> bytes:
-    """Return the file's bytes, creating it with `make` (mode 0600, never briefly wider)."""
+    """The file's bytes, creating it with `make` first if absent.
+
+    Created with O_EXCL and mode 0600 (never briefly wider, never overwritten); an existing
+    file that group or others may access is refused, judged on the opened file (fstat) so a
+    swapped path cannot slip in between. Standard library only: the offline verifier uses it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
-        mode = path.stat().st_mode
+        pass
+    else:
+        with os.fdopen(fd, "wb") as f:
+            f.write(make)
+            f.flush()
+            os.fsync(f.fileno())
+        return make.strip()  # as a later read returns it
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise PermissionError(f"{path} is readable by others; chmod 600 it") from None
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as f:
-        f.write(make)
-        f.flush()
-        os.fsync(f.fileno())
-    return make
+            raise PermissionError(
+                f"secret file {path} is accessible by group or others "
+                f"(mode {stat.S_IMODE(mode):o}); run chmod 600 on it"
+            )
+        return f.read().strip()
 
 
 def contact_cipher(path: Path) -> Fernet:
+    from cryptography.fernet import Fernet
+
     return Fernet(read_or_create_secret(path, Fernet.generate_key()))

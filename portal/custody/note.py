@@ -13,9 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +28,8 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
+
+from portal.keys import read_or_create_secret
 
 ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "  # em dash, space
@@ -265,29 +265,8 @@ def load_or_create_signer(path: Path, name: str) -> str:
     Refuses a file that group or others may access: a leaked log key lets anyone forge
     checkpoints, which would void every receipt's evidential value.
     """
-    skey = generate_signer(name)  # first, so a bad name leaves no empty file behind
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        # O_EXCL: never overwrite; mode given at creation so it is never briefly wider.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(skey + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        return skey
-    # fstat the opened file, not the path, so a swapped file cannot slip between the two.
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "r", encoding="ascii") as f:
-        mode = os.fstat(f.fileno()).st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise PermissionError(
-                f"signing key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(mode):o}); run chmod 600 on it"
-            )
-        skey = f.read().strip()
+    # Generated first, so a bad name leaves no empty file behind.
+    skey = read_or_create_secret(path, (generate_signer(name) + "\n").encode()).decode("ascii")
     signer = _parse_signer(skey)
     if signer.name != name:
         raise NoteError(f"key file {path} holds a key named {signer.name!r}, expected {name!r}")
