@@ -16,9 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from portal import db
 from portal.clock import utcnow
 from portal.config import Settings
-from portal.custody import note
 from portal.errors import install_handlers
-from portal.keys import contact_cipher
+from portal.keys import contact_cipher, load_or_create_signer
 from portal.retention.service import ensure_default_policies
 from portal.runtime import Runtime
 from portal.storage import open_storage
@@ -86,7 +85,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=sessions,
         storage=storage,
         contact_cipher=contact_cipher(settings.resolved_contact_key_file),
-        log_signer=note.load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
+        log_signer=load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
     )
     return rt
 

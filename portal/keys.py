@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from portal.custody.note import NoteError, generate_signer, signer_name
+
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
 
@@ -44,3 +46,17 @@ def contact_cipher(path: Path) -> Fernet:
     from cryptography.fernet import Fernet
 
     return Fernet(read_or_create_secret(path, Fernet.generate_key()))
+
+
+def load_or_create_signer(path: Path, name: str) -> str:
+    """Signer key for `name` kept in `path`, created (mode 0600) on first use.
+
+    Refuses a file that group or others may access: a leaked log key lets anyone forge
+    checkpoints, which would void every receipt's evidential value.
+    """
+    # Generated first, so a bad name leaves no empty file behind.
+    skey = read_or_create_secret(path, (generate_signer(name) + "\n").encode()).decode("ascii")
+    held = signer_name(skey)
+    if held != name:
+        raise NoteError(f"key file {path} holds a key named {held!r}, expected {name!r}")
+    return skey

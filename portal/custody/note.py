@@ -15,7 +15,6 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -28,8 +27,6 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
-
-from portal.keys import read_or_create_secret
 
 ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "  # em dash, space
@@ -140,6 +137,11 @@ def generate_signer(name: str) -> str:
     seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     kid = key_id(name, _raw_public(private.public_key()))
     return f"PRIVATE+KEY+{name}+{kid:08x}+{_b64(bytes([ALG_ED25519]) + seed)}"
+
+
+def signer_name(skey: str) -> str:
+    """The key name inside a signer key string (NoteError if it is malformed)."""
+    return _parse_signer(skey).name
 
 
 def verifier_from_signer(skey: str) -> str:
@@ -254,20 +256,3 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if any(not line for line in extensions):
         raise NoteError("checkpoint extension lines must be non-empty")
     return Checkpoint(origin, int(size_line), root, tuple(extensions))
-
-
-# --- key file ------------------------------------------------------------------------------
-
-
-def load_or_create_signer(path: Path, name: str) -> str:
-    """Signer key for `name` kept in `path`, created (mode 0600) on first use.
-
-    Refuses a file that group or others may access: a leaked log key lets anyone forge
-    checkpoints, which would void every receipt's evidential value.
-    """
-    # Generated first, so a bad name leaves no empty file behind.
-    skey = read_or_create_secret(path, (generate_signer(name) + "\n").encode()).decode("ascii")
-    signer = _parse_signer(skey)
-    if signer.name != name:
-        raise NoteError(f"key file {path} holds a key named {signer.name!r}, expected {name!r}")
-    return skey

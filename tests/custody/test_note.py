@@ -14,12 +14,12 @@ from portal.custody.note import (
     format_checkpoint,
     generate_signer,
     key_id,
-    load_or_create_signer,
     open_note,
     parse_checkpoint,
     sign,
     verifier_from_signer,
 )
+from portal.keys import load_or_create_signer
 
 # Known answer from the golang.org/x/mod/sumdb/note documentation (Ed25519 is deterministic).
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
