@@ -236,6 +236,9 @@ def test_read_back_then_keep_writing(backend: Backend) -> None:
     assert b"".join(backend.open().read_partial(up.id, up.state, up.offset)) == up.expected
     up.patch(blob(PART + 1, seed=2))  # whole parts after the read-back
     assert b"".join(backend.open().read_partial(up.id, up.state, up.offset)) == up.expected
+    # Several parts in flight at once, all sent to the upload the read-back completed.
+    up.patch(blob(3 * PART + 7, seed=6), chunk=PART)
+    assert b"".join(backend.open().read_partial(up.id, up.state, up.offset)) == up.expected
     up.patch(blob(10, seed=3))  # only a remainder after the read-back
     assert backend.open().read_partial_head(up.id, up.state, 100) == up.expected[:100]
     up.patch(blob(PART, seed=4), commit=False)
@@ -279,6 +282,16 @@ def test_finish_without_the_partial_or_the_key(backend: Backend) -> None:
     backend.open().delete_partial(up.id, up.state)  # missing is fine
     with pytest.raises(ObjectMissing):
         up.finish("sha256/lost")
+
+
+def test_an_abort_with_parts_in_flight_leaves_no_upload(backend: Backend) -> None:
+    up = Upload(backend)
+    up.patch(blob(4 * PART + 3, seed=1), chunk=4 * PART + 3, commit=False)  # one write, 4 parts
+    if backend.kind == "s3":
+        assert s3_uploads(backend, "partial/") == []
+    up.patch(blob(10, seed=2))
+    up.finish("sha256/inflight")
+    assert read_all(backend.open(), "sha256/inflight") == up.expected
 
 
 def test_delete_partial_leaves_nothing(backend: Backend) -> None:

@@ -38,7 +38,9 @@ import json
 import logging
 import math
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -60,6 +62,7 @@ MIN_PART_SIZE = 5 * MiB
 MAX_PARTS = 10_000
 MAX_COPY_PART = 5 * GiB
 CHUNK = MiB
+PIPELINE = 2  # parts in flight per PATCH (README, S3 ingest)
 READ_ATTEMPTS = 3
 
 Checksum = Literal["when_required", "when_supported"]
@@ -231,7 +234,13 @@ class _State:
 
 
 class _S3Partial:
-    """One PATCH's appends: at most one part in memory, full parts uploaded right away."""
+    """One PATCH's appends: full parts go up in the background, `PIPELINE` at a time.
+
+    Memory is bounded by the part being filled plus the parts in flight. Part uploads run in
+    the storage's thread pool so the next part fills while the last one travels (one at a
+    time left the link idle for the length of every request); `commit` waits for all of them
+    before it names any, so a committed state only ever refers to parts S3 acknowledged.
+    """
 
     def __init__(
         self, storage: S3Storage, upload_id: str, committed: _State, raw: str | None, head: bytes
@@ -242,10 +251,12 @@ class _S3Partial:
         self._raw = raw
         self._mpu = committed.mpu
         self._parts = list(committed.parts)
+        self._inflight: deque[tuple[int, bytes, Future[str]]] = deque()
         self._buf = bytearray(head)
         self._dirty = False
         self._open = True
         self._done = False
+        self._rebased = False
         self._new_mpu: _Mpu | None = None
 
     def write(self, data: bytes) -> None:
@@ -261,34 +272,54 @@ class _S3Partial:
             self._buf += view[:room]
             view = view[room:]
             while len(self._buf) >= size:
-                self._flush_part(size)
+                with memoryview(self._buf) as mv:
+                    body = bytes(mv[:size])
+                del self._buf[:size]
+                self._send(body)
+                while len(self._inflight) >= PIPELINE:
+                    self._settle()
 
-    def _flush_part(self, size: int) -> None:
-        with memoryview(self._buf) as mv:
-            body = bytes(mv[:size])
-        number = len(self._parts) + 1
+    def _send(self, body: bytes) -> None:
+        number = len(self._parts) + len(self._inflight) + 1
         if number > MAX_PARTS:
             raise InsufficientStorage("upload is larger than an S3 multipart upload can hold")
         s = self._storage
         if self._mpu is None:
             self._mpu = self._new_mpu = s._create_mpu(self._upload_id, "data")
+        future = s._pool.submit(s._upload_part, self._upload_id, self._mpu, number, body)
+        self._inflight.append((number, body, future))
+
+    def _settle(self) -> None:
+        """Wait for the oldest part in flight and record it."""
+        number, body, future = self._inflight.popleft()
         try:
-            etag = s._upload_part(self._upload_id, self._mpu, number, body)
+            etag = future.result()
         except _UploadGone:
             # Completed by a read-back (materialise) of the committed state: carry on in a new
-            # upload that starts with a server-side copy of the committed parts.
-            if self._parts != list(self._committed.parts):
+            # upload that starts with a server-side copy of the committed parts. Every part
+            # still in flight went to the vanished upload too, so all are sent again.
+            if self._rebased or self._parts != list(self._committed.parts):
                 raise StorageUnavailable("the multipart upload vanished mid-request") from None
+            bodies = [body, *self._drain_bodies()]
+            s = self._storage
             self._mpu, parts = s._rebase(self._upload_id, self._committed)
             self._new_mpu = self._mpu
             self._parts = list(parts)
-            number = len(self._parts) + 1
-            try:
-                etag = s._upload_part(self._upload_id, self._mpu, number, body)
-            except _UploadGone:
-                raise StorageUnavailable("the multipart upload vanished mid-request") from None
-        self._parts.append(_Part(number, etag, size))
-        del self._buf[:size]
+            self._rebased = True
+            for again in bodies:
+                self._send(again)
+            return
+        self._parts.append(_Part(number, etag, len(body)))
+
+    def _drain_bodies(self) -> list[bytes]:
+        """Wait for every part in flight, forget their outcome, return their bodies."""
+        bodies = []
+        while self._inflight:
+            _, body, future = self._inflight.popleft()
+            with contextlib.suppress(Exception):
+                future.result()
+            bodies.append(body)
+        return bodies
 
     def commit(self) -> str | None:
         if not self._open:
@@ -300,10 +331,22 @@ class _S3Partial:
             s = self._storage
             pending = None
             if self._buf:
-                start = sum(p.size for p in self._parts)
+                # The leftover travels alongside the last parts, then everything is awaited.
+                start = sum(p.size for p in self._parts) + sum(len(b) for _, b, _ in self._inflight)
                 name = f"pending-{start}-{secrets.token_hex(4)}"
-                version = s._put_temp(self._upload_id, name, bytes(self._buf))
-                pending = _Object(name, len(self._buf), version)
+                tail = bytes(self._buf)
+                put = s._pool.submit(s._put_temp, self._upload_id, name, tail)
+                try:
+                    while self._inflight:
+                        self._settle()
+                finally:
+                    version = put.result()
+                if sum(p.size for p in self._parts) != start:
+                    raise StorageUnavailable("parts changed while the leftover was stored")
+                pending = _Object(name, len(tail), version)
+            else:
+                while self._inflight:
+                    self._settle()
             old = self._committed.pending
             state = _State(
                 mpu=self._mpu,
@@ -317,18 +360,22 @@ class _S3Partial:
             self._release()
 
     def abort(self) -> None:
+        self._release()
         if not self._done and self._new_mpu is not None:
             # Only this writer knows of it; the committed state never referred to it.
             self._storage._abort_quietly(self._upload_id, self._new_mpu)
             self._new_mpu = None
-        self._release()
 
     def close(self) -> None:
         self._release()
 
     def _release(self) -> None:
+        """Stop: nothing more is sent, and no upload of ours is still running afterwards."""
         self._open = False
         self._buf = bytearray()
+        for _, _, future in self._inflight:
+            future.cancel()
+        self._drain_bodies()
 
 
 # --- the backend ------------------------------------------------------------------------------
@@ -376,6 +423,8 @@ class S3Storage:
         self._s3: _Client = boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url or None, config=config
         )
+        # Part uploads of every open writer; each writer keeps at most PIPELINE in it.
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-part")
         self._transfer = TransferConfig(
             multipart_threshold=256 * MiB, multipart_chunksize=128 * MiB, max_concurrency=4
         )
@@ -768,6 +817,62 @@ class S3Storage:
             # Written meanwhile by another instance: same key, same bytes.
             if not (isinstance(exc.__cause__, ClientError) and _status(exc.__cause__) == 412):
                 raise
+
+    # --- listing ------------------------------------------------------------------------
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Current versions only: older versions of a key go with it (see `delete`)."""
+        from portal.storage import StoredObject
+
+        partials = f"{self.prefix}partial/"
+        with _translated(f"list {self.prefix or '/'}"):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix
+            )
+            for page in pages:
+                for o in page.get("Contents", []):
+                    full = str(o["Key"])
+                    if full.startswith(partials) or full.endswith("/"):
+                        continue  # partials are listed by list_partials; folder markers
+                    yield StoredObject(
+                        full.removeprefix(self.prefix),
+                        int(o["Size"]),
+                        o["LastModified"].astimezone(UTC),
+                    )
+
+    def list_partials(self) -> Iterator[StoredPartial]:
+        """Partials by upload id: their objects, and multipart uploads (with their parts)
+        that no object shows yet."""
+        from portal.storage import StoredPartial
+
+        base = f"{self.prefix}partial/"
+        found: dict[str, tuple[int, datetime]] = {}
+
+        def add(full_key: str, size: int, at: datetime) -> None:
+            upload_id = full_key.removeprefix(base).split("/", 1)[0]
+            had = found.get(upload_id)
+            at = at.astimezone(UTC)
+            found[upload_id] = (size, at) if had is None else (had[0] + size, max(had[1], at))
+
+        with _translated(f"list {base}"):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base
+            ):
+                for o in page.get("Contents", []):
+                    add(str(o["Key"]), int(o["Size"]), o["LastModified"])
+            for page in self._s3.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=base
+            ):
+                for u in page.get("Uploads", []):
+                    key = str(u["Key"])
+                    add(key, 0, u["Initiated"])
+                    for part_page in self._s3.get_paginator("list_parts").paginate(
+                        Bucket=self.bucket, Key=key, UploadId=str(u["UploadId"])
+                    ):
+                        for p in part_page.get("Parts", []):
+                            add(key, int(p["Size"]), p["LastModified"])
+        for upload_id, (size, at) in sorted(found.items()):
+            yield StoredPartial(upload_id, size, at)
 
     # --- deletion and Object Lock ---------------------------------------------------------
 
