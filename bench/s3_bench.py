@@ -16,7 +16,7 @@ MB/s is 10^6 bytes per second of wall clock. Target: tus median >= 0.7x boto3's 
 Lock, bucket). To show where the portal's time goes, each PATCH is timed on its own (the last
 one carries finalise) and every round also times a standalone server-side copy of an object of
 the same size with the portal's own TransferConfig (what finalise's copy does) and a boto3
-upload with one part in flight at a time, in the portal's part size (how a PATCH writes).
+upload with PIPELINE parts in flight, in the portal's part size (how a PATCH writes).
 
     python bench/s3_bench.py                          # 512 MiB, 3 rounds, 64 MiB PATCHes
     python bench/s3_bench.py --size-mib 64 --rounds 1 --warmup-mib 0   # smoke run
@@ -65,7 +65,7 @@ from upload_bench import (
     tree_rss,
 )
 
-from portal.storage.s3 import PART_SIZE, S3Storage
+from portal.storage.s3 import PART_SIZE, PIPELINE, S3Storage
 from tests.servers import Seaweed, fresh_database, start_postgres, start_seaweed
 
 RATIO_TARGET = 0.7
@@ -247,7 +247,7 @@ def vary(path: Path, size: int) -> str:
 TUS_ROW = "tus via portal (Object Lock bucket)"
 PLAIN_ROW = "boto3 upload_file (plain bucket)"
 LOCK_ROW = "boto3 upload_file (Object Lock bucket)"
-SERIAL_ROW = "boto3, 1 thread, portal part size (lock)"
+SERIAL_ROW = f"boto3, {PIPELINE} threads, portal part size (lock)"
 COPY_ROW = "server-side copy, portal TransferConfig"
 
 
@@ -388,7 +388,7 @@ def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> bo
     if not isinstance(transfer, TransferConfig):
         raise RuntimeError("S3Storage no longer keeps a TransferConfig in ._transfer")
     serial = TransferConfig(
-        multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=1
+        multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=PIPELINE
     )
 
     console.print("making the test file ...")
@@ -422,7 +422,7 @@ def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> bo
         out[LOCK_ROW] = boto3_upload(s3, weed, lock_bucket, key, path, n)
         out[COPY_ROW] = copy_probe(s3, transfer, weed, lock_bucket, key, n)
         delete_all(s3, lock_bucket, key)
-        # The portal's write pattern: one part in flight at a time, PART_SIZE parts.
+        # The portal's write pattern: PIPELINE parts in flight, PART_SIZE parts.
         out[SERIAL_ROW] = boto3_upload(s3, weed, lock_bucket, key, path, n, serial)
         delete_all(s3, lock_bucket, key)
         for name, s in out.items():
