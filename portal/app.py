@@ -12,12 +12,13 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from portal import db
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
-from portal.keys import contact_cipher, load_or_create_signer
+from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.retention.service import ensure_default_policies
 from portal.runtime import Runtime
 from portal.storage import open_storage
@@ -86,6 +87,7 @@ def build_runtime(settings: Settings) -> Runtime:
         storage=storage,
         contact_cipher=contact_cipher(settings.resolved_contact_key_file),
         log_signer=load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
+        rate_limit_key=rate_limit_key(settings.resolved_contact_key_file),
     )
     return rt
 
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # A crash between the last byte's commit and finalise leaves work to finish.
         uploads.finalise_pending(rt.upload_deps)
         rt.sign_checkpoint()
+        rt.purge_rate_counters()
         s = rt.settings
         tasks = [
             # Sign whenever anything was logged (views, logins...), not only on uploads.
@@ -111,6 +114,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             ),
             asyncio.create_task(
                 _every(s.retention_interval.total_seconds(), rt.run_retention, "retention")
+            ),
+            # Ended windows' counters go soon after: no trail of who came when is kept.
+            asyncio.create_task(
+                _every(s.rate_limit_window.total_seconds(), rt.purge_rate_counters, "rate limits")
             ),
         ]
         yield
@@ -125,6 +132,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_handlers(app)
 
     app.add_middleware(TusResumableHeader)
+    # Outermost, so every route, the rate limits and the scheme-dependent parts see the
+    # client a trusted proxy names. The one place proxies are trusted: `portal serve` turns
+    # uvicorn's own copy of this off (PORTAL_TRUSTED_PROXIES, not FORWARDED_ALLOW_IPS).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     from portal.auth.router import router as staff_router
     from portal.custody.router import router as log_router

@@ -84,6 +84,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         access_log=settings.access_log,
+        # The app applies PORTAL_TRUSTED_PROXIES itself (portal.app); a second, differently
+        # configured copy here would decide first.
+        proxy_headers=False,
         server_header=False,
         log_level="info",
     )

@@ -5,12 +5,13 @@ Every field here must be documented in README; tests/test_config.py enforces it.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -100,13 +101,60 @@ class Settings(BaseSettings):
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        ["127.0.0.1", "::1"],
+        description="Proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; empty trusts none.",
+    )
+    rate_limit_window: timedelta = Field(
+        timedelta(minutes=10), description="Length of one rate-limit window."
+    )
+    rate_limit_submissions: int = Field(
+        30, ge=0, description="Submissions one client may open per window; 0 disables the limit."
+    )
+    rate_limit_uploads: int = Field(
+        200, ge=0, description="tus uploads one client may create per window; 0 disables the limit."
+    )
 
-    @field_validator("upload_expiry", "upload_lock_lease", "checkpoint_interval", mode="before")
+    @field_validator(
+        "upload_expiry",
+        "upload_lock_lease",
+        "checkpoint_interval",
+        "rate_limit_window",
+        mode="before",
+    )
     @classmethod
     def _seconds(cls, v: object) -> object:
         # Environment values arrive as text; a bare number means seconds.
         if isinstance(v, str) and v.replace(".", "", 1).isdigit():
             return float(v)
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: object) -> object:
+        return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        # Checked and normalised here: the proxy-header middleware would quietly take a typo
+        # (or a network with host bits set) for a host name and never match it.
+        out = []
+        for entry in v:
+            try:
+                ip = ipaddress.ip_network(entry, strict=False) if "/" in entry else None
+                out.append(str(ip) if ip else str(ipaddress.ip_address(entry)))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return out
+
+    @field_validator("rate_limit_window")
+    @classmethod
+    def _whole_seconds(cls, v: timedelta) -> timedelta:
+        seconds = v.total_seconds()
+        if seconds < 1 or seconds != int(seconds):
+            raise ValueError("the rate-limit window must be a whole number of seconds, at least 1")
         return v
 
     @field_validator("public_url")

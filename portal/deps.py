@@ -11,6 +11,7 @@ from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.auth.witness import bearer
 from portal.errors import Forbidden, Unauthorized
+from portal.ratelimit.service import Bucket
 from portal.runtime import Runtime
 from portal.submissions import service as submissions
 from portal.submissions.models import Submission
@@ -33,6 +34,22 @@ def get_witness(
 
 
 WitnessDep = Annotated[Submission, Depends(get_witness)]
+
+
+def client_host(request: Request) -> str | None:
+    """The client's address: the peer's, or the one a trusted proxy names (portal.app)."""
+    return request.client.host if request.client else None
+
+
+def rate_limited(bucket: Bucket) -> Any:
+    """A dependency that counts the request against the client's `bucket` limit (429 past it).
+
+    Counted before anything else the route does, so a refused request changes nothing."""
+
+    def count(request: Request, rt: RuntimeDep) -> None:
+        rt.count_request(bucket, client_host(request))
+
+    return Depends(count)
 
 
 def base_url(request: Request, rt: Runtime) -> str:

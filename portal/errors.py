@@ -100,6 +100,17 @@ class StorageUnavailable(PortalError):
         self.headers.setdefault("Retry-After", "5")
 
 
+class RateLimited(PortalError):
+    """Too many requests of one kind from one client in the current window."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
 class InsufficientStorage(PortalError):
     status, code = 507, "insufficient_storage"
 

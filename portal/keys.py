@@ -48,6 +48,22 @@ def contact_cipher(path: Path) -> Fernet:
     return Fernet(read_or_create_secret(path, Fernet.generate_key()))
 
 
+def rate_limit_key(contact_key_file: Path) -> bytes:
+    """HMAC key for rate-limit counters, derived (HKDF-SHA256) from the contact key.
+
+    Derived rather than a file of its own: every instance must hold the same key or each would
+    count alone, and every instance already mounts the contact key. Whoever has the contact key
+    can read the witnesses' contact details anyway, so this adds nothing for them to take.
+    """
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    material = read_or_create_secret(contact_key_file, Fernet.generate_key())
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal rate limits")
+    return hkdf.derive(material)
+
+
 def load_or_create_signer(path: Path, name: str) -> str:
     """Signer key for `name` kept in `path`, created (mode 0600) on first use.
 

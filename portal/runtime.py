@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from portal.db import transaction
 from portal.evidence.models import Evidence
 from portal.evidence.service import close_idle_playbacks
 from portal.media.service import derive
+from portal.ratelimit import service as ratelimit
 from portal.retention import service as retention_svc
 from portal.storage import Storage
 from portal.uploads.service import Deps, Limits
@@ -36,6 +38,7 @@ class Runtime:
     storage: Storage
     contact_cipher: Fernet
     log_signer: str
+    rate_limit_key: bytes
     clock: Callable[[], datetime] = utcnow
 
     @property
@@ -79,6 +82,34 @@ class Runtime:
     def close_idle_playbacks(self) -> int:
         with transaction(self.sessions) as db:
             return close_idle_playbacks(db, now=self.clock(), idle=self.settings.playback_idle)
+
+    def count_request(
+        self, bucket: ratelimit.Bucket, client_host: str | None, *, db: Session | None = None
+    ) -> None:
+        """Count one request against the client's limit; raises RateLimited past it.
+
+        In `db`'s transaction when given (the count then stands or falls with that work),
+        else in one of its own."""
+        s = self.settings
+        limit = {"submissions": s.rate_limit_submissions, "uploads": s.rate_limit_uploads}[bucket]
+        if limit <= 0:
+            return
+        with (
+            contextlib.nullcontext(db) if db is not None else transaction(self.sessions) as session
+        ):
+            ratelimit.hit(
+                session,
+                secret=self.rate_limit_key,
+                bucket=bucket,
+                client=ratelimit.client_id(client_host),
+                limit=limit,
+                window=s.rate_limit_window,
+                now=self.clock(),
+            )
+
+    def purge_rate_counters(self) -> int:
+        with transaction(self.sessions) as db:
+            return ratelimit.purge(db, now=self.clock())
 
     @property
     def login_policy(self) -> LoginPolicy:

@@ -109,7 +109,10 @@ class Server:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
+        # Runs here open many submissions from one address (127.0.0.1); the limits have
+        # their own tests (tests/test_rate_limits.py), which set them through `env`.
+        no_limits = {"PORTAL_RATE_LIMIT_SUBMISSIONS": "0", "PORTAL_RATE_LIMIT_UPLOADS": "0"}
+        self.env = {**no_limits, **os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
 

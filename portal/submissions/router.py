@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from portal.auth.witness import new_token
 from portal.db import transaction
-from portal.deps import RuntimeDep, WitnessDep, base_url
+from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.retention import service as retention
 from portal.submissions import consent as consent_docs
 from portal.submissions import receipts, service
@@ -34,7 +34,7 @@ def get_consent() -> ConsentOut:
     )
 
 
-@router.post("/submissions", status_code=201)
+@router.post("/submissions", status_code=201, dependencies=[rate_limited("submissions")])
 async def create_submission(
     payload: SubmissionCreate, request: Request, rt: RuntimeDep
 ) -> SubmissionCreated:

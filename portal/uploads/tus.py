@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from portal.clock import as_utc
-from portal.deps import RuntimeDep, WitnessDep, base_url
+from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.errors import BadRequest, PreconditionFailed, TooLarge, UnsupportedMediaType
 from portal.submissions.service import ensure_open
 from portal.uploads import service
@@ -80,7 +80,7 @@ async def _stream_into(
     return await run_in_threadpool(writer.finish, complete=complete)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[rate_limited("uploads")])
 async def create(
     request: Request,
     rt: RuntimeDep,

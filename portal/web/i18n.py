@@ -98,6 +98,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "es": "El texto de consentimiento cambió mientras leía. Lea la versión nueva, abajo.",
         "en": "The consent text changed while you were reading. Please read the new version below.",
     },
+    "consent.rate_limited": {
+        "es": "Se han abierto demasiadas entregas desde su red en poco tiempo. Sus datos siguen "
+        "abajo: inténtelo de nuevo en {minutes} min.",
+        "en": "Too many submissions were opened from your network in a short time. Your details "
+        "are kept below: please try again in {minutes} min.",
+    },
     "consent.bad_input": {
         "es": "Algún dato no es válido o es demasiado largo: {field}.",
         "en": "Some data is not valid or too long: {field}.",

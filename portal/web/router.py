@@ -39,8 +39,8 @@ from portal.auth.permissions import Permission, allowed
 from portal.auth.witness import new_token
 from portal.custody import service as custody
 from portal.db import transaction
-from portal.deps import RuntimeDep
-from portal.errors import Forbidden, Invalid, NotFound, PortalError, Unauthorized
+from portal.deps import RuntimeDep, client_host
+from portal.errors import Forbidden, Invalid, NotFound, PortalError, RateLimited, Unauthorized
 from portal.evidence import router as evidence_api
 from portal.evidence import service as evidence
 from portal.evidence.schemas import CaseCreate, Triage
@@ -397,28 +397,37 @@ async def create_submission(
 
     def create(model: SubmissionCreate) -> str:
         with transaction(rt.sessions) as db:
+            # The API's per-client limit, counted in the same transaction: a form sent back
+            # for correction costs nothing. When refused, the form returns as filled in.
+            rt.count_request("submissions", client_host(request), db=db)
             sub = submissions.create(
                 db, payload=model, token=token, cipher=rt.contact_cipher, now=rt.clock()
             )
             return sub.id
 
+    limited: RateLimited | None = None
     if body is not None:
         try:
             sub_id = await run_in_threadpool(create, body)
+        except RateLimited as exc:
+            limited = exc
+            errors.append(t("consent.rate_limited", minutes=-(-exc.retry_after // 60)))
         except Invalid as exc:
             errors.append(
                 t("consent.outdated") if exc.code == "consent_version" else t("consent.need_scope")
             )
     if errors or body is None:
-        return render(
+        response = render(
             request,
             "witness/consent.html",
-            status=422,
+            status=limited.status if limited else 422,
             errors=list(dict.fromkeys(errors)),
             values=values,
             chosen=scopes,
             **_consent_context(lang),
         )
+        response.headers.update(limited.headers if limited else {})
+        return response
     return render(
         request,
         "witness/upload.html",

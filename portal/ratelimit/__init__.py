@@ -1,0 +1,1 @@
+"""Per-client rate limits on the public witness endpoints, counted in the shared database."""
