@@ -281,3 +281,124 @@ def retention_run(
         f"{len(report.destroyed)} destroyed, {len(report.would_destroy)} would be, "
         f"{len(report.awaiting_approval)} awaiting approval, {len(report.locked)} locked"
     )
+
+
+storage_cli = typer.Typer(no_args_is_help=True, help="Evidence storage maintenance.")
+app.add_typer(storage_cli, name="storage")
+
+
+def _age(seconds: float) -> str:
+    s = int(seconds)
+    if s >= 86400:
+        return f"{s // 86400}d {s % 86400 // 3600}h"
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 60}m {s % 60}s" if s >= 60 else f"{s}s"
+
+
+@storage_cli.command("reconcile")
+def storage_reconcile(
+    data_dir: DataDir = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Remove orphans older than PORTAL_UPLOAD_EXPIRY (each removal is a custody "
+            "event); never bypasses Object Lock or a legal hold.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print one JSON object {"orphans": [...], "missing": [...], "repaired": [...]} '
+            "instead of tables.",
+        ),
+    ] = False,
+) -> None:
+    """Find objects and partials no database row claims (orphans, left by a crash) and rows
+    whose bytes are missing from storage.
+
+    Orphans (JSON: kind original|derivative|partial|object, key, upload_id, size,
+    last_modified, age_seconds, old_enough, removable, reason, keep_reason, outcome
+    removed|locked|failed|null, error, log_index). Missing (JSON: kind evidence|derivative|
+    upload, id, key, reason) are only reported, never repaired. Repaired (JSON: kind, key,
+    upload_id, size, sha256, log_index of its storage.orphan_removed event).
+
+    Exit status: 0 when nothing is left to look at (no missing bytes, every orphan removed),
+    1 when something is reported and not repaired, 2 when storage or the database could not
+    be read.
+    """
+    import json
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal.app import build_runtime
+    from portal.export.commands import CLI_ACTOR
+    from portal.storage.reconcile import reconcile
+
+    engine = None
+    try:
+        rt = build_runtime(_settings(data_dir))
+        engine = rt.engine
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed}"),
+            console=err,
+            disable=as_json,
+            transient=True,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(phase: str, done: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=None)
+                bar.update(tasks[phase], completed=done)
+
+            report = reconcile(
+                sessions=rt.sessions,
+                storage=rt.storage,
+                expiry=rt.settings.upload_expiry,
+                repair=repair,
+                now=rt.clock(),
+                actor=CLI_ACTOR,
+                progress=progress,
+            )
+    except PortalError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        err.print(f"[red]error[/red] (database): {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        raise typer.Exit(0 if report.clean else 1)
+    if report.orphans:
+        table = Table("kind", "key", "size", "age", "why", "repair", title="orphans")
+        for o in report.orphans:
+            if o.outcome is not None:
+                action = o.outcome + (f": {o.error}" if o.error else "")
+            elif o.keep is not None:
+                action = f"kept: {o.keep}"
+            elif not o.old_enough:
+                action = "too young to remove"
+            else:
+                action = "removable with --repair"
+            table.add_row(o.kind, o.key, str(o.size), _age(o.age.total_seconds()), o.reason, action)
+        console.print(table)
+    if report.missing:
+        table = Table("kind", "id", "expected at", "why", title="missing from storage")
+        for m in report.missing:
+            table.add_row(m.kind, m.id, m.key, m.reason)
+        console.print(table)
+    console.print(
+        f"{report.objects_checked} objects and {report.partials_checked} partials checked: "
+        f"{len(report.orphans)} orphans ({len(report.repaired)} removed), "
+        f"{len(report.missing)} missing"
+    )
+    raise typer.Exit(0 if report.clean else 1)

@@ -85,3 +85,10 @@ class EventType(StrEnum):
     whether witness identity was included."""
     LOG_VERIFIED = "log.verified"
     """The whole log was audited (and, with content, every original re-read and re-hashed)."""
+    STORAGE_ORPHAN_REMOVED = "storage.orphan_removed"
+    """`portal storage reconcile --repair` is removing an object or partial that no database
+    row claims (key, kind, size, SHA-256 for originals). Committed just before the delete, so a
+    crash leaves the intent on record and the next run finds the object again."""
+    STORAGE_ORPHAN_KEPT = "storage.orphan_kept"
+    """The delete announced by a `storage.orphan_removed` (`removal`, its seq) did not happen:
+    Object Lock or a legal hold refused it, or storage failed; the object is still there."""

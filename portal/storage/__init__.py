@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from portal.errors import InsufficientStorage, PortalError, StorageUnavailable
 
@@ -23,6 +23,8 @@ __all__ = [
     "PartialWriter",
     "Storage",
     "StorageUnavailable",
+    "StoredObject",
+    "StoredPartial",
     "open_storage",
 ]
 
@@ -35,6 +37,18 @@ class ObjectLocked(PortalError):
     """The object is under a legal hold or its retention date has not passed."""
 
     status, code = 409, "object_locked"
+
+
+class StoredObject(NamedTuple):
+    key: str
+    size: int
+    last_modified: datetime  # UTC
+
+
+class StoredPartial(NamedTuple):
+    upload_id: str
+    size: int  # bytes stored for it so far
+    last_modified: datetime  # UTC, the latest write to any of its pieces
 
 
 class PartialWriter(Protocol):
@@ -96,6 +110,15 @@ class Storage(Protocol):
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         """While on, `key` cannot be deleted whatever its retention date."""
+
+    # Listing, for reconciling storage with the database (portal.storage.reconcile).
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Every object under a key (current versions only), partials excluded; any order."""
+
+    def list_partials(self) -> Iterator[StoredPartial]:
+        """Every partial with something stored. One with no bytes committed yet may have
+        nothing stored (S3 creates nothing before the first commit), so it may be absent."""
 
 
 def open_storage(

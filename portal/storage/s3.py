@@ -51,7 +51,14 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from portal.errors import PortalError
-from portal.storage import InsufficientStorage, ObjectLocked, ObjectMissing, StorageUnavailable
+from portal.storage import (
+    InsufficientStorage,
+    ObjectLocked,
+    ObjectMissing,
+    StorageUnavailable,
+    StoredObject,
+    StoredPartial,
+)
 
 log = logging.getLogger("portal.storage.s3")
 
@@ -822,8 +829,6 @@ class S3Storage:
 
     def list_objects(self) -> Iterator[StoredObject]:
         """Current versions only: older versions of a key go with it (see `delete`)."""
-        from portal.storage import StoredObject
-
         partials = f"{self.prefix}partial/"
         with _translated(f"list {self.prefix or '/'}"):
             pages = self._s3.get_paginator("list_objects_v2").paginate(
@@ -843,8 +848,6 @@ class S3Storage:
     def list_partials(self) -> Iterator[StoredPartial]:
         """Partials by upload id: their objects, and multipart uploads (with their parts)
         that no object shows yet."""
-        from portal.storage import StoredPartial
-
         base = f"{self.prefix}partial/"
         found: dict[str, tuple[int, datetime]] = {}
 
