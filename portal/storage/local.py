@@ -64,6 +64,10 @@ def _translated() -> Iterator[None]:
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InsufficientStorage("storage is full") from exc
+        if exc.errno == errno.EFBIG:
+            # A file-size limit (RLIMIT_FSIZE, or the filesystem's own maximum): waiting will
+            # not lift it, so this is "cannot hold it" (507) rather than "try again" (503).
+            raise InsufficientStorage("storage refuses to grow a file this large") from exc
         raise StorageUnavailable(f"storage error: {exc.strerror or exc}") from exc
 
 
@@ -85,6 +89,12 @@ class _LocalPartial:
         self._fd: int | None = fd
         try:
             with _translated():
+                if os.fstat(fd).st_size < offset:
+                    # Truncating up would fill the gap with zeros under a hash state that
+                    # covers the real bytes: refuse rather than corrupt the evidence.
+                    raise StorageUnavailable(
+                        f"partial {path.name} holds fewer bytes than its durable offset {offset}"
+                    )
                 # Bytes past the durable offset come from a write that never committed.
                 os.ftruncate(fd, offset)
                 os.lseek(fd, offset, os.SEEK_SET)
@@ -113,8 +123,13 @@ class _LocalPartial:
         try:
             with _translated():
                 os.fsync(fd)
-        finally:
-            self.close()
+        except BaseException:
+            # After a failed fsync the page cache may hold pages the disk never got, marked
+            # clean, so a second fsync would report success: everything since the last good
+            # commit is lost. Drop it (the next open_partial truncates again if this fails).
+            self.abort()
+            raise
+        self.close()
         return None
 
     def abort(self) -> None:
@@ -126,7 +141,9 @@ class _LocalPartial:
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.close(fd)
+            # Nothing to report: durable bytes were fsynced, the others are dropped anyway.
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class LocalStorage:
@@ -154,8 +171,16 @@ class LocalStorage:
         with _translated():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(lock))
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "w") as f:
+                    f.write(json.dumps(lock))
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            _fsync_dir(path.parent)
 
     def set_retention(self, key: str, until: datetime | None) -> None:
         """Like Object Lock: a date only ever moves later; None changes nothing."""
@@ -209,8 +234,11 @@ class LocalStorage:
         with _translated():
             dst.parent.mkdir(parents=True, exist_ok=True)
             if dst.exists():
-                # Same key, same hash: a retried finalise, or the same file sent twice.
+                # Same key, same hash: a retried finalise, or the same file sent twice. The
+                # earlier attempt may have failed in the fsyncs below: make the rename durable.
                 src.unlink(missing_ok=True)
+                _fsync_dir(dst.parent)
+                _fsync_dir(self.partials)
                 return
             os.chmod(src, 0o444)
             os.replace(src, dst)
@@ -256,12 +284,16 @@ class LocalStorage:
             if path.exists():
                 return
             tmp = path.with_name(path.name + ".tmp")
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # a full disk keeps no half-written leftovers
+                raise
             _fsync_dir(path.parent)
 
     def delete(self, key: str, *, bypass_governance: bool = False) -> None:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
+import sqlite3
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +27,8 @@ from typing import Any
 import filetype
 import rehashes
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.clock import as_utc
@@ -35,8 +40,11 @@ from portal.errors import (
     ChecksumMismatch,
     Conflict,
     Gone,
+    InsufficientStorage,
     Locked,
     NotFound,
+    PortalError,
+    StorageUnavailable,
     TooLarge,
     UnsupportedMediaType,
 )
@@ -46,6 +54,8 @@ from portal.storage import PartialWriter, Storage
 from portal.submissions.models import Submission
 from portal.submissions.service import ensure_open
 from portal.uploads.models import Upload
+
+log = logging.getLogger("portal.uploads")
 
 CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
     "sha1": hashlib.sha1,
@@ -290,6 +300,43 @@ def _release_lease(deps: Deps, upload_id: str, owner: str) -> None:
         )
 
 
+def _let_go(deps: Deps, upload_id: str, owner: str) -> None:
+    """Release the lease on a failure path, where the failure is the thing to report.
+
+    When the database refuses even this, the lease runs out on its own.
+    """
+    try:
+        with _recorded():
+            _release_lease(deps, upload_id, owner)
+    except PortalError as exc:
+        log.warning("could not release the lease on upload %s: %s", upload_id, exc.message)
+
+
+@contextmanager
+def _recorded() -> Iterator[None]:
+    """Database failures while recording a PATCH, answered like storage failures.
+
+    The offset in the database only moves after the bytes are durable, so whatever the
+    database failed to record, HEAD still tells the client where to resume from.
+    """
+    try:
+        yield
+    except (OperationalError, PoolTimeout) as exc:
+        log.warning("database error while recording an upload", exc_info=exc)
+        cause = getattr(exc, "orig", None)
+        if (
+            getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(cause, "sqlstate", None) == "53100"  # PostgreSQL disk_full
+        ):
+            raise InsufficientStorage(
+                "the database is full; the upload keeps its last recorded offset"
+            ) from exc
+        raise StorageUnavailable(
+            "the database is unavailable; the upload keeps its last recorded offset",
+            code="database_unavailable",
+        ) from exc
+
+
 # --- PATCH ---------------------------------------------------------------------------------
 
 
@@ -355,7 +402,7 @@ def begin_patch(
         hasher = _restore_hasher(deps, snapshot)
         writer = deps.storage.open_partial(snapshot.id, snapshot.offset, snapshot.backend_state)
     except BaseException:
-        _release_lease(deps, snapshot.id, owner)
+        _let_go(deps, snapshot.id, owner)
         raise
     return PatchWriter(deps, snapshot, owner, writer, hasher, checksum)
 
@@ -447,12 +494,17 @@ class PatchWriter:
         if time.monotonic() - self._renewed <= self._renew_every:
             return
         now = self._deps.clock()
-        with transaction(self._deps.sessions) as db:
-            kept = db.execute(
-                update(Upload)
-                .where(Upload.id == self._snap.id, Upload.lock_owner == self._owner)
-                .values(lock_expires=now + self._deps.limits.lease)
-            )
+        try:
+            with _recorded(), transaction(self._deps.sessions) as db:
+                kept = db.execute(
+                    update(Upload)
+                    .where(Upload.id == self._snap.id, Upload.lock_owner == self._owner)
+                    .values(lock_expires=now + self._deps.limits.lease)
+                )
+        except PortalError:
+            # Whether the lease still holds is unknown: as if lost, never truncate again.
+            self._lost = True
+            raise
         if rowcount(kept) != 1:
             self._lost = True
             raise Locked("lost the lease on this upload", code="upload_locked")
@@ -469,7 +521,7 @@ class PatchWriter:
         try:
             self._writer.abort()
         finally:
-            _release_lease(self._deps, self._snap.id, self._owner)
+            _let_go(self._deps, self._snap.id, self._owner)
 
     def finish(self, *, complete: bool) -> PatchResult:
         """Commit the bytes received.
@@ -498,19 +550,26 @@ class PatchWriter:
             raise
         self._closed = True
         new_offset = snap.offset + self._received
-        with transaction(self._deps.sessions) as db:
-            moved = db.execute(
-                update(Upload)
-                .where(Upload.id == snap.id, Upload.lock_owner == self._owner)
-                .values(
-                    offset=new_offset,
-                    length=snap.length,
-                    hash_state=self._hasher.serialize(),
-                    backend_state=backend_state,
-                    lock_owner=None,
-                    lock_expires=None,
+        try:
+            with _recorded(), transaction(self._deps.sessions) as db:
+                moved = db.execute(
+                    update(Upload)
+                    .where(Upload.id == snap.id, Upload.lock_owner == self._owner)
+                    .values(
+                        offset=new_offset,
+                        length=snap.length,
+                        hash_state=self._hasher.serialize(),
+                        backend_state=backend_state,
+                        lock_owner=None,
+                        lock_expires=None,
+                    )
                 )
-            )
+        except PortalError:
+            # Durable in storage but not recorded: the offset stays where it was, and the
+            # next open_partial drops these bytes (a backend state nothing refers to is
+            # harmless by the storage protocol).
+            _let_go(self._deps, snap.id, self._owner)
+            raise
         if rowcount(moved) != 1:
             raise Locked("lost the lease on this upload", code="upload_locked")
         done = snap.length is not None and new_offset == snap.length
