@@ -99,8 +99,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
-        # A crash between the last byte's commit and finalise leaves work to finish.
+        # A crash between the last byte's commit and finalise, or in the receipt's follow-up,
+        # leaves work to finish.
         uploads.finalise_pending(rt.upload_deps)
+        rt.finish_receipts()
         rt.sign_checkpoint()
         rt.purge_rate_counters()
         s = rt.settings

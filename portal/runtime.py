@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,8 +52,8 @@ class Runtime:
 
     def after_receipt(self, evidence_id: str) -> None:
         """Give the new file its retention date, derive metadata and a poster, then sign a
-        checkpoint covering it all. A crash here leaves a received, logged file whose date the
-        sweeper computes (no date means kept indefinitely: the safe side)."""
+        checkpoint covering it all. A crash here leaves a received, logged file that the next
+        start finishes (`finish_receipts`; no date meanwhile means kept: the safe side)."""
         with transaction(self.sessions) as db:
             item = db.get(Evidence, evidence_id)
             if item is not None:
@@ -70,6 +71,25 @@ class Runtime:
             # The file is received and logged; a failed derivation must not undo that.
             log.exception("deriving metadata for %s failed", evidence_id)
         self.sign_checkpoint()
+
+    def finish_receipts(self) -> int:
+        """Run the follow-up a crash cut short: items received but never derived (derive
+        records even a failure, so these are exactly the interrupted ones). Its poster may
+        already be stored, without a row; derive takes it over."""
+        with self.sessions() as db:
+            ids = list(
+                db.scalars(
+                    select(Evidence.id).where(
+                        Evidence.media_info.is_(None), Evidence.disposition.is_(None)
+                    )
+                )
+            )
+        for evidence_id in ids:
+            try:
+                self.after_receipt(evidence_id)
+            except Exception:
+                log.exception("finishing the receipt of %s failed", evidence_id)
+        return len(ids)
 
     def run_retention(
         self, *, as_of: datetime | None = None, dry_run: bool = False

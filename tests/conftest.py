@@ -19,6 +19,7 @@ from portal.config import Settings
 from tests.media import make_video
 from tests.servers import postgres_url, seaweed  # noqa: F401  (session fixtures)
 
+REPO = Path(__file__).resolve().parents[1]
 CONSENT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}
 
 
@@ -29,6 +30,22 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 BACKENDS = ("sqlite-local", "postgres-s3")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fault injection", "tests/test_faults.py; defaults are the short run")
+    group.addoption(
+        "--fault-uploads", type=int, default=10, help="uploads whose client is SIGKILLed"
+    )
+    group.addoption(
+        "--fault-server-kills",
+        type=int,
+        default=8,
+        help="server SIGKILLs (random and fault points)",
+    )
+    group.addoption(
+        "--fault-seed", type=int, default=None, help="reproduce a run (default: random)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,14 +133,16 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
 
-    def start(self) -> Server:
+    def start(self, fault: tuple[str, int] | None = None) -> Server:
+        """Start (again, same data and port); `fault` arms a point of tests/faultpoints.py."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        launcher = ["portal"] if fault is None else ["tests.faultpoints", fault[0], str(fault[1])]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
-                    "portal",
+                    *launcher,
                     "serve",
                     "--data-dir",
                     str(self.data_dir),
@@ -133,6 +152,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
+                cwd=REPO,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -149,6 +169,9 @@ class Server:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
+import random
+import struct
+from pathlib import Path
 from typing import Any
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -41,6 +45,18 @@ def upload(
         r = patch(client, url, auth, offset, data[offset : offset + chunk])
         assert r.status_code == 204, r.text
     return url
+
+
+def padded(video: Path, size: int, rng: random.Random | None = None) -> bytes:
+    """The test video followed by an MP4 `free` box: still a valid MP4, and `size` long.
+
+    The padding is random (from `rng` when given, for a reproducible run), so every file made
+    this way has its own SHA-256.
+    """
+    data = video.read_bytes()
+    count = size - len(data) - 8
+    pad = rng.randbytes(count) if rng is not None else os.urandom(count)
+    return data + struct.pack(">I", 8 + count) + b"free" + pad
 
 
 def drop_append_only_guards(conn: Any) -> None:

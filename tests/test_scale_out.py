@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import socket
-import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,17 +17,10 @@ from sqlalchemy import create_engine, text
 from portal.app import create_app
 from portal.config import Settings
 from tests.conftest import Server, free_port, new_submission
-from tests.helpers import OCTET, TUS, b64, create_upload, patch
+from tests.helpers import OCTET, TUS, b64, create_upload, padded, patch
 from tests.servers import Seaweed, fresh_database
 
 MiB = 1024 * 1024
-
-
-def padded(video: Path, size: int) -> bytes:
-    """The test video followed by an MP4 `free` box: still a valid MP4, and `size` long."""
-    data = video.read_bytes()
-    pad = os.urandom(size - len(data) - 8)
-    return data + struct.pack(">I", 8 + len(pad)) + b"free" + pad
 
 
 def test_two_instances_share_uploads_and_one_log(

@@ -57,7 +57,12 @@ def derive(
     }
     if thumb:
         thumb_key = f"derived/{sha256}/poster.jpg"
-        storage.put(thumb_key, thumb)
+        if storage.exists(thumb_key):
+            # Write-once: stored by a run a crash cut short before its row, or for the same
+            # file received before. The stored bytes are the ones to record.
+            thumb = b"".join(storage.read(thumb_key))
+        else:
+            storage.put(thumb_key, thumb)
         details["thumbnail"] = {"key": thumb_key, "sha256": hashlib.sha256(thumb).hexdigest()}
     with transaction(sessions) as db:
         item = db.get(Evidence, evidence_id)

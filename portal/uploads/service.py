@@ -192,7 +192,6 @@ def create(
     claimed = metadata.get("filetype") or metadata.get("type")
     now = deps.clock()
     upload_id = new_id()
-    state = deps.storage.create_partial(upload_id)
     with transaction(deps.sessions) as db:
         upload = Upload(
             id=upload_id,
@@ -202,7 +201,7 @@ def create(
             length=length,
             offset=0,
             hash_state=rehashes.PySha256().serialize(),
-            backend_state=state,
+            backend_state=None,
             filename=filename,
             filetype=(claimed or "")[:255] or None,
             status="active",
@@ -216,6 +215,13 @@ def create(
             details={"upload": upload_id, "filename": filename, "length": length},
             at=now,
         )
+    # Storage only once the row is committed: a crash before this line leaves a row nobody
+    # was told about (offset 0, nothing stored), never a partial that no row names.
+    state = deps.storage.create_partial(upload_id)
+    if state is not None:
+        with transaction(deps.sessions) as db:
+            db.execute(update(Upload).where(Upload.id == upload_id).values(backend_state=state))
+        upload.backend_state = state
     return upload
 
 
