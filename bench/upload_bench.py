@@ -186,13 +186,14 @@ def server_env(extra: dict[str, str]) -> dict[str, str]:
     return {**env, **extra}
 
 
-def tus_uvicorn(root: Path) -> Server:
+def tus_uvicorn(root: Path, env: dict[str, str] | None = None) -> Server:
+    """`portal serve`, the production command; `env` adds PORTAL_ settings (database, storage)."""
     data, port = root / "tus-uvicorn", free_port()
     return Server(
         name="tus/uvicorn",
         kind="tus",
         cmd=[sys.executable, "-m", "portal", "serve", "--data-dir", str(data), "--port", str(port)],
-        env=server_env({}),
+        env=server_env(env or {}),
         port=port,
         data_dir=data,
         log=root / "tus-uvicorn.log",
