@@ -27,6 +27,7 @@ from portal.clock import as_utc, utcnow
 from portal.config import Settings
 from portal.custody import service as custody
 from portal.custody.events import EventType
+from portal.custody.verify import verify_log
 from portal.evidence.models import Evidence
 from portal.retention.models import Tombstone
 from portal.retention.service import DEFAULT_POLICIES, RunReport
@@ -270,6 +271,11 @@ def assert_destroyed(client: TestClient, settings: Settings, evidence_id: str) -
     assert not original(settings, it.sha256).exists()
     assert not poster(settings, it.sha256).exists()
     assert len(events(client, "evidence.purged", evidence_id)) == 1
+    # The audit, content check included, accepts an original that is gone by design.
+    rt = runtime(client)
+    with rt.sessions() as db:
+        audit = verify_log(db, rt.storage, verifier_key=rt.log_verifier, origin=settings.log_origin)
+    assert audit.ok, audit.text()
 
 
 def assert_kept(client: TestClient, settings: Settings, evidence_id: str) -> None:

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.custody import merkle, note
@@ -69,6 +69,7 @@ SHOWN_TOTAL = 25
 _CHECKPOINT_SIGNED = str(EventType.LOG_CHECKPOINT_SIGNED)
 _UPLOAD_COMPLETED = str(EventType.UPLOAD_COMPLETED)
 _END = float("inf")
+MISSING = "is missing from storage"
 
 
 # --- findings ---------------------------------------------------------------------------------
@@ -819,15 +820,18 @@ def _expected_node_count(size: int) -> int:
 def _check_content(
     db: Session, storage: Storage, findings: _Findings, progress: Progress | None
 ) -> tuple[int, int]:
+    # A purged original is meant to be gone; one whose purge is under way may be either.
     rows = db.execute(
-        select(Evidence.id, Evidence.storage_key, Evidence.sha256, Evidence.size).order_by(
-            Evidence.received_at, Evidence.id
+        select(
+            Evidence.id, Evidence.storage_key, Evidence.sha256, Evidence.size, Evidence.disposition
         )
+        .where(or_(Evidence.disposition.is_(None), Evidence.disposition != "purged"))
+        .order_by(Evidence.received_at, Evidence.id)
     ).all()
-    total = sum(int(size) for *_, size in rows)
+    total = sum(int(row.size) for row in rows)
     done = 0
     results: dict[str, tuple[str, int] | str] = {}
-    for evidence_id, key, sha, size in rows:
+    for evidence_id, key, sha, size, disposition in rows:
         if key not in results:
             digest = hashlib.sha256()
             length = 0
@@ -838,7 +842,7 @@ def _check_content(
                     if progress is not None:
                         progress("content", done + length, total)
             except FileNotFoundError:  # ObjectMissing
-                results[key] = "is missing from storage"
+                results[key] = MISSING
             except (OSError, ValueError) as e:  # StorageUnavailable, a bad key
                 results[key] = f"cannot be read: {e}"
             else:
@@ -848,6 +852,8 @@ def _check_content(
             progress("content", done, total)
         found = results[key]
         where = f"evidence {evidence_id}: original {key}"
+        if found == MISSING and disposition == "purging":
+            continue
         if isinstance(found, str):
             findings.fail("content", _END, f"{where} {found}")
             continue
