@@ -117,6 +117,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             asyncio.create_task(
                 _every(s.retention_interval.total_seconds(), rt.run_retention, "retention")
             ),
+            asyncio.create_task(
+                _every(s.retention_interval.total_seconds(), rt.sweep_uploads, "uploads")
+            ),
             # Ended windows' counters go soon after: no trail of who came when is kept.
             asyncio.create_task(
                 _every(s.rate_limit_window.total_seconds(), rt.purge_rate_counters, "rate limits")

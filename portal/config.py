@@ -95,7 +95,8 @@ class Settings(BaseSettings):
         description="After a witness withdraws consent, how long until free items are destroyed.",
     )
     retention_interval: timedelta = Field(
-        timedelta(hours=1), description="How often the in-process sweeper destroys due items."
+        timedelta(hours=1),
+        description="How often the in-process sweepers destroy due items and end expired uploads.",
     )
     access_log: bool = Field(
         False,

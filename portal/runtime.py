@@ -26,6 +26,7 @@ from portal.media.service import derive
 from portal.ratelimit import service as ratelimit
 from portal.retention import service as retention_svc
 from portal.storage import Storage
+from portal.uploads import service as uploads
 from portal.uploads.service import Deps, Limits
 
 log = logging.getLogger("portal")
@@ -126,6 +127,11 @@ class Runtime:
                 window=s.rate_limit_window,
                 now=self.clock(),
             )
+
+    def sweep_uploads(self) -> int:
+        """Finish uploads whose finalise was cut short; end the expired ones."""
+        uploads.finalise_pending(self.upload_deps)
+        return uploads.expire_stale(self.upload_deps)
 
     def purge_rate_counters(self) -> int:
         with transaction(self.sessions) as db:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +28,7 @@ from sqlalchemy import text
 from portal.app import create_app
 from portal.clock import utcnow
 from portal.config import Settings
+from portal.custody import service as custody
 from portal.runtime import Runtime
 from tests.conftest import new_submission
 
@@ -631,6 +633,37 @@ def test_410_for_an_expired_upload(client: TestClient, witness: Witness, method:
     r = client.request(method, url, headers=headers, content=body)
     assert_error(r, 410, "gone")
     assert stored(client) == before
+
+
+def test_the_sweep_ends_expired_uploads_and_frees_their_bytes(
+    client: TestClient, witness: Witness, video: Path
+) -> None:
+    _, auth = witness
+    data = video.read_bytes()
+    stale = create_upload(client, auth, 100)
+    assert patch(client, stale, auth, b"s" * 10, 0).status_code == 204
+    done = create_upload(client, auth, len(data))
+    assert patch(client, done, auth, data, 0).status_code == 204
+    rt = runtime(client)
+    assert rt.sweep_uploads() == 0  # nothing has expired yet
+    assert partial_path(client, stale).exists()
+
+    _expire_by_clock(client)
+    fresh = create_upload(client, auth, 100)  # created after the clock moved: not expired
+    assert patch(client, fresh, auth, b"f" * 10, 0).status_code == 204
+    assert rt.sweep_uploads() == 1
+    assert not partial_path(client, stale).exists()
+    assert partial_path(client, fresh).exists()
+    assert_error(head(client, stale, auth), 410)
+    assert head(client, done, auth).status_code == 200  # completed uploads are not touched
+    with rt.sessions() as db:
+        logged = [
+            json.loads(e.event) for e in custody.entries(db, start=0, end=custody.tree_size(db))
+        ]
+    ended = [e for e in logged if e["type"] == "upload.terminated"]
+    assert [e["details"]["reason"] for e in ended] == ["expired"]
+    assert ended[0]["details"]["upload"] == upload_id_of(stale)
+    assert rt.sweep_uploads() == 0  # once
 
 
 def test_410_with_a_tiny_upload_expiry_setting(make_client: ClientFactory) -> None:

@@ -166,10 +166,13 @@ def get_own(db: Session, *, submission: Submission, upload_id: str, now: datetim
     """The upload if it belongs to this submission, else 404 (never reveal others exist)."""
     ensure_open(submission)
     upload = db.get(Upload, upload_id)
-    if upload is None or upload.submission_id != submission.id or upload.status == "terminated":
+    if upload is None or upload.submission_id != submission.id:
         raise NotFound("no such upload")
-    if upload.status == "active" and as_utc(upload.expires_at) < now:
+    expired = upload.status != "completed" and as_utc(upload.expires_at) < now
+    if expired:  # whether or not the sweep has ended it yet
         raise Gone("this upload has expired; start a new one")
+    if upload.status == "terminated":
+        raise NotFound("no such upload")
     return upload
 
 
@@ -700,3 +703,30 @@ def finalise_pending(deps: Deps) -> int:
         except UnsupportedMediaType:
             pass
     return done
+
+
+def expire_stale(deps: Deps) -> int:
+    """End unfinished uploads past their expiry and free their partials (tus expiration).
+
+    Without this an abandoned upload's bytes would stay in storage for good, claimed by a row
+    nobody will ever resume. An upload someone is writing right now (a live lease) is left
+    for the next sweep; a crash between the commit and the delete leaves a partial of a
+    terminated upload, which `portal storage reconcile --repair` removes.
+    """
+    now = deps.clock()
+    with transaction(deps.sessions) as db:
+        stale = list(
+            db.scalars(
+                select(Upload).where(
+                    Upload.status == "active",
+                    Upload.expires_at < now,
+                    or_(Upload.lock_owner.is_(None), Upload.lock_expires < now),
+                    or_(Upload.length.is_(None), Upload.offset < Upload.length),
+                )
+            )
+        )
+        for upload in stale:
+            _terminate_row(db, deps, upload, reason="expired")
+    for upload in stale:
+        deps.storage.delete_partial(upload.id, upload.backend_state)
+    return len(stale)
