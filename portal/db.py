@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from portal.clock import as_utc
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -28,6 +31,23 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp column that takes and gives aware UTC datetimes on every database.
+
+    SQLite keeps no offset: it would store the wall clock of 12:00+02:00 as 12:00, and hands
+    back naive datetimes; PostgreSQL hands back the server's zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 def make_engine(url: str) -> Engine:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base
+from portal.db import Base, UtcDateTime
 
 STATUSES = ("new", "accepted", "declined")
 
@@ -23,13 +23,13 @@ class Evidence(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     media_type: Mapped[str] = mapped_column(String(255), index=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     storage_key: Mapped[str] = mapped_column(Text)
     # Log index of this item's upload.completed event (the receipt proves it).
     log_index: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     triage_reason: Mapped[str | None] = mapped_column(Text)
-    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    triaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     triaged_by: Mapped[str | None] = mapped_column(String(32))
     # Extracted from the bytes after receipt (portal.media.probe); None until then.
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -37,9 +37,9 @@ class Evidence(Base):
     # Retention (portal.retention): the category that decides, and the date it gives (NULL:
     # indefinitely). `locked_until` is what storage was told; it only ever grows.
     retention_category: Mapped[str | None] = mapped_column(String(64))
-    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    retention_override: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    retention_override: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # None, "purging" (storage delete under way) or "purged".
     disposition: Mapped[str | None] = mapped_column(String(16), index=True)
 
@@ -55,7 +55,7 @@ class Derivative(Base):
     media_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Case(Base):
@@ -67,9 +67,9 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     # misdemeanor, felony or homicide: decides how long evidence is kept after closure.
     offense: Mapped[str] = mapped_column(String(16), default="felony")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(32))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CaseLink(Base):
@@ -77,7 +77,7 @@ class CaseLink(Base):
 
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
-    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     linked_by: Mapped[str] = mapped_column(String(32))
 
 
@@ -90,9 +90,9 @@ class Playback(Base):
     evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), index=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     actor: Mapped[str] = mapped_column(String(100))
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     # Merged [start, end) byte ranges served so far, and the total bytes sent.
     ranges: Mapped[list[list[int]]] = mapped_column(JSON)
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

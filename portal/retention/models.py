@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base
+from portal.db import Base, UtcDateTime
 
 TRIGGERS = ("receipt", "triage", "case_closure", "withdrawal")
 
@@ -23,7 +23,7 @@ class RetentionPolicy(Base):
     trigger: Mapped[str] = mapped_column(String(16))
     # Distinct supervisors who must approve destruction: 0, 1 or 2.
     approvals_required: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Hold(Base):
@@ -34,9 +34,9 @@ class Hold(Base):
     reason: Mapped[str] = mapped_column(Text)
     case_reference: Mapped[str | None] = mapped_column(String(128))
     placed_by: Mapped[str] = mapped_column(String(32))
-    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     released_by: Mapped[str | None] = mapped_column(String(32))
-    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     release_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -48,7 +48,7 @@ class Approval(Base):
     evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
     approver_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     category: Mapped[str] = mapped_column(String(64), primary_key=True)
-    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Tombstone(Base):
@@ -59,9 +59,9 @@ class Tombstone(Base):
     evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    purged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    purged_at: Mapped[datetime] = mapped_column(UtcDateTime)
     category: Mapped[str] = mapped_column(String(64))
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     approvers: Mapped[list[str]] = mapped_column(JSON)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base
+from portal.db import Base, UtcDateTime
 
 
 class Submission(Base):
     __tablename__ = "submissions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # SHA-256 of the witness token; the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     language: Mapped[str] = mapped_column(String(2))
     request_code: Mapped[str | None] = mapped_column(String(64))
-    incident_occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    incident_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     incident_place: Mapped[str | None] = mapped_column(Text)
     incident_description: Mapped[str | None] = mapped_column(Text)
     # Fernet token; the key lives outside the database.
@@ -36,5 +36,5 @@ class Consent(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     language: Mapped[str] = mapped_column(String(2))
-    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    given_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base
+from portal.db import Base, UtcDateTime
 
 
 class Upload(Base):
@@ -15,8 +15,8 @@ class Upload(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     length: Mapped[int | None] = mapped_column(BigInteger)
     offset: Mapped[int] = mapped_column(BigInteger, default=0)
     # Serialised SHA-256 state of bytes [0, offset); NULL means re-read the partial.
@@ -27,5 +27,5 @@ class Upload(Base):
     # active -> completed | terminated
     status: Mapped[str] = mapped_column(String(16), default="active")
     lock_owner: Mapped[str | None] = mapped_column(String(32))
-    lock_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lock_expires: Mapped[datetime | None] = mapped_column(UtcDateTime)
     evidence_id: Mapped[str | None] = mapped_column(String(32))
