@@ -300,12 +300,21 @@ def percentile(xs: list[float], p: int) -> float:
 class Phase:
     kind: str
     witnesses: list[Witness]
-    seconds: float
+    seconds: float  # first POST to last PATCH answered (to the end if none was)
+    elapsed: float  # first POST until every witness was done or had failed
     idle_rss: int
     peak_rss: int
-    server_cpu: float
+    server_cpu: float  # CPU seconds over `elapsed`
     client_cpu: float
     loop_lag_p99: float
+
+    @property
+    def server_pct(self) -> float:
+        return 100 * self.server_cpu / self.elapsed
+
+    @property
+    def client_pct(self) -> float:
+        return 100 * self.client_cpu / self.elapsed
 
     @property
     def acknowledged(self) -> int:
@@ -347,18 +356,19 @@ async def _phase(
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-            end = max((w.done_at for w in witnesses if w.done_at is not None), default=t0)
+            stopped = time.perf_counter()
+            end = max((w.done_at for w in witnesses if w.done_at is not None), default=stopped)
         server_cpu = tree_cpu(srv.pid) - cpu0
         client_cpu = sum(me.cpu_times()[:2]) - mine0
         for w in witnesses:
             if w.done_at is None and w.error is None:
                 w.error = w.error_kind = f"not done after {args.phase_seconds:.0f} s"
         await asyncio.gather(*(w.verify(client, srv.url) for w in witnesses))
-    seconds = max(end - t0, 1e-9)
+    seconds, elapsed = max(end - t0, 1e-6), max(stopped - t0, 1e-6)
     bound = 3 + math.ceil(contents[0].size / chunk)
     if any(w.requests > bound for w in witnesses):
         raise RuntimeError(f"a witness made more than {bound} requests")
-    return Phase(kind, witnesses, seconds, idle, rss.peak, server_cpu, client_cpu, lag.p99)
+    return Phase(kind, witnesses, seconds, elapsed, idle, rss.peak, server_cpu, client_cpu, lag.p99)
 
 
 def run_phase(
@@ -373,8 +383,7 @@ def run_phase(
         f"{ph.seconds:6.2f} s {ph.mbps:6.1f} MB/s  "
         f"PATCH p50 {1000 * percentile(ph.patches, 50):.0f} "
         f"p99 {1000 * percentile(ph.patches, 99):.0f} ms  RSS peak {ph.peak_rss / MiB:.0f} MiB  "
-        f"CPU server {100 * ph.server_cpu / ph.seconds:.0f}% client "
-        f"{100 * ph.client_cpu / ph.seconds:.0f}%  errors {errors}"
+        f"CPU server {ph.server_pct:.0f}% client {ph.client_pct:.0f}%  errors {errors}"
     )
     for w in ph.witnesses:
         if w.error is not None:
@@ -416,7 +425,7 @@ def report(phases: dict[str, list[Phase]], srv: Server, args: argparse.Namespace
         last = [x for p in runs for x in p.last_patches]
         errors = sum(sum(p.errors.values()) for p in runs)
         ok &= errors == 0
-        ratio = mbps / single
+        ratio = mbps / single if single else float("nan")
         ratio_text = f"{ratio:.2f}x"
         if kind == CONCURRENT:
             ok &= ratio >= 1
@@ -430,8 +439,7 @@ def report(phases: dict[str, list[Phase]], srv: Server, args: argparse.Namespace
             f"{1000 * percentile(last, 50):.0f}",
             f"[{'green' if errors == 0 else 'red'}]{errors}[/]",
             f"{min(p.idle_rss for p in runs) / MiB:.0f}/{max(p.peak_rss for p in runs) / MiB:.0f}",
-            f"{med([100 * p.server_cpu / p.seconds for p in runs]):.0f}/"
-            f"{med([100 * p.client_cpu / p.seconds for p in runs]):.0f}",
+            f"{med([p.server_pct for p in runs]):.0f}/{med([p.client_pct for p in runs]):.0f}",
             f"{1000 * max(p.loop_lag_p99 for p in runs):.1f}",
         )
     console.print(t)
