@@ -38,6 +38,7 @@ import json
 import logging
 import math
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -70,6 +71,7 @@ MAX_PARTS = 10_000
 MAX_COPY_PART = 5 * GiB
 CHUNK = MiB
 PIPELINE = 2  # parts in flight per PATCH (README, S3 ingest)
+IN_FLIGHT = 16  # parts in flight across all PATCHes of one process
 READ_ATTEMPTS = 3
 
 Checksum = Literal["when_required", "when_supported"]
@@ -293,7 +295,15 @@ class _S3Partial:
         s = self._storage
         if self._mpu is None:
             self._mpu = self._new_mpu = s._create_mpu(self._upload_id, "data")
-        future = s._pool.submit(s._upload_part, self._upload_id, self._mpu, number, body)
+        # Every writer's parts in flight share one bound: memory stays capped however many
+        # uploads run at once (a writer waits here, which slows its client: back-pressure).
+        s._slots.acquire()
+        try:
+            future = s._pool.submit(s._upload_part, self._upload_id, self._mpu, number, body)
+        except BaseException:
+            s._slots.release()
+            raise
+        future.add_done_callback(lambda _: s._slots.release())
         self._inflight.append((number, body, future))
 
     def _settle(self) -> None:
@@ -430,8 +440,9 @@ class S3Storage:
         self._s3: _Client = boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url or None, config=config
         )
-        # Part uploads of every open writer; each writer keeps at most PIPELINE in it.
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-part")
+        # Part uploads of every open writer; each keeps at most PIPELINE in flight.
+        self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
+        self._slots = threading.BoundedSemaphore(IN_FLIGHT)
         self._transfer = TransferConfig(
             multipart_threshold=256 * MiB, multipart_chunksize=128 * MiB, max_concurrency=4
         )
