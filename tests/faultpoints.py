@@ -6,7 +6,8 @@ instead of wherever a timer happens to fall:
 
     python -m tests.faultpoints POINT N serve --data-dir ... --port ...
 
-Points (each counts its own hits in requests; the startup recovery of uploads is not counted):
+Points (each counts its own hits from the first request on; the startup recovery does not
+count):
 
 - `patch_commit`: a PATCH's bytes were made durable by storage, the new offset not yet committed.
 - `finish_before`: finalise is about to move the complete partial to `sha256/<hex>`.
@@ -49,7 +50,7 @@ def die() -> None:
 class Counter:
     def __init__(self, nth: int) -> None:
         self.left = nth
-        self.paused = False
+        self.paused = False  # hits while paused do not count
 
     def hit(self) -> None:
         if self.paused:
@@ -101,25 +102,30 @@ def arm(point: str, nth: int) -> None:
         raise SystemExit(f"unknown fault point {point!r}; one of {', '.join(POINTS)}")
     if nth < 1:
         raise SystemExit("N counts from 1")
+    import portal.app
     from portal.custody import service as custody
     from portal.runtime import Runtime
     from portal.storage.local import LocalStorage
     from portal.storage.s3 import S3Storage
-    from portal.uploads import service as uploads
 
     counter = Counter(nth)
-    # Startup recovery (finalising what the last crash interrupted) does not count: the point
-    # is armed for the requests this process serves.
-    recover = uploads.finalise_pending
+    # Counting starts with the first request: the startup recovery (finishing what the last
+    # crash interrupted) does not count, the point is armed for the requests this process
+    # serves. (A readiness probe is the first request; recovery is over by then.)
+    counter.paused = True
+    create_app = portal.app.create_app
 
-    def finalise_pending(*args: Any, **kwargs: Any) -> Any:
-        counter.paused = True
-        try:
-            return recover(*args, **kwargs)
-        finally:
-            counter.paused = False
+    def create_counting_app(*args: Any, **kwargs: Any) -> Any:
+        app = create_app(*args, **kwargs)
 
-    uploads.finalise_pending = finalise_pending
+        async def counting_app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                counter.paused = False
+            await app(scope, receive, send)
+
+        return counting_app
+
+    portal.app.create_app = create_counting_app
     backends = (LocalStorage, S3Storage)
     if point == "patch_commit":
         for cls in backends:
