@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
 from portal.evidence.models import Evidence
+from portal.uploads import service as uploads
 from portal.uploads.models import Upload
 from tests.conftest import new_submission
 from tests.helpers import TUS, create_upload, patch, upload
@@ -72,6 +76,48 @@ def test_finalise_interrupted_by_storage_is_finished_by_head(
     # A retried final PATCH is answered, not refused, and adds nothing.
     assert patch(client, url, auth, len(data), b"").status_code == 204
     assert len(files(client, sub_id, auth)) == 1
+
+
+def test_two_finalisers_of_one_upload_make_one_item(
+    client: TestClient,
+    witness: tuple[str, dict[str, str]],
+    video: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A HEAD and a retried PATCH (or two instances) finishing the same upload at once."""
+    sub_id, auth = witness
+    data = video.read_bytes()
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    storage = rt.storage
+    real_finish = storage.finish_partial
+
+    def broken(*args: object) -> None:
+        raise StorageUnavailable("storage went away")
+
+    url = create_upload(client, auth, len(data))
+    with monkeypatch.context() as m:
+        m.setattr(storage, "finish_partial", broken)
+        assert patch(client, url, auth, 0, data).status_code == 503
+    # Both get past storage before either records anything.
+    met = threading.Barrier(2, timeout=30)
+
+    def finish_then_meet(*args: object) -> None:
+        real_finish(*args)
+        met.wait()
+
+    monkeypatch.setattr(storage, "finish_partial", finish_then_meet)
+    upload_id = url.rsplit("/", 1)[1]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(
+            pool.map(lambda _: uploads.finalise(rt.upload_deps, upload_id=upload_id), range(2))
+        )
+    assert sum(r is not None for r in results) == 1
+    with rt.sessions() as db:
+        assert len(db.scalars(select(Evidence).where(Evidence.upload_id == upload_id)).all()) == 1
+        audit = verify_log(db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin)
+    assert audit.ok, audit.text()
+    [item] = files(client, sub_id, auth)
+    assert item["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_same_file_from_two_witnesses_shares_one_original(

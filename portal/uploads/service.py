@@ -616,7 +616,7 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
     media_type = kind.mime if kind is not None else None
     if media_type is None or not media_type.startswith(ALLOWED_MEDIA):
         with transaction(deps.sessions) as db:
-            upload = db.get(Upload, upload_id)
+            upload = db.get(Upload, upload_id, with_for_update=True)
             if upload is not None and upload.status == "active":
                 _terminate_row(
                     db, deps, upload, reason=f"not a video, image or audio file ({media_type})"
@@ -629,7 +629,9 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
     storage.finish_partial(snap.id, snap.backend_state, key)
     now = deps.clock()
     with transaction(deps.sessions) as db:
-        upload = db.get(Upload, upload_id)
+        # Two finalisers of one upload (a HEAD and a retried PATCH, two instances) meet here:
+        # the row lock makes the second wait and then see the first one's "completed".
+        upload = db.get(Upload, upload_id, with_for_update=True, populate_existing=True)
         if upload is None or upload.status != "active":
             return None
         actor = custody.witness_actor(upload.submission_id)
