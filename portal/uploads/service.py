@@ -50,7 +50,7 @@ from portal.errors import (
 )
 from portal.evidence.models import Evidence
 from portal.ids import new_id
-from portal.storage import PartialWriter, Storage
+from portal.storage import ObjectMissing, PartialWriter, Storage
 from portal.submissions.models import Submission
 from portal.submissions.service import ensure_open
 from portal.uploads.models import Upload
@@ -608,10 +608,7 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
     sha256 = str(hasher.finalize())
     key = f"sha256/{sha256}"
     storage = deps.storage
-    if storage.exists(key):
-        head = b"".join(storage.read(key, 0, min(SNIFF_BYTES, snap.length or 0)))
-    else:
-        head = storage.read_partial_head(snap.id, snap.backend_state, SNIFF_BYTES)
+    head = _sniff_head(storage, snap, key)
     kind = filetype.guess(head)
     media_type = kind.mime if kind is not None else None
     if media_type is None or not media_type.startswith(ALLOWED_MEDIA):
@@ -681,6 +678,18 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
         )
     deps.on_completed(evidence.id)
     return evidence
+
+
+def _sniff_head(storage: Storage, snap: _Snapshot, key: str) -> bytes:
+    """The first bytes of a complete upload, wherever they are now."""
+    if not storage.exists(key):
+        try:
+            return storage.read_partial_head(snap.id, snap.backend_state, SNIFF_BYTES)
+        except ObjectMissing:
+            if not storage.exists(key):
+                raise
+            # Another finaliser of this upload moved the partial to its key meanwhile.
+    return b"".join(storage.read(key, 0, min(SNIFF_BYTES, snap.length or 0)))
 
 
 def finalise_pending(deps: Deps) -> int:
