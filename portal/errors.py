@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -123,7 +125,53 @@ def error_response(
     )
 
 
+class ErrorOut(BaseModel):
+    """The body of every refusal."""
+
+    error: str = Field(description="Stable code for programs, e.g. not_found or tus_version.")
+    message: str = Field(description="What was refused and why, for people.")
+
+
+_PHRASES = {ChecksumMismatch.status: "Checksum Mismatch"}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the refusals it can answer with, each an ErrorOut body."""
+    return {
+        s: {"model": ErrorOut, "description": _PHRASES.get(s) or HTTPStatus(s).phrase}
+        for s in statuses
+    }
+
+
+def _framework_refusals(schema: dict[str, Any]) -> None:
+    """The framework's own refusals as the handlers below render them: 422 for parameters or
+    bodies that fail validation (FastAPI documents its own body there), and 400 for a body
+    that cannot be parsed at all."""
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    error_out = {"application/json": {"schema": ref}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answers = operation.get("responses", {})
+            if "422" in answers:
+                answers["422"] = {"description": "Validation Error", "content": error_out}
+            if "requestBody" in operation:
+                answers.setdefault("400", {"description": "Bad Request", "content": error_out})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+
+
 def install_handlers(app: FastAPI) -> None:
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _framework_refusals(framework_openapi())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     async def portal_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PortalError)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
@@ -138,7 +186,9 @@ def install_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

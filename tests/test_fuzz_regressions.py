@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -47,3 +49,61 @@ def test_an_incident_time_given_with_an_offset_keeps_its_instant(
     (item,) = client.get("/api/v1/evidence", headers=staff).json()["items"]
     detail = client.get(f"/api/v1/evidence/{item['id']}", headers=staff).json()
     assert aware(detail["incident"]["occurred_at"]) == datetime(2024, 5, 1, 10, tzinfo=UTC)
+
+
+def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    return [
+        (method, path, op) for path, ops in r.json()["paths"].items() for method, op in ops.items()
+    ]
+
+
+def test_every_path_template_names_its_parameters(client: TestClient) -> None:
+    # OPTIONS /api/v1/uploads/{upload_id} shared a handler with OPTIONS /api/v1/uploads and
+    # declared no upload_id: an invalid OpenAPI document that generators refuse.
+    for method, path, op in _operations(client):
+        declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(re.findall(r"{(\w+)}", path)), f"{method.upper()} {path}"
+
+
+def test_no_operation_asks_clients_for_transport_headers(client: TestClient) -> None:
+    # tus routes read Content-Length as a declared header, so the schema invited clients to
+    # send any text there; the HTTP server refuses such a request before the portal sees it
+    # (a plain-text 400, not the portal's JSON error).
+    for method, path, op in _operations(client):
+        names = {p["name"].lower() for p in op.get("parameters", []) if p["in"] == "header"}
+        assert not names & {"content-length", "transfer-encoding", "host"}, (
+            f"{method.upper()} {path}"
+        )
+
+
+def test_tus_options_answers_on_an_upload_url(client: TestClient) -> None:
+    r = client.options("/api/v1/uploads/anything")
+    assert r.status_code == 204
+    assert r.headers["Tus-Version"] == "1.0.0"
+
+
+def test_refusals_are_documented_as_they_are_sent(client: TestClient) -> None:
+    # 422 was documented as FastAPI's {"detail": [...]}, though the portal sends
+    # {"error", "message"}; 401, 403 and 404 were not documented at all; the thumbnail was
+    # documented as JSON.
+    doc = client.get("/openapi.json").json()
+    paths = doc["paths"]
+    error_out = {"$ref": "#/components/schemas/ErrorOut"}
+    refused = paths["/api/v1/submissions"]["post"]["responses"]["422"]
+    assert refused["content"]["application/json"]["schema"] == error_out
+    detail = paths["/api/v1/evidence/{evidence_id}"]["get"]["responses"]
+    for status in ("401", "403", "404", "422"):
+        assert detail[status]["content"]["application/json"]["schema"] == error_out
+    thumbnail = paths["/api/v1/evidence/{evidence_id}/thumbnail"]["get"]["responses"]["200"]
+    assert list(thumbnail["content"]) == ["image/jpeg"]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+    r = client.post("/api/v1/submissions", json={})
+    assert r.status_code == 422
+    assert set(r.json()) == set(doc["components"]["schemas"]["ErrorOut"]["required"])
+    r = client.post(
+        "/api/v1/submissions", content=b"\xff{", headers={"Content-Type": "application/json"}
+    )
+    assert (r.status_code, r.json()["error"]) == (400, "bad_request")

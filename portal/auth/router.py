@@ -16,7 +16,7 @@ from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.db import transaction
 from portal.deps import RuntimeDep, StaffDep, require
-from portal.errors import Forbidden
+from portal.errors import Forbidden, responses
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 
@@ -47,7 +47,7 @@ def _out(u: StaffUser) -> UserOut:
     return UserOut(id=u.id, name=u.name, role=u.role, disabled=u.disabled, created_at=u.created_at)
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=responses(401, 403))
 async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: RuntimeDep) -> TokenOut:
     def run() -> service.LoginResult:
         with transaction(rt.sessions) as db:
@@ -65,7 +65,7 @@ async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: Runti
     return TokenOut(access_token=result.token, expires_at=result.expires_at, role=result.user.role)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, responses=responses(401))
 def logout(
     rt: RuntimeDep, user: StaffDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
@@ -74,7 +74,7 @@ def logout(
         service.logout(db, token=token, now=rt.clock())
 
 
-@router.get("/auth/me")
+@router.get("/auth/me", responses=responses(401))
 def me(user: StaffDep) -> UserOut:
     return _out(user)
 
@@ -88,13 +88,13 @@ def _manageable_roles(user: StaffUser) -> tuple[str, ...]:
     return ("investigator",)
 
 
-@router.get("/users")
+@router.get("/users", responses=responses(401, 403))
 def list_users(rt: RuntimeDep, user: StaffUser = Managers) -> list[UserOut]:
     with rt.sessions() as db:
         return [_out(u) for u in service.list_users(db, roles=_manageable_roles(user))]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=responses(401, 403, 409))
 def create_user(body: UserCreate, rt: RuntimeDep, user: StaffUser = Managers) -> UserOut:
     if body.role not in _manageable_roles(user):
         raise Forbidden(f"a {user.role} may not create {body.role} accounts")
@@ -105,7 +105,7 @@ def create_user(body: UserCreate, rt: RuntimeDep, user: StaffUser = Managers) ->
         return _out(created)
 
 
-@router.post("/users/{user_id}/disable")
+@router.post("/users/{user_id}/disable", responses=responses(401, 403, 404))
 def disable_user(user_id: str, rt: RuntimeDep, user: StaffUser = Managers) -> UserOut:
     with transaction(rt.sessions) as db:
         target = service.get_user(db, user_id=user_id)
@@ -114,7 +114,7 @@ def disable_user(user_id: str, rt: RuntimeDep, user: StaffUser = Managers) -> Us
         return _out(service.disable_user(db, user=target, now=rt.clock(), by=user))
 
 
-@router.get("/settings")
+@router.get("/settings", responses=responses(401, 403))
 def settings(rt: RuntimeDep, user: StaffUser = require(Permission.SETTINGS)) -> dict[str, str]:
     """The running settings, with passwords in URLs masked."""
     out = {k: str(v) for k, v in rt.settings.model_dump().items()}

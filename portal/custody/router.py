@@ -13,7 +13,7 @@ from portal.custody import merkle
 from portal.custody import service as custody
 from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
 from portal.deps import RuntimeDep, require
-from portal.errors import Invalid, NotFound
+from portal.errors import Invalid, NotFound, responses
 
 router = APIRouter(prefix="/api/v1/log", tags=["custody log"])
 MAX_ENTRIES = 1000
@@ -26,7 +26,7 @@ def b64(data: bytes) -> str:
 Auditor = require(Permission.LOG)
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse)
+@router.get("/checkpoint", response_class=PlainTextResponse, responses=responses(404))
 def checkpoint(rt: RuntimeDep) -> PlainTextResponse:
     """The newest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
     with rt.sessions() as db:
@@ -42,7 +42,7 @@ def public_key(rt: RuntimeDep) -> PlainTextResponse:
     return PlainTextResponse(rt.log_verifier + "\n")
 
 
-@router.get("/proof/inclusion", dependencies=[Auditor])
+@router.get("/proof/inclusion", dependencies=[Auditor], responses=responses(401, 403))
 def inclusion(
     rt: RuntimeDep, index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
 ) -> InclusionProof:
@@ -63,7 +63,7 @@ def inclusion(
     )
 
 
-@router.get("/proof/consistency", dependencies=[Auditor])
+@router.get("/proof/consistency", dependencies=[Auditor], responses=responses(401, 403))
 def consistency(
     rt: RuntimeDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
 ) -> ConsistencyProof:
@@ -83,7 +83,7 @@ def consistency(
     )
 
 
-@router.get("/entries", dependencies=[Auditor])
+@router.get("/entries", dependencies=[Auditor], responses=responses(401, 403))
 def entries(
     rt: RuntimeDep, start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)]
 ) -> EntriesOut:

@@ -15,7 +15,7 @@ from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission
 from portal.db import transaction
 from portal.deps import RuntimeDep, require
-from portal.errors import PortalError
+from portal.errors import PortalError, responses
 from portal.evidence import ranges, service
 from portal.evidence.models import Case, Evidence
 from portal.evidence.schemas import (
@@ -32,7 +32,7 @@ from portal.evidence.schemas import (
 from portal.retention.service import holds_of
 from portal.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["evidence"])
+router = APIRouter(prefix="/api/v1", tags=["evidence"], responses=responses(401, 403))
 
 Reader = require(Permission.EVIDENCE_READ)
 Player = require(Permission.EVIDENCE_CONTENT)
@@ -40,6 +40,10 @@ Triager = require(Permission.EVIDENCE_TRIAGE)
 CaseWorker = require(Permission.CASES)
 ContactViewer = require(Permission.WITNESS_CONTACT)
 TimelineReader = require(Permission.EVIDENCE_READ, Permission.LOG)
+
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+ORIGINAL = {kind: BINARY for kind in ("video/*", "image/*", "audio/*")}
 
 
 class IntegrityError(PortalError):
@@ -92,7 +96,7 @@ def queue(
     )
 
 
-@router.get("/evidence/{evidence_id}")
+@router.get("/evidence/{evidence_id}", responses=responses(404))
 def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> EvidenceDetail:
     with transaction(rt.sessions) as db:
         item = service.view(db, user=user, evidence_id=evidence_id, now=rt.clock())
@@ -130,7 +134,7 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
     )
 
 
-@router.post("/evidence/{evidence_id}/triage")
+@router.post("/evidence/{evidence_id}/triage", responses=responses(404, 410))
 def triage(
     evidence_id: str, body: Triage, rt: RuntimeDep, user: StaffUser = Triager
 ) -> EvidenceSummary:
@@ -147,7 +151,11 @@ def triage(
         return _summary(item, service.case_ids(db, evidence_ids=[item.id])[item.id])
 
 
-@router.get("/evidence/{evidence_id}/thumbnail")
+@router.get(
+    "/evidence/{evidence_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": BINARY}}, **responses(404, 410, 503)},
+)
 def thumbnail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Response:
     with transaction(rt.sessions) as db:
         key = service.thumbnail(db, user=user, evidence_id=evidence_id, now=rt.clock())
@@ -155,7 +163,7 @@ def thumbnail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Res
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
-@router.get("/evidence/{evidence_id}/custody")
+@router.get("/evidence/{evidence_id}/custody", responses=responses(404))
 def custody_timeline(
     evidence_id: str, rt: RuntimeDep, user: StaffUser = TimelineReader
 ) -> list[CustodyEventOut]:
@@ -174,7 +182,7 @@ def custody_timeline(
     ]
 
 
-@router.get("/evidence/{evidence_id}/contact")
+@router.get("/evidence/{evidence_id}/contact", responses=responses(404))
 def witness_contact(
     evidence_id: str, rt: RuntimeDep, user: StaffUser = ContactViewer
 ) -> ContactOut:
@@ -205,7 +213,15 @@ def _verified(rt: Runtime, item: Evidence) -> Iterator[bytes]:
         yield held
 
 
-@router.get("/evidence/{evidence_id}/content")
+@router.get(
+    "/evidence/{evidence_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The whole original", "content": ORIGINAL},
+        206: {"description": "The requested range", "content": ORIGINAL},
+        **responses(404, 410, 416, 503),
+    },
+)
 def content(
     evidence_id: str,
     rt: RuntimeDep,
@@ -287,7 +303,7 @@ def list_cases(rt: RuntimeDep, user: StaffUser = CaseWorker) -> list[CaseOut]:
         return [_case_out(c, n) for c, n in service.list_cases(db)]
 
 
-@router.get("/cases/{case_id}/evidence")
+@router.get("/cases/{case_id}/evidence", responses=responses(404))
 def case_evidence(
     case_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> list[EvidenceSummary]:
@@ -297,7 +313,7 @@ def case_evidence(
     return [_summary(e, cases[e.id]) for e in items]
 
 
-@router.post("/cases/{case_id}/evidence", status_code=204)
+@router.post("/cases/{case_id}/evidence", status_code=204, responses=responses(404, 409, 410))
 def link(case_id: str, body: LinkRequest, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
     with transaction(rt.sessions) as db:
         service.link(
@@ -310,7 +326,7 @@ def link(case_id: str, body: LinkRequest, rt: RuntimeDep, user: StaffUser = Case
         )
 
 
-@router.delete("/cases/{case_id}/evidence/{evidence_id}", status_code=204)
+@router.delete("/cases/{case_id}/evidence/{evidence_id}", status_code=204, responses=responses(404))
 def unlink(case_id: str, evidence_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
     with transaction(rt.sessions) as db:
         service.unlink(

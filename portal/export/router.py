@@ -19,7 +19,7 @@ from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.auth.service import actor
 from portal.deps import RuntimeDep, require
-from portal.errors import Forbidden
+from portal.errors import Forbidden, responses
 from portal.export import service
 from portal.export.schemas import ExportRequest
 
@@ -51,7 +51,7 @@ def check_identity_allowed(role: str, include_witness_identity: bool) -> None:
 @router.post(
     "/cases/{case_id}/exports",
     response_class=FileResponse,
-    responses={200: {"content": {"application/zip": {}}}},
+    responses={200: {"content": {"application/zip": {}}}, **responses(401, 403, 404, 410, 503)},
 )
 def export_case(
     case_id: str,

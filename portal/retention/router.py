@@ -12,11 +12,12 @@ from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission
 from portal.db import transaction
 from portal.deps import RuntimeDep, require
+from portal.errors import responses
 from portal.evidence.models import Evidence
 from portal.retention import service
 from portal.retention.models import Hold
 
-router = APIRouter(prefix="/api/v1", tags=["retention"])
+router = APIRouter(prefix="/api/v1", tags=["retention"], responses=responses(401, 403))
 
 Retention = require(Permission.RETENTION)
 Holder = require(Permission.HOLDS)
@@ -126,7 +127,7 @@ def list_policies(rt: RuntimeDep, user: StaffUser = Retention) -> list[PolicyOut
         ]
 
 
-@router.put("/retention/policies/{category}")
+@router.put("/retention/policies/{category}", responses=responses(404))
 def set_policy(
     category: str, body: PolicyUpdate, rt: RuntimeDep, user: StaffUser = Retention
 ) -> PolicyOut:
@@ -174,13 +175,13 @@ def forecast(
         ]
 
 
-@router.post("/retention/due/{evidence_id}/approval")
+@router.post("/retention/due/{evidence_id}/approval", responses=responses(404, 409))
 def approve(evidence_id: str, rt: RuntimeDep, user: StaffUser = Approver) -> DueOut:
     with transaction(rt.sessions) as db:
         return _due(service.approve(db, user=user, evidence_id=evidence_id, now=rt.clock()))
 
 
-@router.put("/evidence/{evidence_id}/retention")
+@router.put("/evidence/{evidence_id}/retention", responses=responses(404, 409))
 def override(
     evidence_id: str, body: OverrideIn, rt: RuntimeDep, user: StaffUser = Retention
 ) -> ForecastOut:
@@ -202,7 +203,7 @@ def override(
         )
 
 
-@router.post("/evidence/{evidence_id}/holds", status_code=201)
+@router.post("/evidence/{evidence_id}/holds", status_code=201, responses=responses(404, 409))
 def place_hold(
     evidence_id: str, body: HoldCreate, rt: RuntimeDep, user: StaffUser = Holder
 ) -> HoldOut:
@@ -220,7 +221,7 @@ def place_hold(
         )
 
 
-@router.post("/holds/{hold_id}/release")
+@router.post("/holds/{hold_id}/release", responses=responses(404, 409))
 def release_hold(
     hold_id: str, body: HoldRelease, rt: RuntimeDep, user: StaffUser = Holder
 ) -> HoldOut:
@@ -232,7 +233,7 @@ def release_hold(
         )
 
 
-@router.post("/cases/{case_id}/close")
+@router.post("/cases/{case_id}/close", responses=responses(404, 409))
 def close_case(
     case_id: str, body: CaseClose, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> dict[str, str]:
@@ -243,7 +244,7 @@ def close_case(
         return {"id": case.id, "status": case.status, "offense": case.offense}
 
 
-@router.post("/cases/{case_id}/reopen")
+@router.post("/cases/{case_id}/reopen", responses=responses(404, 409))
 def reopen_case(case_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> dict[str, str]:
     with transaction(rt.sessions) as db:
         case = service.reopen_case(db, rt.retention, user=user, case_id=case_id, now=rt.clock())

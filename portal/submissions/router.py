@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from portal.auth.witness import new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
+from portal.errors import responses
 from portal.retention import service as retention
 from portal.submissions import consent as consent_docs
 from portal.submissions import receipts, service
@@ -34,7 +35,12 @@ def get_consent() -> ConsentOut:
     )
 
 
-@router.post("/submissions", status_code=201, dependencies=[rate_limited("submissions")])
+@router.post(
+    "/submissions",
+    status_code=201,
+    dependencies=[rate_limited("submissions")],
+    responses=responses(429),
+)
 async def create_submission(
     payload: SubmissionCreate, request: Request, rt: RuntimeDep
 ) -> SubmissionCreated:
@@ -89,12 +95,12 @@ def _status(rt: RuntimeDep, witness: WitnessDep, submission_id: str) -> Submissi
     )
 
 
-@router.get("/submissions/{submission_id}")
+@router.get("/submissions/{submission_id}", responses=responses(401, 404))
 def get_submission(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
     return _status(rt, witness, submission_id)
 
 
-@router.post("/submissions/{submission_id}/withdrawal")
+@router.post("/submissions/{submission_id}/withdrawal", responses=responses(401, 404, 409, 503))
 def withdraw(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
     """Withdraw consent. Files no hold or case needs are destroyed after the grace period."""
     service.ensure_own(witness=witness, submission_id=submission_id)
@@ -106,7 +112,7 @@ def withdraw(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> Submiss
     return _status(rt, sub, submission_id)
 
 
-@router.get("/submissions/{submission_id}/receipt")
+@router.get("/submissions/{submission_id}/receipt", responses=responses(401, 404))
 def get_receipt(
     submission_id: str, rt: RuntimeDep, witness: WitnessDep, download: bool = False
 ) -> JSONResponse:

@@ -12,7 +12,13 @@ from starlette.requests import ClientDisconnect
 
 from portal.clock import as_utc
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
-from portal.errors import BadRequest, PreconditionFailed, TooLarge, UnsupportedMediaType
+from portal.errors import (
+    BadRequest,
+    PreconditionFailed,
+    TooLarge,
+    UnsupportedMediaType,
+    responses,
+)
 from portal.submissions.service import ensure_open
 from portal.uploads import service
 from portal.uploads.models import Upload
@@ -22,6 +28,7 @@ EXTENSIONS = "creation,creation-with-upload,creation-defer-length,expiration,ter
 OCTET = "application/offset+octet-stream"
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+TUS_BODY = {"content": {OCTET: {"schema": {"type": "string", "format": "binary"}}}}
 
 
 def _tus_headers(**extra: str) -> dict[str, str]:
@@ -42,10 +49,11 @@ def _expires(at: datetime) -> str:
 
 
 TusResumable = Annotated[str | None, Header()]
+# Read, never documented: clients do not choose it, their HTTP library does.
+ContentLength = Annotated[str | None, Header(include_in_schema=False)]
 
 
 @router.options("", status_code=204)
-@router.options("/{upload_id}", status_code=204)
 def options(rt: RuntimeDep) -> Response:
     return Response(
         status_code=204,
@@ -57,6 +65,12 @@ def options(rt: RuntimeDep) -> Response:
             "Tus-Checksum-Algorithm": ",".join(service.CHECKSUM_ALGORITHMS),
         },
     )
+
+
+@router.options("/{upload_id}", status_code=204)
+def options_upload(upload_id: str, rt: RuntimeDep) -> Response:
+    """The same discovery answer on an upload's URL, where tus clients may ask too."""
+    return options(rt)
 
 
 async def _stream_into(
@@ -80,7 +94,17 @@ async def _stream_into(
     return await run_in_threadpool(writer.finish, complete=complete)
 
 
-@router.post("", status_code=201, dependencies=[rate_limited("uploads")])
+@router.post(
+    "",
+    status_code=201,
+    dependencies=[rate_limited("uploads")],
+    response_class=Response,
+    openapi_extra={"requestBody": {**TUS_BODY, "required": False}},
+    responses={
+        201: {"description": "Created; the upload's URL is in Location"},
+        **responses(400, 401, 409, 412, 413, 415, 429, 460, 503, 507),
+    },
+)
 async def create(
     request: Request,
     rt: RuntimeDep,
@@ -90,7 +114,7 @@ async def create(
     upload_defer_length: Annotated[str | None, Header()] = None,
     upload_metadata: Annotated[str | None, Header()] = None,
     content_type: Annotated[str | None, Header()] = None,
-    content_length: Annotated[str | None, Header()] = None,
+    content_length: ContentLength = None,
     upload_checksum: Annotated[str | None, Header()] = None,
 ) -> Response:
     _check_version(tus_resumable)
@@ -136,7 +160,14 @@ async def create(
     return Response(status_code=201, headers=headers)
 
 
-@router.head("/{upload_id}")
+@router.head(
+    "/{upload_id}",
+    response_class=Response,
+    responses={
+        200: {"description": "The upload's offset, in headers"},
+        **responses(401, 404, 410, 412, 503),
+    },
+)
 async def head(
     upload_id: str, rt: RuntimeDep, witness: WitnessDep, tus_resumable: TusResumable = None
 ) -> Response:
@@ -161,7 +192,12 @@ async def head(
     return Response(status_code=200, headers=headers)
 
 
-@router.patch("/{upload_id}", status_code=204)
+@router.patch(
+    "/{upload_id}",
+    status_code=204,
+    openapi_extra={"requestBody": TUS_BODY},
+    responses=responses(400, 401, 404, 409, 410, 412, 413, 415, 423, 460, 503, 507),
+)
 async def patch(
     upload_id: str,
     request: Request,
@@ -171,7 +207,7 @@ async def patch(
     content_type: Annotated[str | None, Header()] = None,
     upload_offset: Annotated[str | None, Header()] = None,
     upload_length: Annotated[str | None, Header()] = None,
-    content_length: Annotated[str | None, Header()] = None,
+    content_length: ContentLength = None,
     upload_checksum: Annotated[str | None, Header()] = None,
 ) -> Response:
     _check_version(tus_resumable)
@@ -203,7 +239,9 @@ async def patch(
     )
 
 
-@router.delete("/{upload_id}", status_code=204)
+@router.delete(
+    "/{upload_id}", status_code=204, responses=responses(401, 404, 409, 410, 412, 423, 503)
+)
 async def delete(
     upload_id: str, rt: RuntimeDep, witness: WitnessDep, tus_resumable: TusResumable = None
 ) -> Response:
