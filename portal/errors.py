@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 
 class PortalError(Exception):
@@ -162,6 +163,23 @@ def _framework_refusals(schema: dict[str, Any]) -> None:
         components.pop(unused, None)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers to. Starlette's 405 names only the methods of the first
+    route whose path matched, though GET and POST on one path are two routes."""
+    scope = {k: request.scope.get(k, "") for k in ("type", "path", "root_path")}
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**scope, "method": method, "headers": []})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 def install_handlers(app: FastAPI) -> None:
     framework_openapi = app.openapi
 
@@ -189,7 +207,10 @@ def install_handlers(app: FastAPI) -> None:
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error_response(exc.status_code, code, str(exc.detail), headers)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logging.getLogger("portal").error("unhandled error", exc_info=exc)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import CONSENT, staff_login
@@ -107,3 +108,21 @@ def test_refusals_are_documented_as_they_are_sent(client: TestClient) -> None:
         "/api/v1/submissions", content=b"\xff{", headers={"Content-Type": "application/json"}
     )
     assert (r.status_code, r.json()["error"]) == (400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/api/v1/users", {"GET", "POST"}),
+        ("DELETE", "/api/v1/cases", {"GET", "POST"}),
+        ("PUT", "/api/v1/cases/some-case/evidence", {"GET", "POST"}),
+    ],
+)
+def test_method_not_allowed_lists_every_method_of_the_path(
+    client: TestClient, method: str, path: str, allowed: set[str]
+) -> None:
+    # GET and POST on one path are two routes; the 405 named only the first one's methods.
+    r = client.request(method, path)
+    assert r.status_code == 405
+    assert r.json()["error"] == "method_not_allowed"
+    assert {m.strip() for m in r.headers["Allow"].split(",")} == allowed
