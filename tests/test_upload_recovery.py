@@ -34,6 +34,23 @@ def files(client: TestClient, sub_id: str, auth: dict[str, str]) -> list[dict[st
     return list(client.get(f"/api/v1/submissions/{sub_id}", headers=auth).json()["files"])
 
 
+def upload_with_finalise_cut_short(
+    client: TestClient, auth: dict[str, str], data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Every byte durable, finalise stopped by storage: an upload the next HEAD finishes."""
+    storage = client.app.state.runtime.storage  # type: ignore[attr-defined]
+
+    def broken(*args: object) -> None:
+        raise StorageUnavailable("storage went away")
+
+    url = create_upload(client, auth, len(data))
+    with monkeypatch.context() as m:
+        m.setattr(storage, "finish_partial", broken)
+        r = patch(client, url, auth, 0, data)
+        assert r.status_code == 503 and r.json()["error"] == "storage_unavailable"
+    return url
+
+
 def test_lost_hash_state_is_rebuilt_from_stored_bytes(
     client: TestClient, witness: tuple[str, dict[str, str]], video: Path
 ) -> None:
@@ -56,16 +73,7 @@ def test_finalise_interrupted_by_storage_is_finished_by_head(
 ) -> None:
     sub_id, auth = witness
     data = video.read_bytes()
-    storage = client.app.state.runtime.storage  # type: ignore[attr-defined]
-
-    def broken(*args: object) -> None:
-        raise StorageUnavailable("storage went away")
-
-    url = create_upload(client, auth, len(data))
-    with monkeypatch.context() as m:
-        m.setattr(storage, "finish_partial", broken)
-        r = patch(client, url, auth, 0, data)
-        assert r.status_code == 503 and r.json()["error"] == "storage_unavailable"
+    url = upload_with_finalise_cut_short(client, auth, data, monkeypatch)
     # The bytes were durable before finalise ran: the offset says so, and no evidence yet.
     assert upload_row(client, url).offset == len(data)
     assert files(client, sub_id, auth) == []
@@ -90,14 +98,7 @@ def test_two_finalisers_of_one_upload_make_one_item(
     rt = client.app.state.runtime  # type: ignore[attr-defined]
     storage = rt.storage
     real_finish = storage.finish_partial
-
-    def broken(*args: object) -> None:
-        raise StorageUnavailable("storage went away")
-
-    url = create_upload(client, auth, len(data))
-    with monkeypatch.context() as m:
-        m.setattr(storage, "finish_partial", broken)
-        assert patch(client, url, auth, 0, data).status_code == 503
+    url = upload_with_finalise_cut_short(client, auth, data, monkeypatch)
     # Both get past storage before either records anything.
     met = threading.Barrier(2, timeout=30)
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base
+from portal.db import Base, UtcDateTime
 
 
 class RateCounter(Base):
     __tablename__ = "rate_counters"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     count: Mapped[int] = mapped_column(Integer)

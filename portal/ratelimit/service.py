@@ -82,20 +82,17 @@ def hit(
     # INSERT ... ON CONFLICT DO UPDATE ... WHERE count < limit RETURNING count: check and
     # count in one statement, so concurrent requests on any instance cannot both take the
     # last slot (PostgreSQL locks the row; SQLite runs one writer at a time).
-    if db.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(RateCounter).values(values)
-        stmt = pg.on_conflict_do_update(
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(RateCounter)
+        .values(values)
+        .on_conflict_do_update(
             index_elements=[RateCounter.key],
             set_={"count": RateCounter.count + 1},
             where=RateCounter.count < limit,
-        ).returning(RateCounter.count)
-    else:
-        lite = sqlite.insert(RateCounter).values(values)
-        stmt = lite.on_conflict_do_update(
-            index_elements=[RateCounter.key],
-            set_={"count": RateCounter.count + 1},
-            where=RateCounter.count < limit,
-        ).returning(RateCounter.count)
+        )
+        .returning(RateCounter.count)
+    )
     if db.execute(stmt).first() is None:
         retry_after = max(1, math.ceil(end - stamp))
         raise RateLimited(
