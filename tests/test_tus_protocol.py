@@ -335,6 +335,31 @@ def test_creation_with_upload(
     assert [f["sha256"] for f in files] == [hashlib.sha256(data).hexdigest()]
 
 
+def test_creation_with_a_failed_first_chunk_says_where_to_resume(
+    client: TestClient, witness: Witness, video: Path
+) -> None:
+    sub_id, auth = witness
+    data = video.read_bytes()
+    half = data[: len(data) // 2]
+    r = client.post(
+        UPLOADS,
+        content=half,
+        headers={
+            **TUS,
+            **auth,
+            "Upload-Length": str(len(data)),
+            "Content-Type": OCTET,
+            "Upload-Checksum": checksum("sha256", b"not these bytes"),
+        },
+    )
+    assert_error(r, 460, "checksum_mismatch")
+    url = r.headers["Location"]
+    assert offset_of(client, url, auth) == 0  # the chunk was dropped, the upload kept
+    assert patch(client, url, auth, data, 0).status_code == 204
+    files = files_of(client, sub_id, auth)
+    assert [f["sha256"] for f in files] == [hashlib.sha256(data).hexdigest()]
+
+
 def test_defer_length_then_length_on_a_later_patch_completes(
     client: TestClient, witness: Witness, video: Path
 ) -> None:

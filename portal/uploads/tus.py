@@ -14,6 +14,7 @@ from portal.clock import as_utc
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.errors import (
     BadRequest,
+    PortalError,
     PreconditionFailed,
     TooLarge,
     UnsupportedMediaType,
@@ -144,18 +145,25 @@ async def create(
         Location=location, **{"Upload-Expires": _expires(as_utc(upload.expires_at))}
     )
     if with_body:
-        writer = await run_in_threadpool(
-            service.begin_patch,
-            deps,
-            submission=witness,
-            upload_id=upload.id,
-            offset=0,
-            upload_length=None,
-            content_length=body_length,
-            checksum=checksum,
-        )
-        assert isinstance(writer, service.PatchWriter)
-        result = await _stream_into(request, writer, inline=rt.storage.inline_writes)
+        try:
+            writer = await run_in_threadpool(
+                service.begin_patch,
+                deps,
+                submission=witness,
+                upload_id=upload.id,
+                offset=0,
+                upload_length=None,
+                content_length=body_length,
+                checksum=checksum,
+            )
+            assert isinstance(writer, service.PatchWriter)
+            result = await _stream_into(request, writer, inline=rt.storage.inline_writes)
+        except PortalError as exc:
+            # The upload exists even though its first chunk failed (a checksum mismatch, a
+            # storage outage): say where, so the client resumes instead of starting over.
+            if not isinstance(exc, UnsupportedMediaType):  # refused files are not kept
+                exc.headers["Location"] = location
+            raise
         headers["Upload-Offset"] = str(result.offset)
     return Response(status_code=201, headers=headers)
 
