@@ -29,6 +29,9 @@ NAMING = {
 }
 
 
+READ_ONLY = "portal_read_only"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -67,7 +70,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only sessions (below) begin deferred: in WAL mode a transaction that never
+            # writes neither waits for the writer nor can hit SQLITE_BUSY_SNAPSHOT.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -75,6 +81,27 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for lookups that never write (witness tokens, tus HEAD).
+
+    On SQLite every other transaction takes the write lock up front, so a lookup would queue
+    behind every PATCH's commit; these do not. A write through one is a bug and fails loudly.
+    """
+    factory = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+    @event.listens_for(factory, "before_flush")
+    def _no_flush(session: Session, *_: Any) -> None:
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("a read-only session was asked to write")
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _no_dml(state: Any) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            raise RuntimeError("a read-only session was asked to write")
+
+    return factory
 
 
 @contextmanager

@@ -29,7 +29,7 @@ def get_witness(
     rt: RuntimeDep, authorization: Annotated[str | None, Header()] = None
 ) -> Submission:
     token = bearer(authorization)
-    with rt.sessions() as db:
+    with rt.readers() as db:
         return submissions.authenticate(db, token=token)
 
 

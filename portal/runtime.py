@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from portal.config import Settings
 from portal.custody import note
 from portal.custody import service as custody
 from portal.custody.models import Checkpoint
-from portal.db import transaction
+from portal.db import make_read_sessionmaker, transaction
 from portal.evidence.models import Evidence
 from portal.evidence.service import close_idle_playbacks
 from portal.media.service import derive
@@ -42,6 +43,11 @@ class Runtime:
     log_signer: str
     rate_limit_key: bytes
     clock: Callable[[], datetime] = utcnow
+
+    @functools.cached_property
+    def readers(self) -> sessionmaker[Session]:
+        """Sessions for lookups that never write (see portal.db)."""
+        return make_read_sessionmaker(self.engine)
 
     @property
     def retention(self) -> retention_svc.Context:

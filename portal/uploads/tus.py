@@ -183,7 +183,7 @@ async def head(
     deps = rt.upload_deps
 
     def lookup() -> Upload:
-        with rt.sessions() as db:
+        with rt.readers() as db:
             upload = service.get_own(db, submission=witness, upload_id=upload_id, now=rt.clock())
         if upload.status == "active" and upload.length == upload.offset:
             service.finalise(deps, upload_id=upload.id)
