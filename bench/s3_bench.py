@@ -55,14 +55,13 @@ from upload_bench import (
     bounded_main,
     console,
     file_slice,
-    free_port,
     load,
     machine_info,
     make_file,
     make_mp4,
-    server_env,
     tree_cpu,
     tree_rss,
+    tus_uvicorn,
 )
 
 from portal.storage.s3 import PART_SIZE, PIPELINE, S3Storage
@@ -355,22 +354,15 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
 
 
 def portal_server(root: Path, seaweed: Seaweed, database_url: str, bucket: str) -> Server:
-    data, port = root / "portal", free_port()
-    env = {
-        **seaweed.env,
-        "PORTAL_DATABASE_URL": database_url,
-        "PORTAL_STORAGE_URL": f"s3://{bucket}/portal",
-        "PORTAL_S3_ENDPOINT_URL": seaweed.endpoint_url,
-    }
-    return Server(
-        name="portal",
-        kind="tus",
-        cmd=[sys.executable, "-m", "portal", "serve", "--data-dir", str(data), "--port", str(port)],
-        env=server_env(env),
-        port=port,
-        data_dir=data,
-        log=root / "portal.log",
-        health_path="/api/v1/consent",
+    """`portal serve` on PostgreSQL and the Object Lock bucket, as production runs it."""
+    return tus_uvicorn(
+        root,
+        {
+            **seaweed.env,
+            "PORTAL_DATABASE_URL": database_url,
+            "PORTAL_STORAGE_URL": f"s3://{bucket}/portal",
+            "PORTAL_S3_ENDPOINT_URL": seaweed.endpoint_url,
+        },
     )
 
 
