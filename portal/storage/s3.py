@@ -646,8 +646,9 @@ class S3Storage:
 
     def create_partial(self, upload_id: str) -> str | None:
         self._dir(upload_id)
-        # The multipart upload is created with the first full part: small files never need one.
-        return _State().dumps()
+        # Nothing to make or record yet: the multipart upload is created with the first full
+        # part (small files never need one), and no state reads as the empty one.
+        return None
 
     def open_partial(self, upload_id: str, offset: int, state: str | None) -> _S3Partial:
         st = _State.loads(state)
