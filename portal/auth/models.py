@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.custody.actors import Actor
 from portal.db import Base, UtcDateTime
 
 ROLES = ("investigator", "supervisor", "auditor", "admin")
@@ -23,6 +24,11 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def actor(self) -> Actor:
+        """How this account signs the custody log."""
+        return Actor.staff(self.id, self.role)
 
 
 class StaffSession(Base):

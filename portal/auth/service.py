@@ -26,10 +26,6 @@ hasher = PasswordHasher()
 _DUMMY_HASH = hasher.hash("not-a-real-password")
 
 
-def actor(user: StaffUser) -> str:
-    return f"staff:{user.id}:{user.role}"
-
-
 @dataclass(frozen=True)
 class LoginPolicy:
     max_failures: int
@@ -66,7 +62,7 @@ def add_user(
     custody.append(
         db,
         type=EventType.STAFF_CREATED,
-        actor=actor(by) if by else custody.SYSTEM,
+        actor=by.actor if by else custody.SYSTEM,
         subject=user.id,
         details={"name": name, "role": role},
         at=now,
@@ -101,7 +97,7 @@ def disable_user(
     custody.append(
         db,
         type=EventType.STAFF_DISABLED,
-        actor=actor(by) if by else custody.SYSTEM,
+        actor=by.actor if by else custody.SYSTEM,
         subject=user.id,
         details={"name": user.name},
         at=now,
@@ -151,7 +147,7 @@ def login(
     custody.append(
         db,
         type=EventType.STAFF_LOGIN,
-        actor=actor(user),
+        actor=user.actor,
         subject=user.id,
         details={"expires_at": custody.rfc3339(expires)},
         at=now,
@@ -171,7 +167,7 @@ def _failed(db: Session, user: StaffUser | None, reason: str, now: datetime) -> 
         db,
         type=EventType.STAFF_LOGIN_FAILED,
         # The typed name is not logged: people type passwords into the name field.
-        actor=actor(user) if user else "anonymous",
+        actor=user.actor if user else "anonymous",
         subject=user.id if user else "unknown",
         details={"reason": reason},
         at=now,
@@ -228,7 +224,7 @@ def logout(db: Session, *, token: str, now: datetime) -> None:
     custody.append(
         db,
         type=EventType.STAFF_LOGOUT,
-        actor=actor(user) if user else custody.SYSTEM,
+        actor=user.actor if user else custody.SYSTEM,
         subject=session.user_id,
         details={},
         at=now,

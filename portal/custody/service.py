@@ -16,16 +16,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.custody import merkle, note
+from portal.custody.actors import SYSTEM as SYSTEM  # re-exported: callers write custody.SYSTEM
+from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry, LogHead, LogNode
 from portal.custody.offline import canonical_json
 from portal.errors import NotFound, PortalError
-
-SYSTEM = "system"
-
-
-def witness_actor(submission_id: str) -> str:
-    return f"witness:{submission_id}"
 
 
 def rfc3339(at: datetime) -> str:
@@ -36,7 +32,7 @@ def append(
     session: Session,
     *,
     type: EventType,
-    actor: str,
+    actor: Actor | str,
     subject: str,
     details: Mapping[str, Any],
     at: datetime,
@@ -57,7 +53,7 @@ def append(
         "seq": seq,
         "at": rfc3339(at),
         "type": str(type),
-        "actor": actor,
+        "actor": str(actor),
         "subject": subject,
         "details": dict(details),
     }

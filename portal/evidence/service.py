@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
-from portal.auth.service import actor
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
@@ -121,7 +120,7 @@ def _listed(
     custody.append(
         db,
         type=EventType.EVIDENCE_LISTED,
-        actor=actor(user),
+        actor=user.actor,
         subject=where,
         details={"items": [e.id for e in items]},
         at=now,
@@ -133,7 +132,7 @@ def view(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> Ev
     custody.append(
         db,
         type=EventType.EVIDENCE_VIEWED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"sha256": item.sha256},
         at=now,
@@ -171,7 +170,7 @@ def triage(
     custody.append(
         db,
         type=EventType.EVIDENCE_TRIAGED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"from": old, "to": item.status, "reason": reason},
         at=now,
@@ -187,7 +186,7 @@ def thumbnail(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) 
     custody.append(
         db,
         type=EventType.EVIDENCE_THUMBNAIL_VIEWED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"key": item.thumbnail_key},
         at=now,
@@ -203,7 +202,7 @@ def timeline(
     custody.append(
         db,
         type=EventType.EVIDENCE_TIMELINE_VIEWED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={},
         at=now,
@@ -228,7 +227,7 @@ def contact(
     custody.append(
         db,
         type=EventType.WITNESS_CONTACT_VIEWED,
-        actor=actor(user),
+        actor=user.actor,
         subject=sub.id,
         details={"evidence": item.id},
         at=now,
@@ -262,7 +261,7 @@ def create_case(
     custody.append(
         db,
         type=EventType.CASE_CREATED,
-        actor=actor(user),
+        actor=user.actor,
         subject=case.id,
         details={"title": title, "reference": reference, "offense": offense},
         at=now,
@@ -320,7 +319,7 @@ def link(
     custody.append(
         db,
         type=EventType.EVIDENCE_LINKED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"case": case.id},
         at=now,
@@ -345,7 +344,7 @@ def unlink(
     custody.append(
         db,
         type=EventType.EVIDENCE_UNLINKED,
-        actor=actor(user),
+        actor=user.actor,
         subject=evidence_id,
         details={"case": case_id},
         at=now,
@@ -406,7 +405,7 @@ def record_stream(
             id=new_id(),
             evidence_id=item.id,
             user_id=user.id,
-            actor=actor(user),
+            actor=user.actor,
             opened_at=now,
             last_at=now,
             ranges=[],
@@ -416,7 +415,7 @@ def record_stream(
         custody.append(
             db,
             type=EventType.EVIDENCE_STREAM_OPENED,
-            actor=actor(user),
+            actor=user.actor,
             subject=item.id,
             details={"playback": playback.id, "sha256": item.sha256},
             at=now,
@@ -471,7 +470,7 @@ def record_download(db: Session, *, user: StaffUser, item: Evidence, now: dateti
     custody.append(
         db,
         type=EventType.EVIDENCE_DOWNLOADED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"sha256": item.sha256, "size": item.size},
         at=now,

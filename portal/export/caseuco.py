@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from portal.custody.actors import Actor
 from portal.export.report import describe
 from portal.export.service import Plan
 
@@ -131,7 +132,8 @@ def graph(plan: Plan) -> dict[str, Any]:
         actor = str(ev.obj.get("actor"))
         if actor in actors:
             continue
-        if actor == "system":
+        who = Actor.parse(actor)
+        if who.kind == "system":
             actors[actor] = tool
             continue
         node: dict[str, Any] = {
@@ -139,8 +141,7 @@ def graph(plan: Plan) -> dict[str, Any]:
             "@type": "uco-identity:Identity",
             "uco-core:name": plan.label(actor),
         }
-        kind, _, rest = actor.partition(":")
-        contact = witnesses.get(rest) if kind == "witness" else None
+        contact = witnesses.get(who.id) if who.kind == "witness" else None
         if contact:
             node["uco-core:description"] = "witness contact: " + ", ".join(
                 f"{k}: {v}" for k, v in sorted(contact.items())

@@ -52,7 +52,7 @@ def export_command(
 
     from portal.app import build_runtime
     from portal.auth.permissions import Permission, allowed
-    from portal.auth.service import actor, find_user
+    from portal.auth.service import find_user
     from portal.config import Settings
     from portal.errors import Forbidden, PortalError
     from portal.export.router import check_identity_allowed
@@ -68,7 +68,7 @@ def export_command(
             if user.disabled or not allowed(user.role, Permission.CASES):
                 raise Forbidden(f"{by} may not export cases", code="forbidden")
             check_identity_allowed(user.role, include_witness_identity)
-            who = actor(user)
+            who = str(user.actor)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

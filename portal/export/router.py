@@ -17,7 +17,6 @@ from starlette.background import BackgroundTask
 
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
-from portal.auth.service import actor
 from portal.deps import RuntimeDep, require
 from portal.errors import Forbidden, responses
 from portal.export import service
@@ -71,7 +70,7 @@ def export_case(
         result = service.export_case(
             rt,
             case_id=case_id,
-            actor=actor(user),
+            actor=str(user.actor),
             include_witness_identity=request.include_witness_identity,
             dest=workdir / "bundle.zip",
         )

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from portal.auth.models import StaffUser
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody.actors import Actor, staff_ids
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry
 from portal.db import transaction
@@ -195,28 +196,26 @@ def safe_filename(name: str, fallback: str = "file") -> str:
 
 
 def _actor_labels(db: Session, actors: set[str]) -> dict[str, str]:
-    staff_ids = {a.split(":")[1] for a in actors if a.startswith("staff:")}
     names: dict[str, str] = {
         user_id: name
         for user_id, name in db.execute(
-            select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids))
+            select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids(actors)))
         )
     }
-    out = {}
-    for a in actors:
-        parts = a.split(":")
-        if parts[0] == "staff" and len(parts) >= 2:
-            role = f", {parts[2]}" if len(parts) > 2 else ""
-            out[a] = f"{names.get(parts[1], 'unknown staff account')} (staff {parts[1]}{role})"
-        elif parts[0] == "witness" and len(parts) == 2:
-            out[a] = f"the witness of submission {parts[1]}"
-        elif a == custody.SYSTEM:
-            out[a] = "the portal (automatic)"
-        elif a == "cli":
-            out[a] = "a server operator (portal command line)"
-        else:
-            out[a] = a
-    return out
+    return {a: _label(Actor.parse(a), names) for a in actors}
+
+
+def _label(actor: Actor, names: dict[str, str]) -> str:
+    if actor.kind == "staff":
+        role = f", {actor.role}" if actor.role else ""
+        return f"{names.get(actor.id, 'unknown staff account')} (staff {actor.id}{role})"
+    if actor.kind == "witness":
+        return f"the witness of submission {actor.id}"
+    if actor.kind == "system":
+        return "the portal (automatic)"
+    if actor.kind == "cli":
+        return "a server operator (portal command line)"
+    return str(actor)
 
 
 def _belongs(event: dict[str, Any], item: Evidence) -> bool:

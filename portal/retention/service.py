@@ -21,9 +21,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.auth.models import StaffUser
-from portal.auth.service import actor
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import Conflict, Invalid, NotFound
@@ -111,7 +111,7 @@ def set_policy(
     custody.append(
         db,
         type=EventType.POLICY_CHANGED,
-        actor=actor(user),
+        actor=user.actor,
         subject=category,
         details={"old": old, "new": _policy_json(policy)},
         at=now,
@@ -255,7 +255,7 @@ def close_case(
     custody.append(
         db,
         type=EventType.CASE_CLOSED,
-        actor=actor(user),
+        actor=user.actor,
         subject=case.id,
         details={"offense": case.offense},
         at=now,
@@ -272,7 +272,7 @@ def reopen_case(db: Session, ctx: Context, *, user: StaffUser, case_id: str, now
         raise Conflict("the case is open", code="case_open")
     case.status, case.closed_at = "open", None
     custody.append(
-        db, type=EventType.CASE_REOPENED, actor=actor(user), subject=case.id, details={}, at=now
+        db, type=EventType.CASE_REOPENED, actor=user.actor, subject=case.id, details={}, at=now
     )
     recompute_case(db, ctx, case_id=case.id, reason=f"case {case.id} reopened", now=now)
     return case
@@ -297,7 +297,7 @@ def override(
     custody.append(
         db,
         type=EventType.RETENTION_OVERRIDDEN,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"until": _iso(until), "reason": reason},
         at=now,
@@ -350,7 +350,7 @@ def place_hold(
     custody.append(
         db,
         type=EventType.HOLD_PLACED,
-        actor=actor(user),
+        actor=user.actor,
         subject=item.id,
         details={"hold": hold.id, "reason": reason, "case_reference": case_reference},
         at=now,
@@ -371,7 +371,7 @@ def release_hold(
     custody.append(
         db,
         type=EventType.HOLD_RELEASED,
-        actor=actor(user),
+        actor=user.actor,
         subject=hold.evidence_id,
         details={"hold": hold.id, "reason": reason},
         at=now,
@@ -408,7 +408,7 @@ def withdraw(db: Session, ctx: Context, *, submission: Submission, now: datetime
     custody.append(
         db,
         type=EventType.CONSENT_WITHDRAWN,
-        actor=custody.witness_actor(sub.id),
+        actor=Actor.witness(sub.id),
         subject=sub.id,
         details={"version": consent.version},
         at=now,
@@ -522,7 +522,7 @@ def approve(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) ->
     custody.append(
         db,
         type=EventType.DISPOSITION_APPROVED,
-        actor=actor(user),
+        actor=user.actor,
         subject=evidence_id,
         details={
             "category": entry.item.retention_category,

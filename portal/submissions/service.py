@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.auth.witness import token_hash
 from portal.custody import service as custody
+from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.errors import Conflict, Invalid, NotFound, Unauthorized
 from portal.evidence.models import Evidence
@@ -74,7 +75,7 @@ def create(
     db.add(sub)
     db.flush()
     db.add(record)
-    actor = custody.witness_actor(sub.id)
+    actor = Actor.witness(sub.id)
     custody.append(
         db,
         type=EventType.CONSENT_GIVEN,

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import rowcount, transaction
 from portal.errors import (
@@ -213,7 +214,7 @@ def create(
         custody.append(
             db,
             type=EventType.UPLOAD_CREATED,
-            actor=custody.witness_actor(submission_id),
+            actor=Actor.witness(submission_id),
             subject=submission_id,
             details={"upload": upload_id, "filename": filename, "length": length},
             at=now,
@@ -271,7 +272,7 @@ def _terminate_row(db: Session, deps: Deps, upload: Upload, *, reason: str) -> N
     custody.append(
         db,
         type=EventType.UPLOAD_TERMINATED,
-        actor=custody.witness_actor(upload.submission_id),
+        actor=Actor.witness(upload.submission_id),
         subject=upload.submission_id,
         details={"upload": upload.id, "offset": upload.offset, "reason": reason},
         at=deps.clock(),
@@ -631,7 +632,7 @@ def finalise(deps: Deps, *, upload_id: str) -> Evidence | None:
         upload = db.get(Upload, upload_id, with_for_update=True, populate_existing=True)
         if upload is None or upload.status != "active":
             return None
-        actor = custody.witness_actor(upload.submission_id)
+        actor = Actor.witness(upload.submission_id)
         completed = custody.append(
             db,
             type=EventType.UPLOAD_COMPLETED,
