@@ -19,6 +19,7 @@ from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
+from portal.models import import_models
 from portal.retention.service import ensure_default_policies
 from portal.runtime import Runtime
 from portal.storage import open_storage
@@ -69,7 +70,7 @@ async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
 def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it) and storage; create the data folder on first start."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db.import_models()
+    import_models()
     engine = db.make_engine(settings.resolved_database_url)
     db.migrate(engine)
     sessions = db.make_sessionmaker(engine)
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     from portal.auth.router import router as staff_router
+    from portal.cases.router import router as cases_router
     from portal.custody.router import router as log_router
     from portal.evidence.router import router as evidence_router
     from portal.export.router import router as export_router
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(log_router)
     app.include_router(staff_router)
     app.include_router(evidence_router)
+    app.include_router(cases_router)
     app.include_router(retention_router)
     app.include_router(export_router)
     app.include_router(web_router)

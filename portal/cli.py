@@ -96,10 +96,11 @@ def serve(
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations."""
     from portal import db
+    from portal.models import import_models
 
     settings = _settings(data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db.import_models()
+    import_models()
     db.migrate(db.make_engine(settings.resolved_database_url))
     console.print("database is up to date")
 

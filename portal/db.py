@@ -126,14 +126,3 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def import_models() -> None:
-    """Register every table on Base.metadata (Alembic and create_app need them all)."""
-    from portal.auth import models as _auth  # noqa: F401
-    from portal.custody import models as _custody  # noqa: F401
-    from portal.evidence import models as _evidence  # noqa: F401
-    from portal.ratelimit import models as _ratelimit  # noqa: F401
-    from portal.retention import models as _retention  # noqa: F401
-    from portal.submissions import models as _submissions  # noqa: F401
-    from portal.uploads import models as _uploads  # noqa: F401

@@ -27,10 +27,10 @@ from portal.app import create_app
 from portal.config import Settings
 from portal.custody import service as custody
 from portal.custody.note import generate_signer, verifier_from_signer
-from portal.export import service as export_service
 from portal.export.commands import export_command, verify_bundle_command
 from portal.export.router import router as export_router
 from portal.export.verify import verify_bundle
+from portal.flows import export as export_flow
 from tests.conftest import staff_login
 from tests.test_evidence_access import CONTACT, Item, png, received
 from tests.test_permissions import api_routes
@@ -268,7 +268,7 @@ def test_originals_are_streamed_not_loaded(
     dest = tmp_path / "big.zip"
     tracemalloc.start()
     try:
-        result = export_service.export_case(
+        result = export_flow.export_case(
             runtime(client), case_id=case_id, actor="cli", include_witness_identity=False, dest=dest
         )
         _, peak = tracemalloc.get_traced_memory()

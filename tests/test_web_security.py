@@ -142,12 +142,10 @@ def test_csp_and_security_headers_on_every_page(web: TestClient, video: Path) ->
     web_login(web, "sofia", "supervisor")
     rt = runtime(web)
     with transaction(rt.sessions) as db:
-        from portal.evidence import service as evidence
+        from portal.cases import service as cases
 
         user = db.scalars(select(StaffUser).where(StaffUser.name == "sofia")).one()
-        case_id = evidence.create_case(
-            db, user=user, title="Case", reference=None, now=rt.clock()
-        ).id
+        case_id = cases.create(db, user=user, title="Case", reference=None, now=rt.clock()).id
     csrf = csrf_of(web, "/web/staff/queue")
     staff_pages: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/web/staff/queue", {}),
@@ -348,13 +346,14 @@ def test_pages_log_the_same_custody_events_as_the_api(web: TestClient, video: Pa
     _, _, evidence_id = received(web, video)
     rt = runtime(web)
     with transaction(rt.sessions) as db:
-        from portal.evidence import service as evidence
+        from portal.cases import service as cases
+        from portal.flows import cases as case_flows
 
         owner = add_user(
             db, name="case-owner", role="investigator", password=PASSWORD, now=rt.clock()
         )
-        case_id = evidence.create_case(db, user=owner, title="C", reference=None, now=rt.clock()).id
-        evidence.link(
+        case_id = cases.create(db, user=owner, title="C", reference=None, now=rt.clock()).id
+        case_flows.link(
             db, rt.retention, user=owner, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
         )
 
@@ -464,11 +463,11 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
     _, _, evidence_id = received(web, video, contact=CONTACT)
     rt = runtime(web)
     with transaction(rt.sessions) as db:
-        from portal.evidence import service as evidence
+        from portal.cases import service as cases
         from portal.retention import service as retention
 
         owner = add_user(db, name="owner", role="supervisor", password=PASSWORD, now=rt.clock())
-        case_id = evidence.create_case(db, user=owner, title="C", reference=None, now=rt.clock()).id
+        case_id = cases.create(db, user=owner, title="C", reference=None, now=rt.clock()).id
         hold_id = retention.place_hold(
             db,
             rt.retention,

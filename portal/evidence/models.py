@@ -1,4 +1,4 @@
-"""Evidence items, their derivatives, cases and playbacks."""
+"""Evidence items, their derivatives and playbacks."""
 
 from __future__ import annotations
 
@@ -56,29 +56,6 @@ class Derivative(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class Case(Base):
-    __tablename__ = "cases"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    title: Mapped[str] = mapped_column(Text)
-    reference: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    # misdemeanor, felony or homicide: decides how long evidence is kept after closure.
-    offense: Mapped[str] = mapped_column(String(16), default="felony")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    created_by: Mapped[str] = mapped_column(String(32))
-    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class CaseLink(Base):
-    __tablename__ = "case_links"
-
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
-    linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    linked_by: Mapped[str] = mapped_column(String(32))
 
 
 class Playback(Base):

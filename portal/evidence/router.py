@@ -13,22 +13,21 @@ from fastapi.responses import StreamingResponse
 
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission
+from portal.cases import service as case_service
 from portal.db import transaction
 from portal.deps import RuntimeDep, require
 from portal.errors import PortalError, responses
 from portal.evidence import ranges, service
-from portal.evidence.models import Case, Evidence
+from portal.evidence.models import Evidence
 from portal.evidence.schemas import (
-    CaseCreate,
-    CaseOut,
     ContactOut,
     CustodyEventOut,
     EvidenceDetail,
     EvidencePage,
     EvidenceSummary,
-    LinkRequest,
     Triage,
 )
+from portal.flows import triage as flows_triage
 from portal.retention.service import holds_of
 from portal.runtime import Runtime
 
@@ -139,7 +138,7 @@ def triage(
     evidence_id: str, body: Triage, rt: RuntimeDep, user: StaffUser = Triager
 ) -> EvidenceSummary:
     with transaction(rt.sessions) as db:
-        item = service.triage(
+        item = flows_triage.triage(
             db,
             rt.retention,
             user=user,
@@ -271,64 +270,12 @@ def content(
 # --- cases -----------------------------------------------------------------------------------
 
 
-def _case_out(case: Case, count: int) -> CaseOut:
-    return CaseOut(
-        id=case.id,
-        title=case.title,
-        reference=case.reference,
-        status=case.status,
-        offense=case.offense,
-        created_at=case.created_at,
-        evidence_count=count,
-    )
-
-
-@router.post("/cases", status_code=201)
-def create_case(body: CaseCreate, rt: RuntimeDep, user: StaffUser = CaseWorker) -> CaseOut:
-    with transaction(rt.sessions) as db:
-        case = service.create_case(
-            db,
-            user=user,
-            title=body.title,
-            reference=body.reference,
-            offense=body.offense,
-            now=rt.clock(),
-        )
-        return _case_out(case, 0)
-
-
-@router.get("/cases")
-def list_cases(rt: RuntimeDep, user: StaffUser = CaseWorker) -> list[CaseOut]:
-    with rt.sessions() as db:
-        return [_case_out(c, n) for c, n in service.list_cases(db)]
-
-
 @router.get("/cases/{case_id}/evidence", responses=responses(404))
 def case_evidence(
     case_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> list[EvidenceSummary]:
     with transaction(rt.sessions) as db:
-        _, items = service.case_evidence(db, user=user, case_id=case_id, now=rt.clock())
+        case = case_service.get(db, case_id=case_id)
+        items = service.case_evidence(db, user=user, case=case, now=rt.clock())
         cases = service.case_ids(db, evidence_ids=[e.id for e in items])
     return [_summary(e, cases[e.id]) for e in items]
-
-
-@router.post("/cases/{case_id}/evidence", status_code=204, responses=responses(404, 409, 410))
-def link(case_id: str, body: LinkRequest, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
-    with transaction(rt.sessions) as db:
-        service.link(
-            db,
-            rt.retention,
-            user=user,
-            case_id=case_id,
-            evidence_id=body.evidence_id,
-            now=rt.clock(),
-        )
-
-
-@router.delete("/cases/{case_id}/evidence/{evidence_id}", status_code=204, responses=responses(404))
-def unlink(case_id: str, evidence_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> None:
-    with transaction(rt.sessions) as db:
-        service.unlink(
-            db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
-        )

@@ -49,26 +49,6 @@ class Triage(Strict):
     reason: str = Field(min_length=3, max_length=2000)
 
 
-class CaseCreate(Strict):
-    title: str = Field(min_length=1, max_length=300)
-    reference: str | None = Field(None, max_length=128)
-    offense: Literal["misdemeanor", "felony", "homicide"] = "felony"
-
-
-class CaseOut(BaseModel):
-    id: str
-    title: str
-    reference: str | None
-    status: str
-    offense: str
-    created_at: datetime
-    evidence_count: int
-
-
-class LinkRequest(Strict):
-    evidence_id: str = Field(min_length=1, max_length=64)
-
-
 class CustodyEventOut(BaseModel):
     index: int
     at: str

@@ -1,4 +1,4 @@
-"""Investigator work on evidence: queue, detail, triage, cases, playback, timeline.
+"""Investigator work on evidence: queue, detail, triage, playback, timeline.
 
 Every function that shows evidence bytes or metadata appends its custody event in the
 caller's transaction, before anything is returned.
@@ -16,13 +16,13 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
+from portal.cases.models import Case, CaseLink
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.errors import Conflict, Gone, Invalid, NotFound
-from portal.evidence.models import Case, CaseLink, Evidence, Playback
+from portal.errors import Gone, Invalid, NotFound
+from portal.evidence.models import Evidence, Playback
 from portal.ids import new_id
-from portal.retention import service as retention
 from portal.submissions.models import Consent, Submission
 
 SORTS: dict[str, ColumnElement[Any]] = {
@@ -153,7 +153,6 @@ def submission_context(db: Session, *, item: Evidence) -> tuple[Submission, Cons
 
 def triage(
     db: Session,
-    ctx: retention.Context,
     *,
     user: StaffUser,
     evidence_id: str,
@@ -175,7 +174,6 @@ def triage(
         details={"from": old, "to": item.status, "reason": reason},
         at=now,
     )
-    retention.recompute(db, ctx, item=item, reason=f"triage: {item.status}", now=now)
     return item
 
 
@@ -239,119 +237,17 @@ def contact(
 # --- cases ---------------------------------------------------------------------------------
 
 
-def create_case(
-    db: Session,
-    *,
-    user: StaffUser,
-    title: str,
-    reference: str | None,
-    now: datetime,
-    offense: str = "felony",
-) -> Case:
-    case = Case(
-        id=new_id(),
-        title=title,
-        reference=reference,
-        status="open",
-        offense=offense,
-        created_at=now,
-        created_by=user.id,
-    )
-    db.add(case)
-    custody.append(
-        db,
-        type=EventType.CASE_CREATED,
-        actor=user.actor,
-        subject=case.id,
-        details={"title": title, "reference": reference, "offense": offense},
-        at=now,
-    )
-    return case
-
-
-def get_case(db: Session, *, case_id: str) -> Case:
-    case = db.get(Case, case_id)
-    if case is None:
-        raise NotFound("no such case")
-    return case
-
-
-def list_cases(db: Session) -> list[tuple[Case, int]]:
-    counts = select(CaseLink.case_id, func.count().label("n")).group_by(CaseLink.case_id).subquery()
-    rows = db.execute(
-        select(Case, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.case_id == Case.id)
-        .order_by(Case.created_at.desc())
-    )
-    return [(c, int(n)) for c, n in rows]
-
-
-def case_evidence(
-    db: Session, *, user: StaffUser, case_id: str, now: datetime
-) -> tuple[Case, list[Evidence]]:
-    case = get_case(db, case_id=case_id)
+def case_evidence(db: Session, *, user: StaffUser, case: Case, now: datetime) -> list[Evidence]:
     items = list(
         db.scalars(
             select(Evidence)
             .join(CaseLink, CaseLink.evidence_id == Evidence.id)
-            .where(CaseLink.case_id == case_id)
+            .where(CaseLink.case_id == case.id)
             .order_by(Evidence.received_at)
         )
     )
     _listed(db, user=user, items=items, where=case.id, now=now)
-    return case, items
-
-
-def link(
-    db: Session,
-    ctx: retention.Context,
-    *,
-    user: StaffUser,
-    case_id: str,
-    evidence_id: str,
-    now: datetime,
-) -> None:
-    case = get_case(db, case_id=case_id)
-    item = get_live(db, evidence_id=evidence_id)
-    if db.get(CaseLink, (case.id, item.id)) is not None:
-        raise Conflict("the item is already linked to this case", code="already_linked")
-    db.add(CaseLink(case_id=case.id, evidence_id=item.id, linked_at=now, linked_by=user.id))
-    custody.append(
-        db,
-        type=EventType.EVIDENCE_LINKED,
-        actor=user.actor,
-        subject=item.id,
-        details={"case": case.id},
-        at=now,
-    )
-    db.flush()
-    retention.recompute(db, ctx, item=item, reason=f"linked to case {case.id}", now=now)
-
-
-def unlink(
-    db: Session,
-    ctx: retention.Context,
-    *,
-    user: StaffUser,
-    case_id: str,
-    evidence_id: str,
-    now: datetime,
-) -> None:
-    found = db.get(CaseLink, (case_id, evidence_id))
-    if found is None:
-        raise NotFound("the item is not linked to this case")
-    db.delete(found)
-    custody.append(
-        db,
-        type=EventType.EVIDENCE_UNLINKED,
-        actor=user.actor,
-        subject=evidence_id,
-        details={"case": case_id},
-        at=now,
-    )
-    db.flush()
-    item = get(db, evidence_id=evidence_id)
-    retention.recompute(db, ctx, item=item, reason=f"unlinked from case {case_id}", now=now)
+    return items
 
 
 # --- playback and download -------------------------------------------------------------------

@@ -15,21 +15,25 @@ import zipfile
 from datetime import datetime
 from typing import IO, Any
 
-from portal.db import transaction
 from portal.errors import PortalError
-from portal.evidence.service import get, record_integrity_failure
 from portal.export import caseuco, report
-from portal.export.service import Plan, Progress
+from portal.export.plan import Plan, Progress
 from portal.export.verify import BUNDLE_FORMAT, MANIFEST
-from portal.runtime import Runtime
-from portal.storage import ObjectMissing
+from portal.storage import ObjectMissing, Storage
 
 REPORT = "custody-report.pdf"
 JSONLD = "custody.jsonld"
 
 
 class BundleIntegrityError(PortalError):
+    """Stored bytes no longer match their hash; the caller records the integrity failure."""
+
     status, code = 500, "integrity_failure"
+
+    def __init__(self, message: str, *, evidence_id: str, actual_sha256: str) -> None:
+        super().__init__(message)
+        self.evidence_id = evidence_id
+        self.actual_sha256 = actual_sha256
 
 
 def _b64(data: bytes) -> str:
@@ -89,7 +93,9 @@ def _zip_time(at: str) -> tuple[int, int, int, int, int, int]:
     return (max(t.year, 1980), t.month, t.day, t.hour, t.minute, t.second)
 
 
-def write_bundle(rt: Runtime, plan: Plan, out: IO[bytes], *, progress: Progress | None) -> None:
+def write_bundle(
+    storage: Storage, plan: Plan, out: IO[bytes], *, progress: Progress | None
+) -> None:
     """Write the whole zip to `out` (a seekable binary file)."""
     when = _zip_time(plan.exported_at)
     docs = [
@@ -131,7 +137,7 @@ def write_bundle(rt: Runtime, plan: Plan, out: IO[bytes], *, progress: Progress 
             length = 0
             try:
                 with zf.open(info, "w") as dst:
-                    for block in rt.storage.read(item.storage_key, 0, item.size):
+                    for block in storage.read(item.storage_key, 0, item.size):
                         digest.update(block)
                         dst.write(block)
                         length += len(block)
@@ -145,15 +151,10 @@ def write_bundle(rt: Runtime, plan: Plan, out: IO[bytes], *, progress: Progress 
                     status=500,
                 ) from None
             if digest.hexdigest() != item.sha256 or length != item.size:
-                with transaction(rt.sessions) as db:
-                    record_integrity_failure(
-                        db,
-                        item=get(db, evidence_id=item.evidence_id),
-                        actual_sha256=digest.hexdigest(),
-                        now=rt.clock(),
-                    )
                 raise BundleIntegrityError(
                     f"stored bytes of item {item.evidence_id} no longer match their SHA-256; "
-                    "nothing was exported"
+                    "nothing was exported",
+                    evidence_id=item.evidence_id,
+                    actual_sha256=digest.hexdigest(),
                 )
             done += item.size

@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import quote
 
 from portal.custody.actors import Actor
+from portal.export.plan import Plan
 from portal.export.report import describe
-from portal.export.service import Plan
 
 CONTEXT = {
     "case-investigation": "https://ontology.caseontology.org/case/investigation/",

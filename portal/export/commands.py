@@ -55,8 +55,8 @@ def export_command(
     from portal.auth.service import find_user
     from portal.config import Settings
     from portal.errors import Forbidden, PortalError
-    from portal.export.router import check_identity_allowed
-    from portal.export.service import export_case
+    from portal.export.service import check_identity_allowed
+    from portal.flows.export import export_case
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     rt = build_runtime(settings)

@@ -16,7 +16,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from portal.export.service import ItemPlan, LoggedEvent, Plan
+from portal.export.plan import ItemPlan, LoggedEvent, Plan
 
 _WHAT: dict[str, str] = {
     "consent.given": "The witness gave consent",

@@ -16,11 +16,12 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from portal.auth.models import StaffUser
-from portal.auth.permissions import Permission, allowed
+from portal.auth.permissions import Permission
 from portal.deps import RuntimeDep, require
-from portal.errors import Forbidden, responses
+from portal.errors import responses
 from portal.export import service
 from portal.export.schemas import ExportRequest
+from portal.flows import export as export_flow
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
@@ -39,14 +40,6 @@ def _sweep(spool: Path) -> None:
             pass
 
 
-def check_identity_allowed(role: str, include_witness_identity: bool) -> None:
-    """Witness identity means decrypting contact details: only who may do that may ask."""
-    if include_witness_identity and not allowed(role, Permission.WITNESS_CONTACT):
-        raise Forbidden(
-            f"the {role} role may not include witness identity in an export", code="forbidden"
-        )
-
-
 @router.post(
     "/cases/{case_id}/exports",
     response_class=FileResponse,
@@ -61,13 +54,13 @@ def export_case(
     """Build, log and return the case's court bundle (zip). 422 `consent_scope` names every
     item whose consent does not cover court use; then nothing is exported or logged."""
     request = body or ExportRequest()
-    check_identity_allowed(user.role, request.include_witness_identity)
+    service.check_identity_allowed(user.role, request.include_witness_identity)
     spool = rt.settings.data_dir / "tmp"
     spool.mkdir(parents=True, exist_ok=True)
     _sweep(spool)
     workdir = Path(tempfile.mkdtemp(prefix="export-", dir=spool))
     try:
-        result = service.export_case(
+        result = export_flow.export_case(
             rt,
             case_id=case_id,
             actor=str(user.actor),

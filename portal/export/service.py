@@ -1,6 +1,6 @@
-"""Court exports of a case: consent check, one fresh checkpoint, the bundle, one custody event.
+"""Court exports of a case: may it go to court, what the bundle proves, and its custody event.
 
-The order matters and is the point of this module:
+The order matters (flows/export.py runs it):
 
 1. every item of the case must carry consent for `prosecution` (else 422 naming each item,
    and nothing is signed, written or logged);
@@ -12,16 +12,9 @@ The order matters and is the point of this module:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -29,102 +22,32 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission, allowed
+from portal.cases.models import Case, CaseLink
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.actors import Actor, staff_ids
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry
-from portal.db import transaction
-from portal.errors import Gone, Invalid
-from portal.evidence.models import Case, CaseLink, Evidence
-from portal.evidence.service import get_case
+from portal.errors import Forbidden, Gone, Invalid
+from portal.evidence.models import Evidence
+from portal.export.plan import CasePlan, ItemPlan, LoggedEvent, Plan
 from portal.export.verify import BUNDLE_FORMAT
-from portal.runtime import Runtime
 from portal.submissions.models import Consent, Submission
 
 COURT_SCOPE = "prosecution"
-
-Progress = Callable[[int, int], None]
-"""progress(bytes_done, bytes_total) while originals are copied into the bundle."""
 
 
 class ConsentScopeMissing(Invalid):
     status, code = 422, "consent_scope"
 
 
-# --- what goes into a bundle -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoggedEvent:
-    index: int
-    text: str
-    """The canonical JSON exactly as the log hashed it."""
-    proof: list[bytes]
-
-    @cached_property
-    def obj(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.text)
-        return parsed
-
-
-@dataclass(frozen=True)
-class ItemPlan:
-    evidence_id: str
-    submission_id: str
-    upload_id: str
-    filename: str
-    path: str
-    size: int
-    sha256: str
-    media_type: str
-    received_at: str
-    storage_key: str
-    log_index: int
-    consent: dict[str, Any]
-    events: list[int]
-    witness: dict[str, Any] | None = None
-    """Decrypted contact details: only when the exporter asked for witness identity."""
-
-
-@dataclass(frozen=True)
-class CasePlan:
-    id: str
-    title: str
-    reference: str | None
-    offense: str
-    status: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    case: CasePlan
-    items: list[ItemPlan]
-    events: dict[int, LoggedEvent]
-    case_events: list[int]
-    checkpoint_note: str
-    checkpoint_size: int
-    checkpoint_root: bytes
-    origin: str
-    public_key: str
-    exported_at: str
-    exported_by: str
-    include_witness_identity: bool
-    actors: dict[str, str] = field(default_factory=dict)
-    """Every actor string in the events, with a name a reader understands."""
-
-    def label(self, actor: str) -> str:
-        return self.actors.get(actor, actor)
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    sha256: str
-    size: int
-    log_index: int
-    items: list[str]
+def check_identity_allowed(role: str, include_witness_identity: bool) -> None:
+    """Witness identity means decrypting contact details: only who may do that may ask."""
+    if include_witness_identity and not allowed(role, Permission.WITNESS_CONTACT):
+        raise Forbidden(
+            f"the {role} role may not include witness identity in an export", code="forbidden"
+        )
 
 
 # --- step 1: may this case go to court? ------------------------------------------------------
@@ -149,12 +72,11 @@ def case_items(db: Session, *, case_id: str) -> list[Evidence]:
     )
 
 
-def exportable(db: Session, *, case_id: str) -> tuple[Case, list[Evidence]]:
-    """The case and its items, or an error naming every item that cannot go to court.
+def exportable(db: Session, *, case_id: str) -> list[Evidence]:
+    """The case's items, or an error naming every item that cannot go to court.
 
     Reads only: a refusal leaves no trace in the log.
     """
-    case = get_case(db, case_id=case_id)
     items = case_items(db, case_id=case_id)
     if not items:
         raise Invalid("the case has no evidence to export", code="empty_case")
@@ -181,7 +103,7 @@ def exportable(db: Session, *, case_id: str) -> tuple[Case, list[Evidence]]:
             "nothing was exported: " + "; ".join(purged),
             code="purged",
         )
-    return case, items
+    return items
 
 
 # --- step 2: everything proven against one checkpoint ---------------------------------------
@@ -344,68 +266,4 @@ def record(
             "include_witness_identity": plan.include_witness_identity,
         },
         at=now,
-    )
-
-
-# --- all of it -----------------------------------------------------------------------------
-
-
-def _sha256_file(path: Path) -> tuple[str, int]:
-    with path.open("rb") as f:
-        digest = hashlib.file_digest(f, "sha256")
-        return digest.hexdigest(), f.tell()
-
-
-def export_case(
-    rt: Runtime,
-    *,
-    case_id: str,
-    actor: str,
-    include_witness_identity: bool,
-    dest: Path,
-    progress: Progress | None = None,
-) -> ExportResult:
-    """Write the case's court bundle to `dest` and log it; `dest` appears only once logged."""
-    from portal.export.bundle import write_bundle
-
-    with rt.sessions() as db:
-        exportable(db, case_id=case_id)
-    checkpoint = rt.sign_checkpoint()
-    with rt.sessions() as db:
-        case, items = exportable(db, case_id=case_id)
-        the_plan = plan(
-            db,
-            case=case,
-            items=items,
-            checkpoint=checkpoint,
-            origin=rt.settings.log_origin,
-            public_key=rt.log_verifier,
-            actor=actor,
-            include_witness_identity=include_witness_identity,
-            cipher=rt.contact_cipher,
-            now=rt.clock(),
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".partial", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as out:
-            write_bundle(rt, the_plan, out, progress=progress)
-            out.flush()
-            os.fsync(out.fileno())
-        sha, size = _sha256_file(tmp)
-        with transaction(rt.sessions) as db:
-            entry = record(db, plan=the_plan, bundle_sha256=sha, bundle_size=size, now=rt.clock())
-            log_index = entry.seq
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return ExportResult(
-        path=dest,
-        sha256=sha,
-        size=size,
-        log_index=log_index,
-        items=[i.evidence_id for i in the_plan.items],
     )

@@ -20,6 +20,7 @@ from portal.evidence.models import Derivative, Evidence
 from portal.media.probe import MediaError, probe
 from portal.media.thumbnail import poster
 from portal.storage import Storage
+from portal.storage.layout import derived_key
 from portal.storage.reader import StorageReader
 
 log = logging.getLogger("portal.media")
@@ -56,7 +57,7 @@ def derive(
         "metadata": "error" not in info,
     }
     if thumb:
-        thumb_key = f"derived/{sha256}/poster.jpg"
+        thumb_key = derived_key(sha256, "poster.jpg")
         if storage.exists(thumb_key):
             # Write-once: stored by a run a crash cut short before its row, or for the same
             # file received before. The stored bytes are the ones to record.

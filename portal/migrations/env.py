@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from portal.db import Base, import_models
+from portal.db import Base
+from portal.models import import_models
 
 import_models()
 connection = context.config.attributes.get("connection")

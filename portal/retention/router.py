@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission
@@ -16,17 +16,13 @@ from portal.errors import responses
 from portal.evidence.models import Evidence
 from portal.retention import service
 from portal.retention.models import Hold
+from portal.schemas import Strict
 
 router = APIRouter(prefix="/api/v1", tags=["retention"], responses=responses(401, 403))
 
 Retention = require(Permission.RETENTION)
 Holder = require(Permission.HOLDS)
 Approver = require(Permission.DISPOSITION)
-CaseWorker = require(Permission.CASES)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class PolicyOut(BaseModel):
@@ -64,10 +60,6 @@ class HoldOut(BaseModel):
 class OverrideIn(Strict):
     until: datetime | None
     reason: str = Field(min_length=3, max_length=2000)
-
-
-class CaseClose(Strict):
-    offense: Literal["misdemeanor", "felony", "homicide"] | None = None
 
 
 class DueOut(BaseModel):
@@ -231,21 +223,3 @@ def release_hold(
                 db, rt.retention, user=user, hold_id=hold_id, reason=body.reason, now=rt.clock()
             )
         )
-
-
-@router.post("/cases/{case_id}/close", responses=responses(404, 409))
-def close_case(
-    case_id: str, body: CaseClose, rt: RuntimeDep, user: StaffUser = CaseWorker
-) -> dict[str, str]:
-    with transaction(rt.sessions) as db:
-        case = service.close_case(
-            db, rt.retention, user=user, case_id=case_id, offense=body.offense, now=rt.clock()
-        )
-        return {"id": case.id, "status": case.status, "offense": case.offense}
-
-
-@router.post("/cases/{case_id}/reopen", responses=responses(404, 409))
-def reopen_case(case_id: str, rt: RuntimeDep, user: StaffUser = CaseWorker) -> dict[str, str]:
-    with transaction(rt.sessions) as db:
-        case = service.reopen_case(db, rt.retention, user=user, case_id=case_id, now=rt.clock())
-        return {"id": case.id, "status": case.status, "offense": case.offense}

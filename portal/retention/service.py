@@ -21,13 +21,14 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.auth.models import StaffUser
+from portal.cases.models import Case, CaseLink
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import Conflict, Invalid, NotFound
-from portal.evidence.models import Case, CaseLink, Derivative, Evidence
+from portal.evidence.models import Derivative, Evidence
 from portal.ids import new_id
 from portal.retention.models import TRIGGERS, Approval, Hold, RetentionPolicy, Tombstone
 from portal.storage import ObjectLocked, Storage
@@ -44,7 +45,6 @@ DEFAULT_POLICIES: dict[str, tuple[int | None, str, int]] = {
     "homicide": (None, "case_closure", 2),
 }
 WITHDRAWN = "withdrawn"
-OFFENSES = ("misdemeanor", "felony", "homicide")
 
 
 @dataclass(frozen=True)
@@ -236,46 +236,6 @@ def recompute_case(db: Session, ctx: Context, *, case_id: str, reason: str, now:
         .where(CaseLink.case_id == case_id)
     ):
         recompute(db, ctx, item=item, reason=reason, now=now)
-
-
-# --- cases ----------------------------------------------------------------------------------
-
-
-def close_case(
-    db: Session, ctx: Context, *, user: StaffUser, case_id: str, offense: str | None, now: datetime
-) -> Case:
-    case = db.get(Case, case_id)
-    if case is None:
-        raise NotFound("no such case")
-    if case.status == "closed":
-        raise Conflict("the case is already closed", code="case_closed")
-    if offense is not None:
-        case.offense = offense
-    case.status, case.closed_at = "closed", now
-    custody.append(
-        db,
-        type=EventType.CASE_CLOSED,
-        actor=user.actor,
-        subject=case.id,
-        details={"offense": case.offense},
-        at=now,
-    )
-    recompute_case(db, ctx, case_id=case.id, reason=f"case {case.id} closed", now=now)
-    return case
-
-
-def reopen_case(db: Session, ctx: Context, *, user: StaffUser, case_id: str, now: datetime) -> Case:
-    case = db.get(Case, case_id)
-    if case is None:
-        raise NotFound("no such case")
-    if case.status == "open":
-        raise Conflict("the case is open", code="case_open")
-    case.status, case.closed_at = "open", None
-    custody.append(
-        db, type=EventType.CASE_REOPENED, actor=user.actor, subject=case.id, details={}, at=now
-    )
-    recompute_case(db, ctx, case_id=case.id, reason=f"case {case.id} reopened", now=now)
-    return case
 
 
 # --- overrides and holds ----------------------------------------------------------------------

@@ -37,15 +37,19 @@ from portal.auth import service as staff_auth
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.auth.witness import new_token
+from portal.cases import service as case_service
+from portal.cases.schemas import CaseClose, CaseCreate
 from portal.custody import service as custody
 from portal.db import transaction
 from portal.deps import RuntimeDep, client_host
 from portal.errors import Forbidden, Invalid, NotFound, PortalError, RateLimited, Unauthorized
 from portal.evidence import router as evidence_api
 from portal.evidence import service as evidence
-from portal.evidence.schemas import CaseCreate, Triage
+from portal.evidence.schemas import Triage
+from portal.flows import cases as case_flows
+from portal.flows import triage as triage_flow
 from portal.retention import service as retention
-from portal.retention.router import CaseClose, HoldCreate, HoldRelease
+from portal.retention.router import HoldCreate, HoldRelease
 from portal.runtime import Runtime
 from portal.submissions import consent as consent_docs
 from portal.submissions import service as submissions
@@ -755,7 +759,7 @@ def queue(
         )
         cases = evidence.case_ids(db, evidence_ids=[e.id for e in items])
         all_cases = (
-            [c for c, _ in evidence.list_cases(db)] if allowed(user.role, Permission.CASES) else []
+            [c for c, _ in case_service.list_cases(db)] if allowed(user.role, Permission.CASES) else []
         )
     params = {
         "status": status or "",
@@ -817,7 +821,7 @@ def evidence_page(
         events = evidence.timeline(db, user=user, evidence_id=item.id, now=now)
         names = _actor_names(db, events)
         all_cases = (
-            [c for c, _ in evidence.list_cases(db)] if allowed(user.role, Permission.CASES) else []
+            [c for c, _ in case_service.list_cases(db)] if allowed(user.role, Permission.CASES) else []
         )
         has_contact = sub.contact_encrypted is not None
         incident = {
@@ -898,7 +902,7 @@ def triage(
 ) -> Response:
     body = _validated(Triage, decision=decision, reason=reason.strip())
     with transaction(rt.sessions) as db:
-        evidence.triage(
+        triage_flow.triage(
             db,
             rt.retention,
             user=user,
@@ -918,7 +922,7 @@ def link(
     case_id: Annotated[str, Form(max_length=64)],
 ) -> Response:
     with transaction(rt.sessions) as db:
-        evidence.link(
+        case_flows.link(
             db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
         )
     return _back(evidence_id)
@@ -932,7 +936,7 @@ def unlink(
     case_id: Annotated[str, Form(max_length=64)],
 ) -> Response:
     with transaction(rt.sessions) as db:
-        evidence.unlink(
+        case_flows.unlink(
             db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
         )
     return _back(evidence_id)
@@ -1000,7 +1004,7 @@ def witness_contact(
 @router.get("/staff/cases")
 def cases_page(request: Request, rt: RuntimeDep, user: CaseWorker) -> HTMLResponse:
     with rt.sessions() as db:
-        rows = evidence.list_cases(db)
+        rows = case_service.list_cases(db)
     return render(request, "staff/cases.html", user=user, rows=rows)
 
 
@@ -1016,7 +1020,7 @@ def create_case(
         CaseCreate, title=title.strip(), reference=reference.strip() or None, offense=offense
     )
     with transaction(rt.sessions) as db:
-        case = evidence.create_case(
+        case = case_service.create(
             db,
             user=user,
             title=body.title,
@@ -1031,7 +1035,8 @@ def create_case(
 @router.get("/staff/cases/{case_id}")
 def case_page(request: Request, case_id: str, rt: RuntimeDep, user: CaseWorker) -> HTMLResponse:
     with transaction(rt.sessions) as db:
-        case, items = evidence.case_evidence(db, user=user, case_id=case_id, now=rt.clock())
+        case = case_service.get(db, case_id=case_id)
+        items = evidence.case_evidence(db, user=user, case=case, now=rt.clock())
     return render(request, "staff/case.html", user=user, case=case, items=items)
 
 
@@ -1044,7 +1049,7 @@ def close_case(
 ) -> Response:
     body = _validated(CaseClose, offense=offense or None)
     with transaction(rt.sessions) as db:
-        retention.close_case(
+        case_flows.close(
             db, rt.retention, user=user, case_id=case_id, offense=body.offense, now=rt.clock()
         )
     return _see_other(f"/web/staff/cases/{case_id}")
@@ -1053,7 +1058,7 @@ def close_case(
 @router.post("/staff/cases/{case_id}/reopen")
 def reopen_case(case_id: str, rt: RuntimeDep, user: CaseWorker) -> Response:
     with transaction(rt.sessions) as db:
-        retention.reopen_case(db, rt.retention, user=user, case_id=case_id, now=rt.clock())
+        case_flows.reopen(db, rt.retention, user=user, case_id=case_id, now=rt.clock())
     return _see_other(f"/web/staff/cases/{case_id}")
 
 

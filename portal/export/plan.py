@@ -1,0 +1,88 @@
+"""What a court bundle holds, decided before a byte is written: the plan of an export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+Progress = Callable[[int, int], None]
+"""progress(bytes_done, bytes_total) while originals are copied into the bundle."""
+
+
+# --- what goes into a bundle -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    index: int
+    text: str
+    """The canonical JSON exactly as the log hashed it."""
+    proof: list[bytes]
+
+    @cached_property
+    def obj(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.text)
+        return parsed
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    evidence_id: str
+    submission_id: str
+    upload_id: str
+    filename: str
+    path: str
+    size: int
+    sha256: str
+    media_type: str
+    received_at: str
+    storage_key: str
+    log_index: int
+    consent: dict[str, Any]
+    events: list[int]
+    witness: dict[str, Any] | None = None
+    """Decrypted contact details: only when the exporter asked for witness identity."""
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    id: str
+    title: str
+    reference: str | None
+    offense: str
+    status: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    case: CasePlan
+    items: list[ItemPlan]
+    events: dict[int, LoggedEvent]
+    case_events: list[int]
+    checkpoint_note: str
+    checkpoint_size: int
+    checkpoint_root: bytes
+    origin: str
+    public_key: str
+    exported_at: str
+    exported_by: str
+    include_witness_identity: bool
+    actors: dict[str, str] = field(default_factory=dict)
+    """Every actor string in the events, with a name a reader understands."""
+
+    def label(self, actor: str) -> str:
+        return self.actors.get(actor, actor)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    sha256: str
+    size: int
+    log_index: int
+    items: list[str]

@@ -1,0 +1,68 @@
+"""Case changes that move retention dates: linking, unlinking, closing and reopening.
+
+The case records the change and its custody event; retention then recomputes every item the
+change touches, in the same transaction, so no item is ever left with a date from before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from portal.auth.models import StaffUser
+from portal.cases import service as cases
+from portal.cases.models import Case, Offense
+from portal.evidence import service as evidence
+from portal.retention import service as retention
+
+
+def link(
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    case_id: str,
+    evidence_id: str,
+    now: datetime,
+) -> None:
+    case = cases.get(db, case_id=case_id)
+    item = evidence.get_live(db, evidence_id=evidence_id)
+    cases.link(db, user=user, case=case, item=item, now=now)
+    retention.recompute(db, ctx, item=item, reason=f"linked to case {case.id}", now=now)
+
+
+def unlink(
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    case_id: str,
+    evidence_id: str,
+    now: datetime,
+) -> None:
+    cases.unlink(db, user=user, case_id=case_id, evidence_id=evidence_id, now=now)
+    item = evidence.get(db, evidence_id=evidence_id)
+    retention.recompute(db, ctx, item=item, reason=f"unlinked from case {case_id}", now=now)
+
+
+def close(
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    case_id: str,
+    offense: Offense | None,
+    now: datetime,
+) -> Case:
+    case = cases.close(db, user=user, case_id=case_id, offense=offense, now=now)
+    retention.recompute_case(db, ctx, case_id=case.id, reason=f"case {case.id} closed", now=now)
+    return case
+
+
+def reopen(
+    db: Session, ctx: retention.Context, *, user: StaffUser, case_id: str, now: datetime
+) -> Case:
+    case = cases.reopen(db, user=user, case_id=case_id, now=now)
+    retention.recompute_case(db, ctx, case_id=case.id, reason=f"case {case.id} reopened", now=now)
+    return case

@@ -1,0 +1,29 @@
+"""Triage: an investigator accepts or declines an item, and its retention date follows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from portal.auth.models import StaffUser
+from portal.evidence import service as evidence
+from portal.evidence.models import Evidence
+from portal.retention import service as retention
+
+
+def triage(
+    db: Session,
+    ctx: retention.Context,
+    *,
+    user: StaffUser,
+    evidence_id: str,
+    decision: str,
+    reason: str,
+    now: datetime,
+) -> Evidence:
+    item = evidence.triage(
+        db, user=user, evidence_id=evidence_id, decision=decision, reason=reason, now=now
+    )
+    retention.recompute(db, ctx, item=item, reason=f"triage: {item.status}", now=now)
+    return item

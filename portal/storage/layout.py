@@ -1,0 +1,29 @@
+"""Where things live in storage: originals by content, derivatives beside their source.
+
+Originals are write-once and content-addressed (`sha256/<hex>`), so a key names the bytes it
+holds and two receipts of the same file share one object.
+"""
+
+from __future__ import annotations
+
+import re
+
+ORIGINALS = "sha256/"
+DERIVED = "derived/"
+_ORIGINAL = re.compile(r"sha256/([0-9a-f]{64})")
+
+
+def original_key(sha256: str) -> str:
+    """The key of the original whose SHA-256 is `sha256` (lowercase hex)."""
+    return f"{ORIGINALS}{sha256}"
+
+
+def original_sha256(key: str) -> str | None:
+    """The SHA-256 an original's key names; None for any other key."""
+    match = _ORIGINAL.fullmatch(key)
+    return match.group(1) if match else None
+
+
+def derived_key(source_sha256: str, name: str) -> str:
+    """A derivative's key (poster, review copy, redaction), under its source's hash."""
+    return f"{DERIVED}{source_sha256}/{name}"
