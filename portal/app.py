@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,12 +19,12 @@ from portal import db
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
+from portal.flows import finalise, receipt
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.models import import_models
 from portal.retention.service import ensure_default_policies
 from portal.runtime import Runtime
 from portal.storage import open_storage
-from portal.uploads import service as uploads
 from portal.uploads.tus import TUS_VERSION
 
 log = logging.getLogger("portal")
@@ -102,8 +103,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = rt
         # A crash between the last byte's commit and finalise, or in the receipt's follow-up,
         # leaves work to finish.
-        uploads.finalise_pending(rt.upload_deps)
-        rt.finish_receipts()
+        finalise.finalise_pending(rt)
+        receipt.finish_receipts(rt)
         rt.sign_checkpoint()
         rt.purge_rate_counters()
         s = rt.settings
@@ -119,7 +120,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 _every(s.retention_interval.total_seconds(), rt.run_retention, "retention")
             ),
             asyncio.create_task(
-                _every(s.retention_interval.total_seconds(), rt.sweep_uploads, "uploads")
+                _every(
+                    s.retention_interval.total_seconds(),
+                    functools.partial(finalise.sweep_uploads, rt),
+                    "uploads",
+                )
             ),
             # Ended windows' counters go soon after: no trail of who came when is kept.
             asyncio.create_task(

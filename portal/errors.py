@@ -89,6 +89,11 @@ class Invalid(PortalError):
 class Locked(PortalError):
     status, code = 423, "locked"
 
+    def __init__(self, message: str, *, retry_after: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        if retry_after is not None:
+            self.headers.setdefault("Retry-After", str(retry_after))
+
 
 class ChecksumMismatch(PortalError):
     status, code = 460, "checksum_mismatch"

@@ -1,16 +1,17 @@
-"""The running portal's parts, built once by create_app and handed to routes."""
+"""The running portal's parts, built once by create_app and handed to routes and flows.
+
+Parts and single-domain conveniences only: a step across domains is a flow (portal/flows/).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,16 +22,11 @@ from portal.custody import note
 from portal.custody import service as custody
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
-from portal.evidence.models import Evidence
 from portal.evidence.service import close_idle_playbacks
-from portal.media.service import derive
 from portal.ratelimit import service as ratelimit
 from portal.retention import service as retention_svc
 from portal.storage import Storage
-from portal.uploads import service as uploads
 from portal.uploads.service import Deps, Limits
-
-log = logging.getLogger("portal")
 
 
 @dataclass
@@ -56,47 +52,6 @@ class Runtime:
             withdrawal_grace=self.settings.withdrawal_grace,
             lock_mode=self.settings.s3_lock_mode,
         )
-
-    def after_receipt(self, evidence_id: str) -> None:
-        """Give the new file its retention date, derive metadata and a poster, then sign a
-        checkpoint covering it all. A crash here leaves a received, logged file that the next
-        start finishes (`finish_receipts`; no date meanwhile means kept: the safe side)."""
-        with transaction(self.sessions) as db:
-            item = db.get(Evidence, evidence_id)
-            if item is not None:
-                retention_svc.recompute(
-                    db, self.retention, item=item, reason="received", now=self.clock()
-                )
-        try:
-            derive(
-                sessions=self.sessions,
-                storage=self.storage,
-                evidence_id=evidence_id,
-                now=self.clock(),
-            )
-        except Exception:
-            # The file is received and logged; a failed derivation must not undo that.
-            log.exception("deriving metadata for %s failed", evidence_id)
-        self.sign_checkpoint()
-
-    def finish_receipts(self) -> int:
-        """Run the follow-up a crash cut short: items received but never derived (derive
-        records even a failure, so these are exactly the interrupted ones). Its poster may
-        already be stored, without a row; derive takes it over."""
-        with self.sessions() as db:
-            ids = list(
-                db.scalars(
-                    select(Evidence.id).where(
-                        Evidence.media_info.is_(None), Evidence.disposition.is_(None)
-                    )
-                )
-            )
-        for evidence_id in ids:
-            try:
-                self.after_receipt(evidence_id)
-            except Exception:
-                log.exception("finishing the receipt of %s failed", evidence_id)
-        return len(ids)
 
     def run_retention(
         self, *, as_of: datetime | None = None, dry_run: bool = False
@@ -133,11 +88,6 @@ class Runtime:
                 window=s.rate_limit_window,
                 now=self.clock(),
             )
-
-    def sweep_uploads(self) -> int:
-        """Finish uploads whose finalise was cut short; end the expired ones."""
-        uploads.finalise_pending(self.upload_deps)
-        return uploads.expire_stale(self.upload_deps)
 
     def purge_rate_counters(self) -> int:
         with transaction(self.sessions) as db:
@@ -177,5 +127,4 @@ class Runtime:
                 max_metadata_bytes=s.max_metadata_bytes,
             ),
             clock=self.clock,
-            on_completed=self.after_receipt,
         )

@@ -104,7 +104,7 @@ def arm(point: str, nth: int) -> None:
         raise SystemExit("N counts from 1")
     import portal.app
     from portal.custody import service as custody
-    from portal.runtime import Runtime
+    from portal.flows import receipt
     from portal.storage.local import LocalStorage
     from portal.storage.s3 import S3Storage
 
@@ -152,7 +152,7 @@ def arm(point: str, nth: int) -> None:
 
         _wrap(custody, "append", after=appended)
     elif point == "after_receipt":
-        _wrap(Runtime, "after_receipt", before=lambda *a, **k: counter.hit())
+        _wrap(receipt, "after_receipt", before=lambda *a, **k: counter.hit())
     else:
 
         def stored(result: Any, storage: Any, key: str, *args: Any, **kwargs: Any) -> None:

@@ -60,7 +60,7 @@ from portal.config import Settings
 from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
 from portal.submissions.models import Submission
-from portal.uploads import service
+from portal.uploads import patch as upload_patch
 from portal.uploads.models import Upload
 from tests.conftest import Server, new_submission
 from tests.helpers import OCTET, TUS, create_upload, padded, patch
@@ -477,7 +477,7 @@ def test_database_fails_after_the_bytes_are_durable(
         assert patch(client, url, auth, 0, data[:half]).status_code == 204
         with rt.sessions() as db:
             submission = db.get(Submission, sub_id)
-        writer = service.begin_patch(
+        writer = upload_patch.begin_patch(
             rt.upload_deps,
             submission=submission,
             upload_id=upload_id(url),
@@ -486,7 +486,7 @@ def test_database_fails_after_the_bytes_are_durable(
             content_length=MiB,
             checksum=None,
         )
-        assert isinstance(writer, service.PatchWriter)
+        assert isinstance(writer, upload_patch.PatchWriter)
         writer.write(data[half : half + MiB])
 
         with psycopg.connect(admin, autocommit=True) as pg:

@@ -29,6 +29,7 @@ from portal.app import create_app
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import service as custody
+from portal.flows import finalise
 from portal.runtime import Runtime
 from tests.conftest import new_submission
 
@@ -670,13 +671,13 @@ def test_the_sweep_ends_expired_uploads_and_frees_their_bytes(
     done = create_upload(client, auth, len(data))
     assert patch(client, done, auth, data, 0).status_code == 204
     rt = runtime(client)
-    assert rt.sweep_uploads() == 0  # nothing has expired yet
+    assert finalise.sweep_uploads(rt) == 0  # nothing has expired yet
     assert partial_path(client, stale).exists()
 
     _expire_by_clock(client)
     fresh = create_upload(client, auth, 100)  # created after the clock moved: not expired
     assert patch(client, fresh, auth, b"f" * 10, 0).status_code == 204
-    assert rt.sweep_uploads() == 1
+    assert finalise.sweep_uploads(rt) == 1
     assert not partial_path(client, stale).exists()
     assert partial_path(client, fresh).exists()
     assert_error(head(client, stale, auth), 410)
@@ -688,7 +689,7 @@ def test_the_sweep_ends_expired_uploads_and_frees_their_bytes(
     ended = [e for e in logged if e["type"] == "upload.terminated"]
     assert [e["details"]["reason"] for e in ended] == ["expired"]
     assert ended[0]["details"]["upload"] == upload_id_of(stale)
-    assert rt.sweep_uploads() == 0  # once
+    assert finalise.sweep_uploads(rt) == 0  # once
 
 
 def test_410_with_a_tiny_upload_expiry_setting(make_client: ClientFactory) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
 from portal.evidence.models import Evidence
-from portal.uploads import service as uploads
+from portal.flows import finalise
 from portal.uploads.models import Upload
 from tests.conftest import new_submission
 from tests.helpers import TUS, create_upload, patch, upload
@@ -110,7 +110,7 @@ def test_two_finalisers_of_one_upload_make_one_item(
     upload_id = url.rsplit("/", 1)[1]
     with ThreadPoolExecutor(2) as pool:
         results = list(
-            pool.map(lambda _: uploads.finalise(rt.upload_deps, upload_id=upload_id), range(2))
+            pool.map(lambda _: finalise.finalise(rt, upload_id=upload_id), range(2))
         )
     assert sum(r is not None for r in results) == 1
     with rt.sessions() as db:

@@ -19,6 +19,7 @@ from portal.auth.models import StaffUser
 from portal.cases.models import Case, CaseLink
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.errors import Gone, Invalid, NotFound
 from portal.evidence.models import Evidence, Playback
@@ -301,7 +302,7 @@ def record_stream(
             id=new_id(),
             evidence_id=item.id,
             user_id=user.id,
-            actor=user.actor,
+            actor=str(user.actor),
             opened_at=now,
             last_at=now,
             ranges=[],
@@ -347,6 +348,53 @@ def close_idle_playbacks(db: Session, *, now: datetime, idle: timedelta) -> int:
         )
         done += 1
     return done
+
+
+def record_received(
+    db: Session,
+    *,
+    submission_id: str,
+    upload_id: str,
+    filename: str,
+    size: int,
+    sha256: str,
+    media_type: str,
+    storage_key: str,
+    log_index: int,
+    now: datetime,
+) -> Evidence:
+    """The evidence row of a finalised upload and its `evidence.received` event.
+
+    `log_index` is the upload's `upload.completed` event, which the witness's receipt proves.
+    """
+    item = Evidence(
+        id=new_id(),
+        submission_id=submission_id,
+        upload_id=upload_id,
+        filename=filename,
+        size=size,
+        sha256=sha256,
+        media_type=media_type,
+        received_at=now,
+        storage_key=storage_key,
+        log_index=log_index,
+    )
+    db.add(item)
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_RECEIVED,
+        actor=Actor.witness(submission_id),
+        subject=item.id,
+        details={
+            "submission": submission_id,
+            "sha256": sha256,
+            "size": size,
+            "media_type": media_type,
+            "storage_key": storage_key,
+        },
+        at=now,
+    )
+    return item
 
 
 def record_integrity_failure(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UtcDateTime
+from portal.errors import Conflict
+
+
+class SubmissionState(StrEnum):
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"
 
 
 class Submission(Base):
@@ -17,7 +24,7 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # SHA-256 of the witness token; the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=SubmissionState.OPEN)
     language: Mapped[str] = mapped_column(String(2))
     request_code: Mapped[str | None] = mapped_column(String(64))
     incident_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -25,6 +32,14 @@ class Submission(Base):
     incident_description: Mapped[str | None] = mapped_column(Text)
     # Fernet token; the key lives outside the database.
     contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    def ensure_open(self) -> None:
+        """Refuse anything new once consent is withdrawn."""
+        if self.status == SubmissionState.WITHDRAWN:
+            raise Conflict(
+                "consent for this submission was withdrawn; nothing more can be added",
+                code="withdrawn",
+            )
 
 
 class Consent(Base):

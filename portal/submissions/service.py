@@ -13,7 +13,7 @@ from portal.auth.witness import token_hash
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
-from portal.errors import Conflict, Invalid, NotFound, Unauthorized
+from portal.errors import Invalid, NotFound, Unauthorized
 from portal.evidence.models import Evidence
 from portal.ids import new_id
 from portal.submissions import consent as consent_docs
@@ -113,14 +113,6 @@ def authenticate_id(db: Session, *, submission_id: str) -> Submission:
     if sub is None:
         raise NotFound("no such submission")
     return sub
-
-
-def ensure_open(submission: Submission) -> None:
-    if submission.status == "withdrawn":
-        raise Conflict(
-            "consent for this submission was withdrawn; nothing more can be added",
-            code="withdrawn",
-        )
 
 
 def ensure_own(*, witness: Submission, submission_id: str) -> None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UtcDateTime
+
+
+class UploadState(StrEnum):
+    ACTIVE = "active"  # bytes may still come
+    COMPLETED = "completed"  # finalised into evidence
+    TERMINATED = "terminated"  # ended by the witness, a withdrawal, expiry or a refused type
 
 
 class Upload(Base):
@@ -24,8 +31,7 @@ class Upload(Base):
     backend_state: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str] = mapped_column(Text)
     filetype: Mapped[str | None] = mapped_column(String(255))
-    # active -> completed | terminated
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=UploadState.ACTIVE)
     lock_owner: Mapped[str | None] = mapped_column(String(32))
     lock_expires: Mapped[datetime | None] = mapped_column(UtcDateTime)
     evidence_id: Mapped[str | None] = mapped_column(String(32))

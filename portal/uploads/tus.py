@@ -20,8 +20,10 @@ from portal.errors import (
     UnsupportedMediaType,
     responses,
 )
-from portal.submissions.service import ensure_open
-from portal.uploads import service
+from portal.flows import finalise
+from portal.runtime import Runtime
+from portal.uploads import patch as patch_
+from portal.uploads import protocol, service
 from portal.uploads.models import Upload
 
 TUS_VERSION = "1.0.0"
@@ -63,7 +65,7 @@ def options(rt: RuntimeDep) -> Response:
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": EXTENSIONS,
             "Tus-Max-Size": str(rt.settings.max_upload_size),
-            "Tus-Checksum-Algorithm": ",".join(service.CHECKSUM_ALGORITHMS),
+            "Tus-Checksum-Algorithm": ",".join(protocol.CHECKSUM_ALGORITHMS),
         },
     )
 
@@ -75,8 +77,8 @@ def options_upload(upload_id: str, rt: RuntimeDep) -> Response:
 
 
 async def _stream_into(
-    request: Request, writer: service.PatchWriter, *, inline: bool
-) -> service.PatchResult:
+    request: Request, writer: patch_.PatchWriter, *, inline: bool
+) -> patch_.PatchResult:
     complete = False
     try:
         async for chunk in request.stream():
@@ -93,6 +95,13 @@ async def _stream_into(
         await run_in_threadpool(writer.abort)
         raise
     return await run_in_threadpool(writer.finish, complete=complete)
+
+
+async def _finished(rt: Runtime, upload_id: str, result: patch_.PatchResult) -> patch_.PatchResult:
+    """The last byte is in: finalise the upload into evidence before answering."""
+    if result.completed:
+        await run_in_threadpool(finalise.finalise, rt, upload_id=upload_id)
+    return result
 
 
 @router.post(
@@ -119,17 +128,17 @@ async def create(
     upload_checksum: Annotated[str | None, Header()] = None,
 ) -> Response:
     _check_version(tus_resumable)
-    ensure_open(witness)
+    witness.ensure_open()
     deps = rt.upload_deps
     if upload_defer_length is not None and upload_defer_length != "1":
         raise BadRequest("Upload-Defer-Length must be 1", code="bad_header")
-    length = service.parse_length(upload_length, "Upload-Length")
-    metadata = service.parse_metadata(upload_metadata, max_bytes=deps.limits.max_metadata_bytes)
-    body_length = service.parse_length(content_length, "Content-Length") or 0
+    length = protocol.parse_length(upload_length, "Upload-Length")
+    metadata = protocol.parse_metadata(upload_metadata, max_bytes=deps.limits.max_metadata_bytes)
+    body_length = protocol.parse_length(content_length, "Content-Length") or 0
     with_body = body_length > 0
     if with_body and content_type != OCTET:
         raise UnsupportedMediaType(f"a body sent with creation must be {OCTET}")
-    checksum = service.parse_checksum(upload_checksum) if with_body else None
+    checksum = protocol.parse_checksum(upload_checksum) if with_body else None
     if with_body and length is not None and body_length > length:
         raise TooLarge("body runs past Upload-Length", code="past_length")
     upload = await run_in_threadpool(
@@ -147,7 +156,7 @@ async def create(
     if with_body:
         try:
             writer = await run_in_threadpool(
-                service.begin_patch,
+                patch_.begin_patch,
                 deps,
                 submission=witness,
                 upload_id=upload.id,
@@ -156,8 +165,12 @@ async def create(
                 content_length=body_length,
                 checksum=checksum,
             )
-            assert isinstance(writer, service.PatchWriter)
-            result = await _stream_into(request, writer, inline=rt.storage.inline_writes)
+            assert isinstance(writer, patch_.PatchWriter)
+            result = await _finished(
+                rt,
+                upload.id,
+                await _stream_into(request, writer, inline=rt.storage.inline_writes),
+            )
         except PortalError as exc:
             # The upload exists even though its first chunk failed (a checksum mismatch, a
             # storage outage): say where, so the client resumes instead of starting over.
@@ -180,13 +193,12 @@ async def head(
     upload_id: str, rt: RuntimeDep, witness: WitnessDep, tus_resumable: TusResumable = None
 ) -> Response:
     _check_version(tus_resumable)
-    deps = rt.upload_deps
 
     def lookup() -> Upload:
         with rt.readers() as db:
             upload = service.get_own(db, submission=witness, upload_id=upload_id, now=rt.clock())
         if upload.status == "active" and upload.length == upload.offset:
-            service.finalise(deps, upload_id=upload.id)
+            finalise.finalise(rt, upload_id=upload.id)
         return upload
 
     upload = await run_in_threadpool(lookup)
@@ -221,23 +233,25 @@ async def patch(
     _check_version(tus_resumable)
     if content_type != OCTET:
         raise UnsupportedMediaType(f"PATCH bodies must be sent as {OCTET}")
-    offset = service.parse_length(upload_offset, "Upload-Offset")
+    offset = protocol.parse_length(upload_offset, "Upload-Offset")
     if offset is None:
         raise BadRequest("Upload-Offset is required", code="bad_header")
     started = await run_in_threadpool(
-        service.begin_patch,
+        patch_.begin_patch,
         rt.upload_deps,
         submission=witness,
         upload_id=upload_id,
         offset=offset,
-        upload_length=service.parse_length(upload_length, "Upload-Length"),
-        content_length=service.parse_length(content_length, "Content-Length"),
-        checksum=service.parse_checksum(upload_checksum),
+        upload_length=protocol.parse_length(upload_length, "Upload-Length"),
+        content_length=protocol.parse_length(content_length, "Content-Length"),
+        checksum=protocol.parse_checksum(upload_checksum),
     )
-    result = (
+    result = await _finished(
+        rt,
+        upload_id,
         started
-        if isinstance(started, service.PatchResult)
-        else await _stream_into(request, started, inline=rt.storage.inline_writes)
+        if isinstance(started, patch_.PatchResult)
+        else await _stream_into(request, started, inline=rt.storage.inline_writes),
     )
     return Response(
         status_code=204,

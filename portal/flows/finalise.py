@@ -1,0 +1,64 @@
+"""Finalise: a complete upload becomes evidence, and the witness's receipt can be made.
+
+Idempotent, safe to retry after a crash: the offset == length commit happened before this
+runs, so a crash anywhere here leaves an upload that the next HEAD, PATCH or startup (or the
+periodic sweep) finalises again. The upload's completion and the evidence row with both
+custody events commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from portal.db import transaction
+from portal.errors import UnsupportedMediaType
+from portal.evidence import service as evidence
+from portal.evidence.models import Evidence
+from portal.flows import receipt
+from portal.runtime import Runtime
+from portal.uploads import completion
+from portal.uploads import service as uploads
+
+
+def finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
+    """Turn a complete upload into evidence; None when there is nothing (more) to do."""
+    done = completion.move_home(rt.upload_deps, upload_id=upload_id)
+    if done is None:
+        return None
+    now = rt.clock()
+    with transaction(rt.sessions) as db:
+        marked = completion.mark_completed(db, done=done, now=now)
+        if marked is None:
+            return None
+        upload, completed = marked
+        item = evidence.record_received(
+            db,
+            submission_id=done.submission_id,
+            upload_id=done.upload_id,
+            filename=done.filename,
+            size=done.size,
+            sha256=done.sha256,
+            media_type=done.media_type,
+            storage_key=done.storage_key,
+            log_index=completed.seq,
+            now=now,
+        )
+        upload.evidence_id = item.id
+    receipt.after_receipt(rt, item.id)
+    return item
+
+
+def finalise_pending(rt: Runtime) -> int:
+    """Finish uploads whose last byte was committed but whose finalise never ran."""
+    done = 0
+    for upload_id in completion.waiting(rt.upload_deps):
+        try:
+            if finalise(rt, upload_id=upload_id) is not None:
+                done += 1
+        except UnsupportedMediaType:
+            pass
+    return done
+
+
+def sweep_uploads(rt: Runtime) -> int:
+    """Finish uploads whose finalise was cut short; end the expired ones."""
+    finalise_pending(rt)
+    return uploads.expire_stale(rt.upload_deps)
