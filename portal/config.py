@@ -1,6 +1,7 @@
 """Settings, declared once with defaults and help text (PORTAL_ environment prefix).
 
-Every field here must be documented in README; tests/test_config.py enforces it.
+The table in docs/settings.md is generated from these fields (docs/gen_settings.py), and
+tests/test_settings_doc.py fails when it is out of date: write each description for readers.
 """
 
 from __future__ import annotations
@@ -23,19 +24,23 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "",
-        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/portal.db.",
+        description="SQLAlchemy URL of the database; empty means SQLite at DATA_DIR/portal.db.",
     )
     storage_url: str = Field(
         "",
-        description="Where evidence bytes live; empty means file://DATA_DIR/storage.",
+        description="Where evidence bytes live: file:///FOLDER or s3://BUCKET/PREFIX; "
+        "empty means file://DATA_DIR/storage.",
     )
     s3_endpoint_url: str = Field(
-        "", description="S3 endpoint for s3:// storage (MinIO, Ceph, SeaweedFS); empty for AWS."
+        "",
+        description="S3 endpoint for s3:// storage (MinIO, Ceph, SeaweedFS); empty for AWS. "
+        "Credentials come from the standard AWS sources.",
     )
     s3_region: str = Field("us-east-1", description="S3 region for s3:// storage.")
     s3_checksum: Literal["when_required", "when_supported"] = Field(
         "when_required",
-        description="boto3 request checksum calculation; when_required suits S3-compatibles.",
+        description="boto3 request checksum calculation; `when_required` is what "
+        "S3-compatible stores accept.",
     )
     s3_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
         "GOVERNANCE",
@@ -45,24 +50,29 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `portal serve` listens on.")
     public_url: str = Field(
         "",
-        description="Base URL clients reach us at (behind a proxy); empty means the request's.",
+        description="Base URL clients reach the portal at; set it behind a proxy. "
+        "Empty means the request's own base URL.",
     )
     max_upload_size: int = Field(
         20 * 1024**3, gt=0, description="Largest accepted file in bytes (tus Tus-Max-Size)."
     )
     upload_expiry: timedelta = Field(
-        timedelta(days=3), description="How long an unfinished upload may be resumed."
+        timedelta(days=3),
+        description="How long an unfinished upload may be resumed (seconds, or ISO 8601 like "
+        "`P3D`); after that the sweep ends it and deletes its bytes.",
     )
     upload_lock_lease: timedelta = Field(
         timedelta(seconds=15),
-        description="Lease on an upload while one PATCH writes it; renewed while bytes flow.",
+        description="Lease on an upload while one PATCH writes it (seconds, or ISO 8601); "
+        "renewed while bytes flow.",
     )
     max_metadata_bytes: int = Field(
-        4096, gt=0, description="Largest accepted tus Upload-Metadata header."
+        4096, gt=0, description="Largest accepted tus Upload-Metadata header, in bytes."
     )
     contact_key_file: Path | None = Field(
         None,
-        description="Key that encrypts witness contact details; default DATA_DIR/keys/contact.key.",
+        description="Key that encrypts witness contact details (mode 0600, never in the "
+        "database); default DATA_DIR/keys/contact.key.",
     )
     log_origin: str = Field(
         "portal.invalid/custody",
@@ -71,11 +81,13 @@ class Settings(BaseSettings):
     )
     log_key_file: Path | None = Field(
         None,
-        description="Ed25519 key that signs checkpoints; default DATA_DIR/keys/log.key.",
+        description="Ed25519 key that signs checkpoints (mode 0600, never in the database); "
+        "default DATA_DIR/keys/log.key.",
     )
     checkpoint_interval: timedelta = Field(
         timedelta(minutes=5),
-        description="How often a checkpoint is signed when events arrived since the last.",
+        description="How often a checkpoint is signed when events arrived since the last "
+        "(seconds, or ISO 8601).",
     )
     session_ttl: timedelta = Field(
         timedelta(hours=8), description="How long a staff login lasts before logging in again."
@@ -88,15 +100,19 @@ class Settings(BaseSettings):
     )
     playback_idle: timedelta = Field(
         timedelta(minutes=2),
-        description="A playback with no range request for this long is closed and logged.",
+        description="A playback with no range request for this long is closed and logged "
+        "as one event.",
     )
     withdrawal_grace: timedelta = Field(
         timedelta(days=7),
-        description="After a witness withdraws consent, how long until free items are destroyed.",
+        description="After a witness withdraws consent, how long until the items no case or "
+        "hold needs are destroyed.",
     )
     retention_interval: timedelta = Field(
         timedelta(hours=1),
-        description="How often the in-process sweepers destroy due items and end expired uploads.",
+        description="How often the in-process sweepers run: destruction of due, approved "
+        "items, and the end of expired unfinished uploads (their partials deleted, "
+        "`upload.terminated` logged).",
     )
     access_log: bool = Field(
         False,
@@ -105,16 +121,23 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         ["127.0.0.1", "::1"],
         description="Proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
-        "and X-Forwarded-Proto are believed; empty trusts none.",
+        "and X-Forwarded-Proto are believed; empty trusts none. Replaces uvicorn's "
+        "FORWARDED_ALLOW_IPS, which `portal serve` turns off.",
     )
     rate_limit_window: timedelta = Field(
-        timedelta(minutes=10), description="Length of one rate-limit window."
+        timedelta(minutes=10),
+        description="Length of one rate-limit window (whole seconds, or ISO 8601).",
     )
     rate_limit_submissions: int = Field(
-        30, ge=0, description="Submissions one client may open per window; 0 disables the limit."
+        30,
+        ge=0,
+        description="Submissions one client may open per window (API and web form); "
+        "0 turns the limit off.",
     )
     rate_limit_uploads: int = Field(
-        200, ge=0, description="tus uploads one client may create per window; 0 disables the limit."
+        200,
+        ge=0,
+        description="tus uploads one client may create per window; 0 turns the limit off.",
     )
 
     @field_validator(

@@ -14,7 +14,7 @@ every upload row completed, `portal custody verify` passes and `portal storage r
 finds no orphaned or missing object.
 
 The default is the short run, part of every test run: 10 client kills (3 on PostgreSQL + S3)
-and one server kill of each kind. The long run (README, "Fault injection"):
+and one server kill of each kind. The long run (docs/testing.md, "Fault injection"):
 
     .venv/bin/python -m pytest tests/test_faults.py --fault-uploads 100 --fault-server-kills 20
 

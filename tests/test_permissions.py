@@ -2,7 +2,7 @@
 
 What a route demands is read from the route itself (its `require(...)` dependency, or
 `get_witness`), and what each caller may do from `MATRIX`; nothing here lists which role may
-call which route. README's permission table is checked against `MATRIX` too.
+call which route. The permission table in docs/api.md is checked against `MATRIX` too.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tests.helpers import TUS, b64, create_upload, upload
 
 pytestmark = pytest.mark.both_backends
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PERMISSIONS_DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 # Routes anyone may call. Every other route must be guarded by a dependency.
 PUBLIC = {
@@ -327,7 +327,7 @@ def test_every_route_answers_every_caller_as_the_matrix_says(world: World) -> No
     assert not wrong, "\n".join(wrong)
 
 
-# --- README ------------------------------------------------------------------------------------
+# --- docs/api.md -------------------------------------------------------------------------------
 
 
 def expected_readme_table() -> str:
@@ -366,9 +366,9 @@ def readme_permission_table(text: str) -> tuple[list[str], dict[str, list[str]]]
 
 
 def test_readme_permission_table_matches_the_matrix() -> None:
-    hint = f"README.md needs this table:\n\n{expected_readme_table()}\n"
-    table = readme_permission_table(README.read_text(encoding="utf-8"))
-    assert table is not None, "no table starting `| permission |` in README.md. " + hint
+    hint = f"docs/api.md needs this table:\n\n{expected_readme_table()}\n"
+    table = readme_permission_table(PERMISSIONS_DOC.read_text(encoding="utf-8"))
+    assert table is not None, "no table starting `| permission |` in docs/api.md. " + hint
     roles, rows = table
     assert sorted(roles) == sorted(MATRIX), hint
     assert set(rows) == {p.value for p in Permission}, hint
@@ -376,7 +376,7 @@ def test_readme_permission_table_matches_the_matrix() -> None:
         assert len(cells) == len(roles), f"row {permission} has {len(cells)} cells. {hint}"
         for role, cell in zip(roles, cells, strict=True):
             want = "yes" if Permission(permission) in MATRIX[role] else ""
-            assert cell == want, f"{permission} / {role}: README says {cell!r}. {hint}"
+            assert cell == want, f"{permission} / {role}: docs/api.md says {cell!r}. {hint}"
 
 
 def test_the_expected_readme_table_parses_back_to_the_matrix() -> None:

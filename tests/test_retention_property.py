@@ -2,9 +2,9 @@
 retention run destroys exactly what is due, unheld and sufficiently approved, and nothing else.
 
 Each example builds a fresh portal in its own temporary folder, computes what every item's
-retain-until should be from the rules (an oracle written from README's table, independent of
-portal/retention), moves the runtime's clock (which the local storage judges locks by) to a
-random time up to 15 years later, approves at random and runs.
+retain-until should be from the rules (an oracle written from docs/retention.md's table,
+independent of portal/retention), moves the runtime's clock (which the local storage judges
+locks by) to a random time up to 15 years later, approves at random and runs.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ MINUTE = timedelta(minutes=1)
 YEAR_MINUTES = 365 * 24 * 60
 GRACE = timedelta(days=7)
 OFFENSES = ("misdemeanor", "felony", "homicide")
-# category: (days or None for indefinitely, approvals): README's table.
+# category: (days or None for indefinitely, approvals): the table in docs/retention.md.
 RULES: dict[str, tuple[int | None, int]] = {
     "unreviewed": (365, 0),
     "declined": (90, 0),
