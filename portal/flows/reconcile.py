@@ -26,269 +26,27 @@ candidate is checked against the database again afterwards, and once more just b
 
 from __future__ import annotations
 
-import itertools
-import json
-import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import rehashes
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.custody.models import LogEntry
 from portal.db import transaction
 from portal.errors import PortalError
-from portal.evidence.models import Derivative, Evidence
-from portal.storage import ObjectLocked, Storage
-from portal.uploads.models import Upload
+from portal.flows.reconcile_claims import Claims, Recheck, Snapshot, Suspects, received
+from portal.flows.reconcile_report import DERIVED, ORIGINAL, Missing, Orphan, Report
+from portal.storage import ObjectLocked, Storage, StoredObject, StoredPartial
 
 Progress = Callable[[str, int], None]
 """progress(phase, items so far); phases "partials", "objects", "repair"."""
 
-ORIGINAL = re.compile(r"sha256/([0-9a-f]{64})")
-DERIVED = "derived/"
-BATCH = 500  # keys per IN (...) query
-LOG_BATCH = 5000  # upload.completed events per read of the log
 
-
-@dataclass
-class Orphan:
-    kind: str
-    """original, derivative, partial, or object (a key this portal does not write)."""
-    key: str
-    """The storage key; `partial/<upload id>` for a partial."""
-    size: int
-    last_modified: datetime
-    age: timedelta
-    old_enough: bool
-    """Older than the upload expiry: nothing in flight can still claim it."""
-    reason: str
-    """Why no row claims it."""
-    upload_id: str | None = None
-    keep: str | None = None
-    """Why repair leaves it even when old enough."""
-    outcome: str | None = None
-    """After a repair attempt: removed, locked, or failed (see `error`)."""
-    error: str | None = None
-    log_index: int | None = None
-    """Seq of its storage.orphan_removed event."""
-
-    @property
-    def removable(self) -> bool:
-        return self.old_enough and self.keep is None
-
-    @property
-    def sha256(self) -> str | None:
-        m = ORIGINAL.fullmatch(self.key) if self.kind == "original" else None
-        return m.group(1) if m else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "key": self.key,
-            "upload_id": self.upload_id,
-            "size": self.size,
-            "last_modified": custody.rfc3339(self.last_modified),
-            "age_seconds": int(self.age.total_seconds()),
-            "old_enough": self.old_enough,
-            "removable": self.removable,
-            "reason": self.reason,
-            "keep_reason": self.keep,
-            "outcome": self.outcome,
-            "error": self.error,
-            "log_index": self.log_index,
-        }
-
-
-@dataclass(frozen=True)
-class Missing:
-    kind: str
-    """The row's kind: evidence, derivative or upload."""
-    id: str
-    """Evidence id, derivative key, or upload id."""
-    key: str
-    """Where its bytes should be; `partial/<upload id>` for an upload."""
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "key": self.key, "reason": self.reason}
-
-
-@dataclass
-class Report:
-    orphans: list[Orphan] = field(default_factory=list)
-    missing: list[Missing] = field(default_factory=list)
-    repaired: list[Orphan] = field(default_factory=list)
-    objects_checked: int = 0
-    partials_checked: int = 0
-
-    @property
-    def clean(self) -> bool:
-        """Nothing is left to look at: no missing bytes, and every orphan was removed."""
-        return not self.missing and all(o.outcome == "removed" for o in self.orphans)
-
-    def to_json(self) -> dict[str, list[dict[str, Any]]]:
-        return {
-            "orphans": [o.to_json() for o in self.orphans],
-            "missing": [m.to_json() for m in self.missing],
-            "repaired": [
-                {
-                    "kind": o.kind,
-                    "key": o.key,
-                    "upload_id": o.upload_id,
-                    "size": o.size,
-                    "sha256": o.sha256,
-                    "log_index": o.log_index,
-                }
-                for o in self.repaired
-            ],
-        }
-
-
-# --- what the database claims -------------------------------------------------------------------
-
-
-def _batches(items: Iterable[str]) -> Iterator[list[str]]:
-    it = iter(items)
-    while batch := list(itertools.islice(it, BATCH)):
-        yield batch
-
-
-def _key_states(db: Session, keys: Iterable[str] | None = None) -> dict[str, str]:
-    """Storage key -> live (an item needs it), purging, or purged (every item destroyed)."""
-    rank = {None: 2, "purging": 1, "purged": 0}
-    names = {2: "live", 1: "purging", 0: "purged"}
-    best: dict[str, int] = {}
-    query = select(Evidence.storage_key, Evidence.disposition)
-    selects = (
-        [query]
-        if keys is None
-        else [query.where(Evidence.storage_key.in_(b)) for b in _batches(keys)]
-    )
-    for q in selects:
-        for key, disposition in db.execute(q):
-            r = rank.get(disposition, 2)
-            best[key] = max(best.get(key, r), r)
-    return {k: names[r] for k, r in best.items()}
-
-
-def _finalising(db: Session) -> dict[str, str | None]:
-    """Uploads waiting to be finalised -> the original they will land at (None: their hash
-    state was lost, so the key cannot be known without reading the bytes)."""
-    return {
-        upload_id: None
-        if state is None
-        else f"sha256/{rehashes.PySha256.deserialize(state).finalize()}"
-        for upload_id, state in db.execute(
-            select(Upload.id, Upload.hash_state).where(
-                Upload.status == "active",
-                Upload.length.is_not(None),
-                Upload.offset == Upload.length,
-            )
-        )
-    }
-
-
-def _upload_status(db: Session, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-    out: dict[str, tuple[str, str | None]] = {}
-    for batch in _batches(ids):
-        for upload_id, status, evidence_id in db.execute(
-            select(Upload.id, Upload.status, Upload.evidence_id).where(Upload.id.in_(batch))
-        ):
-            out[upload_id] = (status, evidence_id)
-    return out
-
-
-def _derivative_keys(db: Session, keys: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for batch in _batches(keys):
-        found.update(db.scalars(select(Derivative.key).where(Derivative.key.in_(batch))))
-    return found
-
-
-@dataclass
-class _Claims:
-    """What the database says about a set of keys and upload ids, read in one transaction."""
-
-    keys: dict[str, str]
-    derivatives: set[str]
-    finalising: dict[str, str | None]
-    uploads: dict[str, tuple[str, str | None]]
-
-    @classmethod
-    def read(cls, db: Session, *, keys: list[str], upload_ids: list[str]) -> _Claims:
-        return cls(
-            keys=_key_states(db, keys),
-            derivatives=_derivative_keys(db, keys),
-            finalising=_finalising(db),
-            uploads=_upload_status(db, upload_ids),
-        )
-
-    @property
-    def unhashed(self) -> list[str]:
-        return [u for u, key in self.finalising.items() if key is None]
-
-    def object_reason(self, key: str) -> str | None:
-        """Why nothing claims the object at `key`, or None when something does."""
-        state = self.keys.get(key)
-        if state is not None and state != "purged":
-            return None
-        if key in self.derivatives or key in self.finalising.values():
-            return None
-        if state == "purged":
-            return "every item it held was destroyed by retention"
-        if ORIGINAL.fullmatch(key):
-            return "no evidence row"
-        return "no derivative row" if key.startswith(DERIVED) else "no database row"
-
-    def partial_reason(self, upload_id: str) -> str | None:
-        found = self.uploads.get(upload_id)
-        if found is None:
-            return "no upload row"
-        status = found[0]
-        return None if status == "active" else f"upload {status}"
-
-
-def _received(sessions: sessionmaker[Session], shas: set[str]) -> dict[str, int]:
-    """SHA-256 -> seq of an upload.completed event naming it (a file acknowledged to a witness).
-
-    Read in short transactions: on SQLite each one holds the write lock.
-    """
-    found: dict[str, int] = {}
-    after = -1
-    while shas - found.keys():
-        with transaction(sessions) as db:
-            rows = db.execute(
-                select(LogEntry.seq, LogEntry.event)
-                .where(LogEntry.type == str(EventType.UPLOAD_COMPLETED), LogEntry.seq > after)
-                .order_by(LogEntry.seq)
-                .limit(LOG_BATCH)
-            ).all()
-        if not rows:
-            break
-        for seq, event in rows:
-            try:
-                sha = json.loads(event)["details"]["sha256"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if sha in shas:
-                found.setdefault(sha, int(seq))
-        after = int(rows[-1][0])
-    return found
-
-
-# --- the run ------------------------------------------------------------------------------------
-
-
-def _kind(key: str) -> str:
-    if ORIGINAL.fullmatch(key):
-        return "original"
-    return "derivative" if key.startswith(DERIVED) else "object"
+def _quiet(phase: str, n: int) -> None:
+    """Progress for a caller that asked for none."""
 
 
 def reconcile(
@@ -304,91 +62,74 @@ def reconcile(
     """Compare storage with the database; with `repair`, remove old enough orphans, each
     removal logged with `actor` as who asked for it."""
     report = Report()
-
-    def tick(phase: str, n: int) -> None:
-        if progress is not None:
-            progress(phase, n)
+    tick = progress or _quiet
 
     # 1. The database, once. Rows created after this are caught by the checks in step 3.
     with transaction(sessions) as db:
-        states = _key_states(db)
-        derivatives = {
-            key: source
-            for key, source in db.execute(select(Derivative.key, Derivative.source_sha256))
-        }
-        purging = set(db.scalars(select(Evidence.sha256).where(Evidence.disposition == "purging")))
-        unfinished = {
-            upload_id: (offset, length)
-            for upload_id, offset, length in db.execute(
-                select(Upload.id, Upload.offset, Upload.length).where(
-                    Upload.status == "active", Upload.offset > 0
-                )
-            )
-        }
+        seen = Snapshot.read(db)
 
     # 2. Storage: partials first, so an upload finishing meanwhile shows its original below.
+    held = _list_storage(storage, tick)
+    report.partials_checked = len(held.partials)
+    report.objects_checked = len(held.objects)
+    suspects = seen.suspects(objects=held.objects, partials=held.partials)
+
+    # 3. Every candidate against the database again: it may have changed while we listed.
+    with transaction(sessions) as db:
+        again = Recheck.read(db, suspects, partials=held.partials)
+
+    report.missing = _missing(seen, held, suspects, again)
+    report.orphans = [
+        *_object_orphans(held, suspects, again.claims, now=now, expiry=expiry),
+        *_partial_orphans(held, again, now=now, expiry=expiry),
+    ]
+    _keep_received(sessions, report.orphans)
+    report.orphans.sort(key=lambda o: (o.kind, o.key))
+    if repair:
+        _repair(sessions, storage, report, actor=actor, now=now, tick=tick)
+    return report
+
+
+# --- the phases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Held:
+    """What storage holds, listed after the database was read."""
+
+    partials: dict[str, StoredPartial]
+    objects: dict[str, StoredObject]
+
+
+def _list_storage(storage: Storage, tick: Progress) -> _Held:
     partials = {}
     for n, p in enumerate(storage.list_partials(), 1):
         partials[p.upload_id] = p
         tick("partials", n)
-    report.partials_checked = len(partials)
     objects = {}
     for n, o in enumerate(storage.list_objects(), 1):
         objects[o.key] = o
         tick("objects", n)
-    report.objects_checked = len(objects)
+    return _Held(partials, objects)
 
-    loose_objects = [
-        k for k in objects if (states.get(k) in (None, "purged")) and k not in derivatives
+
+def _missing(seen: Snapshot, held: _Held, suspects: Suspects, again: Recheck) -> list[Missing]:
+    """Rows whose bytes are gone, as they still stand after the listing."""
+    missing = [
+        Missing("evidence", evidence_id, key, "the original is not in storage")
+        for evidence_id, key in again.missing_items
     ]
-    missing_keys = [k for k, s in states.items() if s == "live" and k not in objects]
-    missing_derived = [
-        k for k, source in derivatives.items() if k not in objects and source not in purging
-    ]
-    gone_partials = [u for u in unfinished if u not in partials]
-
-    # 3. Every candidate against the database again: it may have changed while we listed.
-    with transaction(sessions) as db:
-        claims = _Claims.read(db, keys=loose_objects, upload_ids=[*partials, *gone_partials])
-        still_live = _key_states(db, missing_keys)
-        missing_items = [
-            (evidence_id, key)
-            for batch in _batches(k for k in missing_keys if still_live.get(k) == "live")
-            for evidence_id, key in db.execute(
-                select(Evidence.id, Evidence.storage_key)
-                .where(Evidence.storage_key.in_(batch), Evidence.disposition.is_(None))
-                .order_by(Evidence.received_at, Evidence.id)
-            )
-        ]
-        purging_now = set(
-            db.scalars(select(Evidence.sha256).where(Evidence.disposition == "purging"))
-        )
-        derived_rows = _derivative_keys(db, missing_derived)
-        evidence_keys = {
-            evidence_id: key
-            for batch in _batches(
-                e for status, e in claims.uploads.values() if status == "completed" and e
-            )
-            for evidence_id, key in db.execute(
-                select(Evidence.id, Evidence.storage_key).where(Evidence.id.in_(batch))
-            )
-        }
-
-    for evidence_id, key in missing_items:
-        report.missing.append(
-            Missing("evidence", evidence_id, key, "the original is not in storage")
-        )
-    for key in missing_derived:
-        if key in derived_rows and derivatives[key] not in purging_now:
-            report.missing.append(Missing("derivative", key, key, "the object is not in storage"))
-    for upload_id in gone_partials:
-        status = claims.uploads.get(upload_id)
+    for key in suspects.missing_derived:
+        if key in again.derived_rows and seen.derivatives[key] not in again.purging:
+            missing.append(Missing("derivative", key, key, "the object is not in storage"))
+    for upload_id in suspects.gone_partials:
+        status = again.claims.uploads.get(upload_id)
         if status is None or status[0] != "active":
             continue  # finished or terminated while we listed
-        offset, length = unfinished[upload_id]
-        if offset == length and claims.finalising.get(upload_id) in objects:
+        offset, length = seen.unfinished[upload_id]
+        if offset == length and again.claims.finalising.get(upload_id) in held.objects:
             continue  # finished into its original; the next finalise run claims it
-        report.missing.append(
+        missing.append(
             Missing(
                 "upload",
                 upload_id,
@@ -396,17 +137,39 @@ def reconcile(
                 f"unfinished upload at offset {offset} has no partial in storage",
             )
         )
+    return missing
 
-    def orphan(kind: str, key: str, size: int, at: datetime, reason: str, **kw: Any) -> Orphan:
-        age = now - at
-        return Orphan(kind, key, size, at, age, age > expiry, reason, **kw)
 
-    for key in loose_objects:
+def _kind(key: str) -> str:
+    if ORIGINAL.fullmatch(key):
+        return "original"
+    return "derivative" if key.startswith(DERIVED) else "object"
+
+
+def _orphan(
+    kind: str,
+    key: str,
+    listed: StoredObject | StoredPartial,
+    reason: str,
+    *,
+    now: datetime,
+    expiry: timedelta,
+    upload_id: str | None = None,
+) -> Orphan:
+    at = listed.last_modified
+    age = now - at
+    return Orphan(kind, key, listed.size, at, age, age > expiry, reason, upload_id=upload_id)
+
+
+def _object_orphans(
+    held: _Held, suspects: Suspects, claims: Claims, *, now: datetime, expiry: timedelta
+) -> list[Orphan]:
+    found = []
+    for key in suspects.loose_objects:
         reason = claims.object_reason(key)
         if reason is None:
             continue
-        o = objects[key]
-        item = orphan(_kind(key), key, o.size, o.last_modified, reason)
+        item = _orphan(_kind(key), key, held.objects[key], reason, now=now, expiry=expiry)
         if item.kind == "object":
             item.keep = "not a key this portal writes: left for a person to judge"
         elif item.kind == "original" and claims.unhashed:
@@ -414,54 +177,78 @@ def reconcile(
                 f"upload {claims.unhashed[0]} waits to be finalised without its hash state: "
                 "its file may land here"
             )
-        report.orphans.append(item)
-    for upload_id, p in partials.items():
-        reason = claims.partial_reason(upload_id)
+        found.append(item)
+    return found
+
+
+def _partial_orphans(
+    held: _Held, again: Recheck, *, now: datetime, expiry: timedelta
+) -> list[Orphan]:
+    found = []
+    for upload_id, p in held.partials.items():
+        reason = again.claims.partial_reason(upload_id)
         if reason is None:
             continue
-        item = orphan(
-            "partial", f"partial/{upload_id}", p.size, p.last_modified, reason, upload_id=upload_id
+        item = _orphan(
+            "partial",
+            f"partial/{upload_id}",
+            p,
+            reason,
+            now=now,
+            expiry=expiry,
+            upload_id=upload_id,
         )
-        found = claims.uploads.get(upload_id)
+        status = again.claims.uploads.get(upload_id)
         if not (upload_id.isascii() and upload_id.isalnum()):
             item.keep = "not a partial this portal writes: left for a person to judge"
-        elif found is not None and found[0] == "completed":
-            original = evidence_keys.get(found[1] or "")
-            if original is None or original not in objects:
+        elif status is not None and status[0] == "completed":
+            original = again.evidence_keys.get(status[1] or "")
+            if original is None or original not in held.objects:
                 item.keep = "its item's original is not in storage: this may be the only copy"
-        report.orphans.append(item)
+        found.append(item)
+    return found
 
+
+def _keep_received(sessions: sessionmaker[Session], orphans: list[Orphan]) -> None:
     # An original that the log says a witness was given a receipt for is evidence, row or not.
     unclaimed = {
-        sha: o
-        for o in report.orphans
-        if o.reason == "no evidence row" and (sha := o.sha256) is not None
+        sha: o for o in orphans if o.reason == "no evidence row" and (sha := o.sha256) is not None
     }
     if unclaimed:
-        for sha, seq in _received(sessions, set(unclaimed)).items():
+        for sha, seq in received(sessions, set(unclaimed)).items():
             unclaimed[sha].keep = (
                 f"the custody log records it as received (entry {seq}) but no row holds it: "
                 "restore the database rather than remove the file"
             )
 
-    report.orphans.sort(key=lambda o: (o.kind, o.key))
-    if repair:
-        done = 0
-        for item in report.orphans:
-            if item.removable:
-                _remove(sessions, storage, item, actor=actor, now=now)
-                if item.outcome == "removed":
-                    report.repaired.append(item)
-                done += 1
-                tick("repair", done)
-    return report
+
+def _repair(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    report: Report,
+    *,
+    actor: str,
+    now: datetime,
+    tick: Progress,
+) -> None:
+    done = 0
+    for item in report.orphans:
+        if item.removable:
+            _remove(sessions, storage, item, actor=actor, now=now)
+            if item.outcome == "removed":
+                report.repaired.append(item)
+            done += 1
+            tick("repair", done)
+
+
+# --- removal ------------------------------------------------------------------------------------
 
 
 def _still_orphan(db: Session, item: Orphan) -> bool:
     if item.upload_id is not None:
-        claims = _Claims.read(db, keys=[], upload_ids=[item.upload_id])
+        claims = Claims.read(db, keys=[], upload_ids=[item.upload_id])
         return claims.partial_reason(item.upload_id) is not None
-    claims = _Claims.read(db, keys=[item.key], upload_ids=[])
+    claims = Claims.read(db, keys=[item.key], upload_ids=[])
     if item.kind == "original" and claims.unhashed:
         return False  # an upload that may land here lost its hash state meanwhile
     return claims.object_reason(item.key) is not None
@@ -530,4 +317,4 @@ def _remove(
         )
 
 
-__all__ = ["Missing", "Orphan", "Report", "reconcile"]
+__all__ = ["Missing", "Orphan", "Progress", "Report", "reconcile"]
