@@ -337,7 +337,7 @@ def storage_reconcile(
 
     from portal.app import build_runtime
     from portal.export.commands import CLI_ACTOR
-    from portal.storage.reconcile import reconcile
+    from portal.flows.reconcile import reconcile
 
     engine = None
     try:

@@ -26,11 +26,11 @@ from portal.custody import service as custody
 from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
 from portal.evidence.models import Derivative, Evidence
+from portal.flows.reconcile import Report, reconcile
 from portal.ids import new_id
 from portal.runtime import Runtime
 from portal.storage import Storage
 from portal.storage.local import LocalStorage
-from portal.storage.reconcile import Report, reconcile
 from portal.storage.s3 import S3Storage
 from portal.uploads.models import Upload
 from tests.helpers import create_upload, patch, upload

@@ -111,7 +111,7 @@ class Storage(Protocol):
     def set_legal_hold(self, key: str, on: bool) -> None:
         """While on, `key` cannot be deleted whatever its retention date."""
 
-    # Listing, for reconciling storage with the database (portal.storage.reconcile).
+    # Listing, for reconciling storage with the database (portal.flows.reconcile).
 
     def list_objects(self) -> Iterator[StoredObject]:
         """Every object under a key (current versions only), partials excluded; any order."""
