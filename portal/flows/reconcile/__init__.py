@@ -37,9 +37,10 @@ from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import PortalError
-from portal.flows.reconcile_claims import Claims, Recheck, Snapshot, Suspects, received
-from portal.flows.reconcile_report import DERIVED, ORIGINAL, Missing, Orphan, Report
+from portal.flows.reconcile.claims import Claims, Recheck, Snapshot, Suspects, received
+from portal.flows.reconcile.report import Missing, Orphan, Report
 from portal.storage import ObjectLocked, Storage, StoredObject, StoredPartial
+from portal.storage.layout import DERIVED, original_sha256
 
 Progress = Callable[[str, int], None]
 """progress(phase, items so far); phases "partials", "objects", "repair"."""
@@ -141,7 +142,7 @@ def _missing(seen: Snapshot, held: _Held, suspects: Suspects, again: Recheck) ->
 
 
 def _kind(key: str) -> str:
-    if ORIGINAL.fullmatch(key):
+    if original_sha256(key):
         return "original"
     return "derivative" if key.startswith(DERIVED) else "object"
 

@@ -3,15 +3,12 @@ whose object is gone), and what a repair removed."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from portal.custody import service as custody
-
-ORIGINAL = re.compile(r"sha256/([0-9a-f]{64})")
-DERIVED = "derived/"
+from portal.storage.layout import original_sha256
 
 
 @dataclass
@@ -42,8 +39,7 @@ class Orphan:
 
     @property
     def sha256(self) -> str | None:
-        m = ORIGINAL.fullmatch(self.key) if self.kind == "original" else None
-        return m.group(1) if m else None
+        return original_sha256(self.key) if self.kind == "original" else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,4 +104,4 @@ class Report:
         }
 
 
-__all__ = ["DERIVED", "ORIGINAL", "Missing", "Orphan", "Report"]
+__all__ = ["Missing", "Orphan", "Report"]

@@ -16,7 +16,7 @@ from portal.custody.events import EventType
 from portal.custody.models import LogEntry
 from portal.db import transaction
 from portal.evidence.models import Derivative, Evidence
-from portal.flows.reconcile_report import DERIVED, ORIGINAL
+from portal.storage.layout import DERIVED, original_key, original_sha256
 from portal.uploads.models import Upload
 
 BATCH = 500  # keys per IN (...) query
@@ -53,7 +53,7 @@ def finalising(db: Session) -> dict[str, str | None]:
     return {
         upload_id: None
         if state is None
-        else f"sha256/{rehashes.PySha256.deserialize(state).finalize()}"
+        else original_key(str(rehashes.PySha256.deserialize(state).finalize()))
         for upload_id, state in db.execute(
             select(Upload.id, Upload.hash_state).where(
                 Upload.status == "active",
@@ -117,7 +117,7 @@ class Claims:
             return None
         if state == "purged":
             return "every item it held was destroyed by retention"
-        if ORIGINAL.fullmatch(key):
+        if original_sha256(key):
             return "no evidence row"
         return "no derivative row" if key.startswith(DERIVED) else "no database row"
 
