@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
@@ -10,7 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UtcDateTime
 
-STATUSES = ("new", "accepted", "declined")
+
+class TriageState(StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Disposition(StrEnum):
+    """What retention did to an item's original; None (NULL) while it is kept."""
+
+    PURGING = "purging"  # the storage delete is under way
+    PURGED = "purged"  # the bytes are gone; a tombstone remains
 
 
 class Evidence(Base):
@@ -27,7 +39,7 @@ class Evidence(Base):
     storage_key: Mapped[str] = mapped_column(Text)
     # Log index of this item's upload.completed event (the receipt proves it).
     log_index: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=TriageState.NEW, index=True)
     triage_reason: Mapped[str | None] = mapped_column(Text)
     triaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     triaged_by: Mapped[str | None] = mapped_column(String(32))
@@ -40,7 +52,7 @@ class Evidence(Base):
     retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     retention_override: Mapped[datetime | None] = mapped_column(UtcDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # None, "purging" (storage delete under way) or "purged".
+    # None (kept) or a Disposition.
     disposition: Mapped[str | None] = mapped_column(String(16), index=True)
 
 

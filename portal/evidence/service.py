@@ -22,7 +22,7 @@ from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.errors import Gone, Invalid, NotFound
-from portal.evidence.models import Evidence, Playback
+from portal.evidence.models import Disposition, Evidence, Playback
 from portal.ids import new_id
 from portal.submissions.models import Consent, Submission
 
@@ -54,7 +54,7 @@ def get(db: Session, *, evidence_id: str) -> Evidence:
 def get_live(db: Session, *, evidence_id: str) -> Evidence:
     """An item whose original still exists; 410 once it was destroyed."""
     item = get(db, evidence_id=evidence_id)
-    if item.disposition == "purged":
+    if item.disposition == Disposition.PURGED:
         raise Gone("the item was destroyed under its retention rule; a tombstone remains")
     return item
 
@@ -82,7 +82,7 @@ def queue(
     now: datetime,
 ) -> tuple[list[Evidence], int]:
     query = select(Evidence).where(
-        or_(Evidence.disposition.is_(None), Evidence.disposition != "purged")
+        or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED)
     )
     # SQLite compares stored UTC wall-clock text: the bounds must be UTC too.
     since = as_utc(filters.received_from).astimezone(UTC) if filters.received_from else None

@@ -21,18 +21,18 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.auth.models import StaffUser
-from portal.cases.models import Case, CaseLink
+from portal.cases.models import Case, CaseLink, CaseState
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import Conflict, Invalid, NotFound
-from portal.evidence.models import Derivative, Evidence
+from portal.evidence.models import Derivative, Disposition, Evidence
 from portal.ids import new_id
 from portal.retention.models import TRIGGERS, Approval, Hold, RetentionPolicy, Tombstone
 from portal.storage import ObjectLocked, Storage
-from portal.submissions.models import Consent, Submission
+from portal.submissions.models import Consent, Submission, SubmissionState
 
 # category: (keep_days or None for indefinite, trigger, approvals required)
 DEFAULT_POLICIES: dict[str, tuple[int | None, str, int]] = {
@@ -164,7 +164,7 @@ def decide(db: Session, ctx: Context, *, item: Evidence) -> Decision:
     for case in linked_cases(db, item.id):
         if case.offense == "homicide":
             candidates.append(rule("homicide", case.closed_at, f"homicide case {case.id}"))
-        elif case.status == "open":
+        elif case.status == CaseState.OPEN:
             candidates.append(rule("case-open", None, f"open case {case.id}"))
         else:
             candidates.append(
@@ -270,7 +270,7 @@ def _live(db: Session, evidence_id: str) -> Evidence:
     item = db.get(Evidence, evidence_id)
     if item is None:
         raise NotFound("no such evidence item")
-    if item.disposition == "purged":
+    if item.disposition == Disposition.PURGED:
         raise Conflict("the item was destroyed", code="purged")
     return item
 
@@ -353,7 +353,7 @@ def release_hold(
 
 
 def withdraw(db: Session, ctx: Context, *, submission: Submission, now: datetime) -> None:
-    if submission.status == "withdrawn":
+    if submission.status == SubmissionState.WITHDRAWN:
         raise Conflict("consent was already withdrawn", code="already_withdrawn")
     consent = db.scalars(
         select(Consent)
@@ -364,7 +364,7 @@ def withdraw(db: Session, ctx: Context, *, submission: Submission, now: datetime
     consent.withdrawn_at = now
     sub = db.get(Submission, submission.id)
     assert sub is not None
-    sub.status = "withdrawn"
+    sub.status = SubmissionState.WITHDRAWN
     custody.append(
         db,
         type=EventType.CONSENT_WITHDRAWN,
@@ -385,7 +385,7 @@ class FileRetention:
 
 def status_for_witness(db: Session, *, item: Evidence) -> FileRetention:
     """What a witness may know about what happens to one of their files, and why."""
-    if item.disposition == "purged":
+    if item.disposition == Disposition.PURGED:
         return FileRetention("destroyed", None, "destroyed")
     until = as_utc(item.retain_until) if item.retain_until else None
     if active_holds(db, item.id):
@@ -521,7 +521,9 @@ def run(
             )
         ):
             recompute(db, ctx, item=item, reason="first computation", now=now)
-        unfinished = list(db.scalars(select(Evidence.id).where(Evidence.disposition == "purging")))
+        unfinished = list(
+            db.scalars(select(Evidence.id).where(Evidence.disposition == Disposition.PURGING))
+        )
         entries = due(db, as_of=as_of)
     for entry in entries:
         if not entry.ready:
@@ -543,7 +545,7 @@ def run(
             with transaction(sessions) as db:
                 db.execute(
                     update(Evidence)
-                    .where(Evidence.id == evidence_id, Evidence.disposition == "purging")
+                    .where(Evidence.id == evidence_id, Evidence.disposition == Disposition.PURGING)
                     .values(disposition=None)
                 )
             report.locked.append(evidence_id)
@@ -561,13 +563,13 @@ def _purge(
     # 1. Intent, after checking again under the row's lock: nothing held, still due.
     with transaction(sessions) as db:
         item = db.get(Evidence, evidence_id, with_for_update=True)
-        if item is None or item.disposition == "purged":
+        if item is None or item.disposition == Disposition.PURGED:
             return False
         if item.disposition is None:
             entry = next((d for d in due(db, as_of=as_of) if d.item.id == evidence_id), None)
             if entry is None or not entry.ready:
                 return False
-            item.disposition = "purging"
+            item.disposition = Disposition.PURGING
         key, sha256 = item.storage_key, item.sha256
         # The object's lock is the longest any item sharing it ever set (storage never
         # shortens), including items already destroyed.
@@ -579,7 +581,7 @@ def _purge(
             select(Evidence.id).where(
                 Evidence.storage_key == key,
                 Evidence.id != item.id,
-                or_(Evidence.disposition.is_(None), Evidence.disposition != "purged"),
+                or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED),
             )
         )
         derived = list(db.scalars(select(Derivative.key).where(Derivative.source_sha256 == sha256)))
@@ -593,7 +595,7 @@ def _purge(
     # 3. Tombstone, state and event, together.
     with transaction(sessions) as db:
         item = db.get(Evidence, evidence_id, with_for_update=True)
-        if item is None or item.disposition != "purging":
+        if item is None or item.disposition != Disposition.PURGING:
             return False
         policy = db.get(RetentionPolicy, item.retention_category or "")
         approvers = list(
@@ -621,7 +623,7 @@ def _purge(
         if others is None:
             for d in db.scalars(select(Derivative).where(Derivative.source_sha256 == sha256)):
                 db.delete(d)
-        item.disposition = "purged"
+        item.disposition = Disposition.PURGED
         # What the bytes said about the witness (GPS, device) goes with them.
         item.media_info, item.thumbnail_key = None, None
         custody.append(
@@ -648,7 +650,7 @@ def _forget_witness_if_done(db: Session, *, submission_id: str, now: datetime) -
     sub = db.get(Submission, submission_id)
     if (
         sub is None
-        or sub.status != "withdrawn"
+        or sub.status != SubmissionState.WITHDRAWN
         or (sub.contact_encrypted is None and not (sub.incident_place or sub.incident_description))
     ):
         return
@@ -656,7 +658,7 @@ def _forget_witness_if_done(db: Session, *, submission_id: str, now: datetime) -
     left = db.scalar(
         select(Evidence.id).where(
             Evidence.submission_id == submission_id,
-            or_(Evidence.disposition.is_(None), Evidence.disposition != "purged"),
+            or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED),
         )
     )
     if left is None:

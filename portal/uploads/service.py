@@ -31,7 +31,7 @@ from portal.errors import BadRequest, Conflict, Gone, Locked, NotFound, TooLarge
 from portal.ids import new_id
 from portal.storage import Storage
 from portal.submissions.models import Submission
-from portal.uploads.models import Upload
+from portal.uploads.models import Upload, UploadState
 
 MAX_FILENAME_BYTES = 255
 # Direction overrides make "gpj.exe" read as "exe.jpg" on a reviewer's screen.
@@ -85,10 +85,10 @@ def get_own(db: Session, *, submission: Submission, upload_id: str, now: datetim
     upload = db.get(Upload, upload_id)
     if upload is None or upload.submission_id != submission.id:
         raise NotFound("no such upload")
-    expired = upload.status != "completed" and as_utc(upload.expires_at) < now
+    expired = upload.status != UploadState.COMPLETED and as_utc(upload.expires_at) < now
     if expired:  # whether or not the sweep has ended it yet
         raise Gone("this upload has expired; start a new one")
-    if upload.status == "terminated":
+    if upload.status == UploadState.TERMINATED:
         raise NotFound("no such upload")
     return upload
 
@@ -124,7 +124,7 @@ def create(
             backend_state=None,
             filename=filename,
             filetype=(claimed or "")[:255] or None,
-            status="active",
+            status=UploadState.ACTIVE,
         )
         db.add(upload)
         custody.append(
@@ -178,7 +178,7 @@ def take_lease(db: Session, deps: Deps, upload: Upload, *, owner: str) -> None:
 def terminate(deps: Deps, *, submission: Submission, upload_id: str) -> None:
     with transaction(deps.sessions) as db:
         upload = get_own(db, submission=submission, upload_id=upload_id, now=deps.clock())
-        if upload.status != "active":
+        if upload.status != UploadState.ACTIVE:
             raise Conflict("a completed upload cannot be terminated", code="upload_completed")
         take_lease(db, deps, upload, owner=new_id())
         terminate_row(db, deps, upload, reason="terminated by the witness")
@@ -191,7 +191,7 @@ def terminate_all(deps: Deps, *, submission_id: str, reason: str) -> int:
         active = list(
             db.scalars(
                 select(Upload).where(
-                    Upload.submission_id == submission_id, Upload.status == "active"
+                    Upload.submission_id == submission_id, Upload.status == UploadState.ACTIVE
                 )
             )
         )
@@ -203,7 +203,7 @@ def terminate_all(deps: Deps, *, submission_id: str, reason: str) -> int:
 
 
 def terminate_row(db: Session, deps: Deps, upload: Upload, *, reason: str) -> None:
-    upload.status = "terminated"
+    upload.status = UploadState.TERMINATED
     upload.lock_owner = None
     custody.append(
         db,
@@ -228,7 +228,7 @@ def expire_stale(deps: Deps) -> int:
         stale = list(
             db.scalars(
                 select(Upload).where(
-                    Upload.status == "active",
+                    Upload.status == UploadState.ACTIVE,
                     Upload.expires_at < now,
                     or_(Upload.lock_owner.is_(None), Upload.lock_expires < now),
                     or_(Upload.length.is_(None), Upload.offset < Upload.length),

@@ -24,7 +24,7 @@ from portal.flows import finalise
 from portal.runtime import Runtime
 from portal.uploads import patch as patch_
 from portal.uploads import protocol, service
-from portal.uploads.models import Upload
+from portal.uploads.models import Upload, UploadState
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,creation-defer-length,expiration,termination,checksum"
@@ -197,7 +197,7 @@ async def head(
     def lookup() -> Upload:
         with rt.readers() as db:
             upload = service.get_own(db, submission=witness, upload_id=upload_id, now=rt.clock())
-        if upload.status == "active" and upload.length == upload.offset:
+        if upload.status == UploadState.ACTIVE and upload.length == upload.offset:
             finalise.finalise(rt, upload_id=upload.id)
         return upload
 
@@ -207,7 +207,7 @@ async def head(
         headers["Upload-Defer-Length"] = "1"
     else:
         headers["Upload-Length"] = str(upload.length)
-    if upload.status == "active":
+    if upload.status == UploadState.ACTIVE:
         headers["Upload-Expires"] = _expires(as_utc(upload.expires_at))
     return Response(status_code=200, headers=headers)
 

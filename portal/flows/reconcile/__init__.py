@@ -41,6 +41,7 @@ from portal.flows.reconcile.claims import Claims, Recheck, Snapshot, Suspects, r
 from portal.flows.reconcile.report import Missing, Orphan, Report
 from portal.storage import ObjectLocked, Storage, StoredObject, StoredPartial
 from portal.storage.layout import DERIVED, original_sha256
+from portal.uploads.models import UploadState
 
 Progress = Callable[[str, int], None]
 """progress(phase, items so far); phases "partials", "objects", "repair"."""
@@ -125,7 +126,7 @@ def _missing(seen: Snapshot, held: _Held, suspects: Suspects, again: Recheck) ->
             missing.append(Missing("derivative", key, key, "the object is not in storage"))
     for upload_id in suspects.gone_partials:
         status = again.claims.uploads.get(upload_id)
-        if status is None or status[0] != "active":
+        if status is None or status[0] != UploadState.ACTIVE:
             continue  # finished or terminated while we listed
         offset, length = seen.unfinished[upload_id]
         if offset == length and again.claims.finalising.get(upload_id) in held.objects:

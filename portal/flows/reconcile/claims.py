@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.custody.events import EventType
 from portal.custody.models import LogEntry
 from portal.db import transaction
-from portal.evidence.models import Derivative, Evidence
+from portal.evidence.models import Derivative, Disposition, Evidence
 from portal.storage.layout import DERIVED, original_key, original_sha256
-from portal.uploads.models import Upload
+from portal.uploads.models import Upload, UploadState
 
 BATCH = 500  # keys per IN (...) query
 LOG_BATCH = 5000  # upload.completed events per read of the log
@@ -31,8 +31,8 @@ def batches(items: Iterable[str]) -> Iterator[list[str]]:
 
 def key_states(db: Session, keys: Iterable[str] | None = None) -> dict[str, str]:
     """Storage key -> live (an item needs it), purging, or purged (every item destroyed)."""
-    rank = {None: 2, "purging": 1, "purged": 0}
-    names = {2: "live", 1: "purging", 0: "purged"}
+    rank: dict[str | None, int] = {None: 2, Disposition.PURGING: 1, Disposition.PURGED: 0}
+    names: dict[int, str] = {2: "live", 1: Disposition.PURGING, 0: Disposition.PURGED}
     best: dict[str, int] = {}
     query = select(Evidence.storage_key, Evidence.disposition)
     selects = (
@@ -56,7 +56,7 @@ def finalising(db: Session) -> dict[str, str | None]:
         else original_key(str(rehashes.PySha256.deserialize(state).finalize()))
         for upload_id, state in db.execute(
             select(Upload.id, Upload.hash_state).where(
-                Upload.status == "active",
+                Upload.status == UploadState.ACTIVE,
                 Upload.length.is_not(None),
                 Upload.offset == Upload.length,
             )
@@ -83,7 +83,9 @@ def derivative_keys(db: Session, keys: Iterable[str]) -> set[str]:
 
 def purging(db: Session) -> set[str]:
     """SHA-256 of every item the retention purge is destroying right now."""
-    return set(db.scalars(select(Evidence.sha256).where(Evidence.disposition == "purging")))
+    return set(
+        db.scalars(select(Evidence.sha256).where(Evidence.disposition == Disposition.PURGING))
+    )
 
 
 @dataclass
@@ -111,11 +113,11 @@ class Claims:
     def object_reason(self, key: str) -> str | None:
         """Why nothing claims the object at `key`, or None when something does."""
         state = self.keys.get(key)
-        if state is not None and state != "purged":
+        if state is not None and state != Disposition.PURGED:
             return None
         if key in self.derivatives or key in self.finalising.values():
             return None
-        if state == "purged":
+        if state == Disposition.PURGED:
             return "every item it held was destroyed by retention"
         if original_sha256(key):
             return "no evidence row"
@@ -126,7 +128,7 @@ class Claims:
         if found is None:
             return "no upload row"
         status = found[0]
-        return None if status == "active" else f"upload {status}"
+        return None if status == UploadState.ACTIVE else f"upload {status}"
 
 
 @dataclass
@@ -167,7 +169,7 @@ class Snapshot:
                 upload_id: (offset, length)
                 for upload_id, offset, length in db.execute(
                     select(Upload.id, Upload.offset, Upload.length).where(
-                        Upload.status == "active", Upload.offset > 0
+                        Upload.status == UploadState.ACTIVE, Upload.offset > 0
                     )
                 )
             },
@@ -178,7 +180,9 @@ class Snapshot:
         states, derivatives = self.states, self.derivatives
         return Suspects(
             loose_objects=[
-                k for k in objects if (states.get(k) in (None, "purged")) and k not in derivatives
+                k
+                for k in objects
+                if (states.get(k) in (None, Disposition.PURGED)) and k not in derivatives
             ],
             missing_keys=[k for k, s in states.items() if s == "live" and k not in objects],
             missing_derived=[
