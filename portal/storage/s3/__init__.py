@@ -28,8 +28,8 @@ always the committed content; that is what makes every step here safe to repeat.
 Modules: `storage` (S3Storage, with Object Lock), `writer` (the partial writer and its parts
 in flight), `state` (the committed state), `multipart` and `materialize` (multipart uploads
 and reading them back), `reading` (resumable ranged GETs), `bucket` (key names, small
-requests), `client` (the boto3 client's protocol), `errors` (botocore errors translated),
-`limits` (sizes).
+requests), `client` (the boto3 client: its protocol and settings), `errors` (botocore errors
+translated), `limits` (sizes).
 """
 
 from portal.storage.s3.client import Checksum
