@@ -127,7 +127,10 @@ def open_storage(
     clock: Callable[[], datetime] | None = None,
     settings: Settings | None = None,
 ) -> Storage:
-    """`file:///path` or `s3://bucket/prefix` (S3 options from `settings`, else defaults)."""
+    """`file:///path` or `s3://bucket/prefix` (S3 options from `settings`, else defaults).
+
+    `clock` is the local backend's, which judges retention dates itself; S3 judges them by
+    the store's own clock."""
     if url.startswith("file://"):
         from portal.storage.local import LocalStorage
 
@@ -147,6 +150,5 @@ def open_storage(
             region=s.s3_region,
             checksum=s.s3_checksum,
             lock_mode=s.s3_lock_mode,
-            clock=clock,
         )
     raise ValueError(f"unsupported storage URL: {url!r}")
