@@ -11,11 +11,11 @@ engine: WAL, synchronous=FULL, BEGIN IMMEDIATE), removed afterwards.
 (b) a log of --events events, built through the real `append` path when the measured batched
     rate allows it within --append-budget seconds, else by bulk inserts of canonical events,
     the nodes `merkle.nodes_for_append` computes and checkpoints signed every
-    --checkpoint-every events (the output says which); then `verify_log(check_content=False)`
-    on it, the median `service.inclusion` time over random leaves at the full size, and
-    consistency proofs from random earlier sizes.
+    --checkpoint-every events (the output says which); then the full audit
+    `audit_log_and_content(check_content=False)` on it, the median `service.inclusion` time
+    over random leaves at the full size, and consistency proofs from random earlier sizes.
 
-Targets at 1,000,000 events: verify_log < 10 s; median inclusion proof < 5 ms.
+Targets at 1,000,000 events: the audit < 10 s; median inclusion proof < 5 ms.
 """
 
 from __future__ import annotations
@@ -48,13 +48,14 @@ from sqlalchemy import insert, update
 
 from portal.app import build_runtime
 from portal.config import Settings
-from portal.custody import merkle, note, verify
+from portal.custody import merkle, note
 from portal.custody import service as custody
+from portal.custody.audit.worker import PARALLEL_FROM
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry, LogHead, LogNode
 from portal.custody.offline import canonical_json
-from portal.custody.verify import verify_log
 from portal.db import transaction
+from portal.flows.content_audit import audit_log_and_content
 from portal.runtime import Runtime
 
 VERIFY_TARGET_S = 10.0
@@ -266,9 +267,9 @@ def bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
 
 
 def timed_verify(rt: Runtime) -> tuple[float, float, bool, str]:
-    """(wall s, CPU s, passed, report) of verify_log(check_content=False)."""
+    """(wall s, CPU s, passed, report) of audit_log_and_content(check_content=False)."""
     with Progress(
-        TextColumn("verify_log {task.fields[phase]}"),
+        TextColumn("audit {task.fields[phase]}"),
         BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,}"),
         TimeElapsedColumn(),
@@ -284,7 +285,7 @@ def timed_verify(rt: Runtime) -> tuple[float, float, bool, str]:
 
         with rt.sessions() as db:
             start, cpu = time.perf_counter(), time.process_time()
-            report = verify_log(
+            report = audit_log_and_content(
                 db,
                 rt.storage,
                 verifier_key=rt.log_verifier,
@@ -430,9 +431,9 @@ def main(argv: list[str] | None = None) -> int:
             load_before = os.getloadavg()[0]
             verify_s, verify_cpu, verified, text = timed_verify(rt)
             ok &= verified and verify_s < VERIFY_TARGET_S
-            worker = " + JSON worker process" if size >= verify.PARALLEL_FROM else ""
+            worker = " + JSON worker process" if size >= PARALLEL_FROM else ""
             results.add_row(
-                f"verify_log(check_content=False){worker}",
+                f"audit_log_and_content(check_content=False){worker}",
                 f"{verify_s:,.2f} s ({size / verify_s:,.0f} events/s; this process's CPU "
                 f"{verify_cpu:,.2f} s; "
                 f"load avg before {load_before:.1f})" + ("" if verified else " FAILED"),

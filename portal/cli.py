@@ -183,8 +183,8 @@ def custody_verify(
 
     from portal.app import build_runtime
     from portal.custody.service import record_audit, tree_size
-    from portal.custody.verify import verify_log
     from portal.db import transaction
+    from portal.flows.content_audit import audit_log_and_content
 
     rt = build_runtime(_settings(data_dir))
     with Progress(
@@ -199,7 +199,7 @@ def custody_verify(
 
         with rt.sessions() as db:
             checked = tree_size(db)
-            report = verify_log(
+            report = audit_log_and_content(
                 db,
                 rt.storage,
                 verifier_key=rt.log_verifier,

@@ -23,9 +23,9 @@ from portal.cli import app
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import service as custody
-from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
 from portal.evidence.models import Derivative, Evidence
+from portal.flows.content_audit import audit_log_and_content
 from portal.flows.reconcile import Report, reconcile
 from portal.ids import new_id
 from portal.runtime import Runtime
@@ -232,7 +232,9 @@ def test_repair_waits_for_the_upload_expiry_then_removes_only_orphans(
     assert events(client, "storage.orphan_kept") == []
     # The log is still whole, and every original is intact.
     with rt.sessions() as db:
-        audit = verify_log(db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin)
+        audit = audit_log_and_content(
+            db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin
+        )
     assert audit.ok, audit.text()
     # Done: a second run finds nothing and records nothing.
     again = run(client, repair=True, after_expiry=True)
@@ -265,7 +267,9 @@ def test_object_lock_and_legal_holds_are_never_bypassed(
         assert kept[key]["removal"] == removed[key] and kept[key]["outcome"] == "locked"
     assert log_size(client) == size + 5
     with rt.sessions() as db:
-        audit = verify_log(db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin)
+        audit = audit_log_and_content(
+            db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin
+        )
     assert audit.ok, audit.text()
     # Still orphans, still refused next time; nothing was bypassed.
     again = run(client)
@@ -448,7 +452,9 @@ def test_cli_json_then_repair(
     assert r.exit_code == 0 and "0 orphans" in r.stdout, r.output
     rt = runtime(client)
     with rt.sessions() as db:
-        audit = verify_log(db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin)
+        audit = audit_log_and_content(
+            db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin
+        )
     assert audit.ok, audit.text()
 
 

@@ -27,8 +27,8 @@ from portal.clock import as_utc, utcnow
 from portal.config import Settings
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.custody.verify import verify_log
 from portal.evidence.models import Evidence
+from portal.flows.content_audit import audit_log_and_content
 from portal.retention.models import Tombstone
 from portal.retention.service import DEFAULT_POLICIES, RunReport
 from portal.runtime import Runtime
@@ -274,7 +274,9 @@ def assert_destroyed(client: TestClient, settings: Settings, evidence_id: str) -
     # The audit, content check included, accepts an original that is gone by design.
     rt = runtime(client)
     with rt.sessions() as db:
-        audit = verify_log(db, rt.storage, verifier_key=rt.log_verifier, origin=settings.log_origin)
+        audit = audit_log_and_content(
+            db, rt.storage, verifier_key=rt.log_verifier, origin=settings.log_origin
+        )
     assert audit.ok, audit.text()
 
 

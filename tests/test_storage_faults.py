@@ -57,8 +57,8 @@ from tusclient.uploader import Uploader
 from portal.app import build_runtime, create_app
 from portal.clock import utcnow
 from portal.config import Settings
-from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
+from portal.flows.content_audit import audit_log_and_content
 from portal.submissions.models import Submission
 from portal.uploads import patch as upload_patch
 from portal.uploads.models import Upload
@@ -295,7 +295,7 @@ def assert_log_verifies(settings: Settings) -> None:
     rt = build_runtime(settings)
     try:
         with rt.sessions() as db:
-            report = verify_log(
+            report = audit_log_and_content(
                 db, rt.storage, verifier_key=rt.log_verifier, origin=settings.log_origin
             )
     finally:

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from portal.custody.verify import verify_log
 from portal.errors import StorageUnavailable
 from portal.evidence.models import Evidence
 from portal.flows import finalise
+from portal.flows.content_audit import audit_log_and_content
 from portal.uploads.models import Upload
 from tests.conftest import new_submission
 from tests.helpers import TUS, create_upload, patch, upload
@@ -115,7 +115,9 @@ def test_two_finalisers_of_one_upload_make_one_item(
     assert sum(r is not None for r in results) == 1
     with rt.sessions() as db:
         assert len(db.scalars(select(Evidence).where(Evidence.upload_id == upload_id)).all()) == 1
-        audit = verify_log(db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin)
+        audit = audit_log_and_content(
+            db, storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin
+        )
     assert audit.ok, audit.text()
     [item] = files(client, sub_id, auth)
     assert item["sha256"] == hashlib.sha256(data).hexdigest()

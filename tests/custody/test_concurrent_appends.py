@@ -13,8 +13,8 @@ from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.custody.verify import verify_log
 from portal.db import transaction
+from portal.flows.content_audit import audit_log_and_content
 from portal.runtime import Runtime
 
 THREADS = 8
@@ -78,7 +78,7 @@ def test_concurrent_appends_are_gap_free_and_verify(runtime: Runtime) -> None:
 
     runtime.sign_checkpoint()
     with runtime.sessions() as db:
-        report = verify_log(
+        report = audit_log_and_content(
             db,
             runtime.storage,
             verifier_key=runtime.log_verifier,

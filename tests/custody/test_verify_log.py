@@ -1,4 +1,4 @@
-"""verify_log against a log written by real uploads, then tampered with by raw SQL.
+"""audit_log_and_content against a log written by real uploads, then tampered with by raw SQL.
 
 Each tampering is what someone with write access to the database file could do; each must
 make the audit fail and name the problem, the earliest first.
@@ -22,11 +22,14 @@ from sqlalchemy import text
 
 from portal.app import build_runtime
 from portal.config import Settings
-from portal.custody import merkle, verify
+from portal.custody import merkle
+from portal.custody.audit import entries, worker
+from portal.custody.audit.findings import SHOWN_PER_KIND
+from portal.custody.audit.tree import RecomputedTree
 from portal.custody.merkle import CompactRange, ProofError, leaf_hash, verify_inclusion
 from portal.custody.note import generate_signer, verifier_from_signer
 from portal.custody.offline import Report, canonical_json, verify_receipt
-from portal.custody.verify import verify_log
+from portal.flows.content_audit import audit_log_and_content
 from portal.runtime import Runtime
 from tests.helpers import drop_append_only_guards
 
@@ -132,7 +135,7 @@ def audit(log: Log, *, check_content: bool = True, **kw: Any) -> Report:
             "check_content": check_content,
             **kw,
         }
-        return verify_log(db, log.rt.storage, **args)
+        return audit_log_and_content(db, log.rt.storage, **args)
 
 
 def failures(report: Report) -> list[str]:
@@ -174,7 +177,7 @@ def test_an_empty_log_verifies_and_says_so(tmp_path: Path) -> None:
     rt = build_runtime(Settings(data_dir=tmp_path / "data"))
     try:
         with rt.sessions() as db:
-            report = verify_log(
+            report = audit_log_and_content(
                 db, rt.storage, verifier_key=rt.log_verifier, origin=rt.settings.log_origin
             )
         assert report.ok, report.text()
@@ -186,7 +189,7 @@ def test_an_empty_log_verifies_and_says_so(tmp_path: Path) -> None:
 
 def test_small_batches_cross_every_boundary(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
     for batch in (1, 2, 3, 4, 8):
-        monkeypatch.setattr(verify, "BATCH", batch)
+        monkeypatch.setattr(entries, "BATCH", batch)
         report = audit(log, check_content=False)
         assert report.ok, f"BATCH={batch}\n{report.text()}"
 
@@ -210,11 +213,11 @@ def test_a_worker_process_checks_the_events_of_a_large_log(
     log = tampered_json
     in_process = audit(log, check_content=False)
     assert not in_process.ok
-    monkeypatch.setattr(verify, "BATCH", 4)
+    monkeypatch.setattr(entries, "BATCH", 4)
     assert audit(log, check_content=False).text() == in_process.text()
-    monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(verify, "_usable_cpus", lambda: 2)
-    monkeypatch.setattr(verify, "_check_events", in_parent_only)
+    monkeypatch.setattr(worker, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(worker, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(worker, "check_events", in_parent_only)
     assert audit(log, check_content=False).text() == in_process.text()
 
 
@@ -224,13 +227,13 @@ def test_without_a_worker_the_events_are_checked_here(
 ) -> None:
     log = tampered_json
     in_process = audit(log, check_content=False)
-    monkeypatch.setattr(verify, "BATCH", 4)
-    monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(verify, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(entries, "BATCH", 4)
+    monkeypatch.setattr(worker, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(worker, "usable_cpus", lambda: 2)
     if failure == "cannot start":
-        monkeypatch.setattr(verify.sys, "executable", str(tmp_path / "no-python"))
+        monkeypatch.setattr(worker.sys, "executable", str(tmp_path / "no-python"))
     else:
-        monkeypatch.setattr(verify, "_WORKER_CODE", "import sys; sys.stdin.read(9); sys.exit(3)")
+        monkeypatch.setattr(worker, "WORKER_CODE", "import sys; sys.stdin.read(9); sys.exit(3)")
     assert audit(log, check_content=False).text() == in_process.text()
 
 
@@ -242,7 +245,7 @@ def test_tree_recomputation_matches_the_append_path(size: int) -> None:
     for i, leaf in enumerate(leaves):
         siblings = {k: stored[k] for k in merkle.siblings_needed_for_append(i)}
         stored.update({(lv, ix): h for lv, ix, h in merkle.nodes_for_append(i, leaf, siblings)})
-    tree = verify._Tree()
+    tree = RecomputedTree()
     computed: dict[merkle.NodeId, bytes] = {}
     start = 0
     while start < size:
@@ -258,7 +261,9 @@ def test_tree_recomputation_matches_the_append_path(size: int) -> None:
 def test_a_wrong_key_or_origin_fails_every_checkpoint(log: Log) -> None:
     other = verifier_from_signer(generate_signer(log.rt.settings.log_origin))
     with log.rt.sessions() as db:
-        report = verify_log(db, log.rt.storage, verifier_key=other, origin="x", check_content=False)
+        report = audit_log_and_content(
+            db, log.rt.storage, verifier_key=other, origin="x", check_content=False
+        )
     assert_fails(report, "checkpoint at size 0: signature does not verify")
     assert "signed for origin 'portal.invalid/custody', not this log's 'x'" in report.text()
     assert not report.checkpoint_verified
@@ -468,8 +473,8 @@ def test_repeated_failures_are_counted_not_listed(log: Log) -> None:
     report = audit(log, check_content=False)
     assert not report.ok
     listed = [f for f in failures(report) if "its event says subject" in f]
-    assert len(listed) == verify.SHOWN_PER_KIND
-    more = log.size() - verify.SHOWN_PER_KIND
+    assert len(listed) == SHOWN_PER_KIND
+    more = log.size() - SHOWN_PER_KIND
     assert f"{more} more events whose subject differs from their row" in report.text()
     assert failures(report)[0].startswith("entry 0: its event says subject 'log'")
 
