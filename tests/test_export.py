@@ -24,10 +24,10 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from portal.app import create_app
+from portal.cli.export import export_command, verify_bundle_command
 from portal.config import Settings
 from portal.custody import service as custody
 from portal.custody.note import generate_signer, verifier_from_signer
-from portal.export.commands import export_command, verify_bundle_command
 from portal.export.router import router as export_router
 from portal.export.verify import verify_bundle
 from portal.flows import export as export_flow

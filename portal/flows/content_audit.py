@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.custody.audit import END, Findings, Progress, RecordedFile, audit_log
 from portal.custody.offline import Report
-from portal.evidence.models import Evidence
+from portal.evidence.models import Disposition, Evidence
 from portal.storage import Storage
 
 MISSING = "is missing from storage"
@@ -65,7 +65,7 @@ def _check_content(
         select(
             Evidence.id, Evidence.storage_key, Evidence.sha256, Evidence.size, Evidence.disposition
         )
-        .where(or_(Evidence.disposition.is_(None), Evidence.disposition != "purged"))
+        .where(or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED))
         .order_by(Evidence.received_at, Evidence.id)
     ).all()
     total = sum(int(row.size) for row in rows)
@@ -79,7 +79,7 @@ def _check_content(
             progress("content", done, total)
         found = results[key]
         where = f"evidence {evidence_id}: original {key}"
-        if found == MISSING and disposition == "purging":
+        if found == MISSING and disposition == Disposition.PURGING:
             continue
         if isinstance(found, str):
             findings.fail(CONTENT, END, f"{where} {found}")

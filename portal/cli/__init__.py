@@ -27,7 +27,7 @@ app.add_typer(retention_cli, name="retention")
 
 
 def _export_commands() -> None:
-    from portal.export.commands import export_command, verify_bundle_command
+    from portal.cli.export import export_command, verify_bundle_command
 
     app.command("export")(export_command)
     app.command("verify-bundle")(verify_bundle_command)
@@ -336,7 +336,7 @@ def storage_reconcile(
     from sqlalchemy.exc import SQLAlchemyError
 
     from portal.app import build_runtime
-    from portal.export.commands import CLI_ACTOR
+    from portal.custody.actors import CLI
     from portal.flows.reconcile import reconcile
 
     engine = None
@@ -364,7 +364,7 @@ def storage_reconcile(
                 expiry=rt.settings.upload_expiry,
                 repair=repair,
                 now=rt.clock(),
-                actor=CLI_ACTOR,
+                actor=CLI,
                 progress=progress,
             )
     except PortalError as exc:

@@ -1,4 +1,4 @@
-"""`portal export` and `portal verify-bundle`; registered on the main typer app by portal.cli.
+"""`portal export` and `portal verify-bundle`; registered on the main typer app (portal.cli).
 
 Heavy imports happen inside the commands, so `portal verify-bundle` on an expert's machine
 loads only the offline verifier.
@@ -15,8 +15,6 @@ from rich.console import Console
 console = Console()
 err = Console(stderr=True)
 
-CLI_ACTOR = "cli"
-"""Who an export made on the server's command line without --by is logged as."""
 
 
 def export_command(
@@ -54,6 +52,7 @@ def export_command(
     from portal.auth.permissions import Permission, allowed
     from portal.auth.service import find_user
     from portal.config import Settings
+    from portal.custody.actors import CLI
     from portal.errors import Forbidden, PortalError
     from portal.export.service import check_identity_allowed
     from portal.flows.export import export_case
@@ -61,7 +60,7 @@ def export_command(
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     rt = build_runtime(settings)
     try:
-        who = CLI_ACTOR
+        who = CLI  # an operator at the server, not a staff account
         if by is not None:
             with rt.sessions() as db:
                 user = find_user(db, name=by)
