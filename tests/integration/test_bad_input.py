@@ -20,8 +20,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from portal.submissions import consent as consent_docs
-from tests.conftest import CONSENT, Server, new_submission
-from tests.test_tus_protocol import (
+from tests.support.api import CONSENT, new_submission, runtime
+from tests.support.servers import Server
+from tests.support.tus_requests import (
     OCTET,
     TUS,
     TUS_VERSION,
@@ -36,7 +37,6 @@ from tests.test_tus_protocol import (
     offset_of,
     partial_path,
     patch,
-    runtime,
     storage_root,
     stored,
 )

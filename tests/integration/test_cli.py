@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from portal.cli import app
 from portal.custody import service as custody
-from tests.conftest import Server
-from tests.helpers import upload
+from tests.support.servers import Server
+from tests.support.uploads import upload
 
 runner = CliRunner()
 
@@ -86,7 +86,7 @@ def test_custody_verify_passes_then_catches_an_edit(
 ) -> None:
     from sqlalchemy import text
 
-    from tests.helpers import drop_append_only_guards
+    from tests.support.custody import drop_append_only_guards
 
     _, auth = witness
     upload(client, auth, video.read_bytes())

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from portal.config import Settings
 from portal.custody import merkle, note
-from tests.conftest import new_submission, staff_login
-from tests.helpers import upload
+from tests.support.api import new_submission, staff_login
+from tests.support.uploads import upload
 
 pytestmark = pytest.mark.both_backends
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from portal.db import transaction
 from portal.runtime import Runtime
 from portal.submissions.models import Submission
-from tests.conftest import new_submission
+from tests.support.api import new_submission
 
 pytestmark = pytest.mark.both_backends
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,41 +18,16 @@ from fastapi.testclient import TestClient
 from portal.auth.permissions import MATRIX
 from portal.clock import utcnow
 from portal.config import Settings
-from portal.custody import service as custody
 from portal.db import transaction
 from portal.evidence.models import Evidence
-from tests.conftest import new_submission, staff_login
-from tests.helpers import upload
-from tests.test_permissions import api_routes, guard_of
+from tests.support.api import CONTACT, set_clock, staff_login
+from tests.support.custody import events, log_size, of_type
+from tests.support.evidence import Item, png, received
+from tests.support.routes import api_routes, guard_of
 
 pytestmark = pytest.mark.both_backends
 
-CONTACT = {"name": "Ana Testigo", "phone": "+34 600 111 222", "email": "ana@example.org"}
-
-
 # --- reading the custody log -------------------------------------------------------------------
-
-
-def log_size(client: TestClient) -> int:
-    rt = client.app.state.runtime  # type: ignore[attr-defined]
-    with rt.sessions() as db:
-        return custody.tree_size(db)
-
-
-def events(client: TestClient, start: int = 0) -> list[dict[str, Any]]:
-    """The log's events from `start` on, parsed."""
-    rt = client.app.state.runtime  # type: ignore[attr-defined]
-    with rt.sessions() as db:
-        size = custody.tree_size(db)
-        return [json.loads(e.event) for e in custody.entries(db, start=start, end=size)]
-
-
-def of_type(client: TestClient, type: str, subject: str | None = None) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in events(client)
-        if e["type"] == type and (subject is None or e["subject"] == subject)
-    ]
 
 
 def names(event: dict[str, Any], item_id: str) -> bool:
@@ -62,58 +35,6 @@ def names(event: dict[str, Any], item_id: str) -> bool:
 
 
 # --- evidence made by real uploads -------------------------------------------------------------
-
-
-@dataclass
-class Item:
-    id: str
-    data: bytes
-    sha256: str
-    submission_id: str
-    upload_id: str
-    witness: dict[str, str]
-
-
-def received(
-    client: TestClient,
-    data: bytes,
-    name: str = "balcony.mp4",
-    submission: tuple[str, dict[str, str]] | None = None,
-    **extra: Any,
-) -> Item:
-    """Upload `data` as a witness (a new submission unless given one) and return the item."""
-    if submission is None:
-        sub_id, token = new_submission(client, **extra)
-        submission = sub_id, {"Authorization": f"Bearer {token}"}
-    sub_id, witness = submission
-    url = upload(client, witness, data, name=name)
-    upload_id = url.rsplit("/", 1)[1]
-    status = client.get(f"/api/v1/submissions/{sub_id}", headers=witness).json()
-    done = next(u for u in status["uploads"] if u["id"] == upload_id)
-    assert done["status"] == "completed", status
-    sha = hashlib.sha256(data).hexdigest()
-    file = next(f for f in status["files"] if f["sha256"] == sha and f["name"] == name)
-    return Item(file["id"], data, sha, sub_id, upload_id, witness)
-
-
-def png(width: int = 16, height: int = 16) -> bytes:
-    """A small valid RGB PNG."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    raw = b"".join(
-        b"\x00" + b"".join(bytes([x * 16 % 256, y * 16 % 256, 128]) for x in range(width))
-        for y in range(height)
-    )
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture
@@ -129,10 +50,6 @@ def investigator(client: TestClient) -> dict[str, str]:
 @pytest.fixture
 def supervisor(client: TestClient) -> dict[str, str]:
     return staff_login(client, "supervisor")
-
-
-def set_clock(client: TestClient, clock: Callable[[], datetime]) -> None:
-    client.app.state.runtime.clock = clock  # type: ignore[attr-defined]
 
 
 # --- (a) every route that shows evidence leaves an event ---------------------------------------

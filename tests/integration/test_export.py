@@ -31,9 +31,9 @@ from portal.export import service as export_service
 from portal.export.commands import export_command, verify_bundle_command
 from portal.export.router import router as export_router
 from portal.export.verify import verify_bundle
-from tests.conftest import staff_login
-from tests.test_evidence_access import CONTACT, Item, png, received
-from tests.test_permissions import api_routes
+from tests.support.api import CONTACT, staff_login
+from tests.support.evidence import Item, png, received
+from tests.support.routes import api_routes
 
 pytestmark = pytest.mark.both_backends
 

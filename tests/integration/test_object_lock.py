@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from portal.storage import ObjectLocked
 from portal.storage.s3 import MIN_PART_SIZE, LockMode, S3Storage
-from tests.servers import Seaweed
+from tests.support.servers import Seaweed
 
 KEY = "sha256/evidence"
 

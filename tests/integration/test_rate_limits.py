@@ -27,9 +27,10 @@ from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import RateLimited
 from portal.runtime import Runtime
-from tests.conftest import CONSENT, Server, new_submission
-from tests.test_tus_protocol import assert_error, b64
-from tests.web_conftest import csrf_of
+from tests.support.api import CONSENT, new_submission
+from tests.support.servers import Server
+from tests.support.tus_requests import assert_error, b64
+from tests.support.web import csrf_of
 
 pytestmark = pytest.mark.both_backends
 

@@ -33,7 +33,7 @@ from portal.storage.local import LocalStorage
 from portal.storage.reconcile import Report, reconcile
 from portal.storage.s3 import S3Storage
 from portal.uploads.models import Upload
-from tests.helpers import create_upload, patch, upload
+from tests.support.uploads import create_upload, patch, upload
 
 pytestmark = pytest.mark.both_backends
 

@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from portal.app import create_app
 from portal.config import Settings
 from portal.submissions.models import Submission
-from tests.conftest import staff_login
-from tests.media import make_video
-from tests.test_retention import (
+from tests.support.api import runtime, staff_login
+from tests.support.media import make_video
+from tests.support.retention import (
     Clock,
     Witness,
     approve,
@@ -41,7 +41,6 @@ from tests.test_retention import (
     new_witness,
     original,
     release,
-    runtime,
     send,
     tombstone,
     triage,

@@ -13,8 +13,8 @@ from portal.auth.service import add_user
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.db import transaction
-from tests.conftest import PASSWORD, staff_login
-from tests.test_evidence_access import events, log_size, of_type, set_clock
+from tests.support.api import PASSWORD, set_clock, staff_login
+from tests.support.custody import events, log_size, of_type
 
 pytestmark = pytest.mark.both_backends
 

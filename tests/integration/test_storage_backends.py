@@ -26,9 +26,9 @@ from portal.evidence.models import Evidence
 from portal.storage import ObjectMissing, Storage, StorageUnavailable, open_storage
 from portal.storage.local import LocalStorage
 from portal.storage.s3 import MIN_PART_SIZE, S3Storage
-from tests.conftest import new_submission
-from tests.helpers import upload
-from tests.servers import Seaweed, free_port, fresh_database
+from tests.support.api import new_submission
+from tests.support.servers import Seaweed, free_port, fresh_database
+from tests.support.uploads import upload
 
 PART = MIN_PART_SIZE  # the S3 backend under test uses the smallest part S3 allows
 MiB = 1024 * 1024

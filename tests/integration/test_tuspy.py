@@ -17,7 +17,8 @@ from tusclient.storage.interface import Storage as UrlStorage
 from tusclient.uploader import Uploader
 
 from portal.custody.offline import verify_receipt
-from tests.conftest import Server, new_submission
+from tests.support.api import new_submission
+from tests.support.servers import Server
 
 CHUNK = 256 * 1024
 

@@ -28,7 +28,7 @@ from portal.custody.note import generate_signer, verifier_from_signer
 from portal.custody.offline import Report, canonical_json, verify_receipt
 from portal.custody.verify import verify_log
 from portal.runtime import Runtime
-from tests.helpers import drop_append_only_guards
+from tests.support.custody import drop_append_only_guards
 
 pytestmark = pytest.mark.both_backends
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from portal.config import Settings
 from portal.submissions import consent as consent_docs
 from portal.web import i18n
-from tests.web_conftest import csrf_of, received, web_app
+from tests.support.web import csrf_of, received, web_app
 
 TEMPLATES = resources.files("portal.web").joinpath("templates")
 WITNESS_JS = resources.files("portal.web").joinpath("static", "witness.js")

@@ -26,8 +26,8 @@ from portal.evidence.models import Evidence
 from portal.submissions.models import Submission
 from portal.web import router as web_router  # the module
 from portal.web.security import CSP
-from tests.conftest import PASSWORD
-from tests.web_conftest import csrf_of, received, runtime, web_app
+from tests.support.api import PASSWORD, runtime
+from tests.support.web import csrf_of, received, web_app
 
 HTTPS = "https://testserver"
 CONTACT = {"name": "Ana Testigo", "phone": "+52 55 1234 5678", "email": "ana@example.org"}

@@ -4,7 +4,7 @@ Test-only: production code has no fault hooks. This module starts the real app e
 `python -m portal` does, after wrapping one function so that a crash lands at a chosen step
 instead of wherever a timer happens to fall:
 
-    python -m tests.faultpoints POINT N serve --data-dir ... --port ...
+    python -m tests.support.faultpoints POINT N serve --data-dir ... --port ...
 
 Points (each counts its own hits from the first request on; the startup recovery does not
 count):
@@ -165,7 +165,7 @@ def arm(point: str, nth: int) -> None:
 
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or not argv[1].isdigit():
-        raise SystemExit("usage: python -m tests.faultpoints POINT N <portal arguments>")
+        raise SystemExit("usage: python -m tests.support.faultpoints POINT N <portal arguments>")
     arm(argv[0], int(argv[1]))
     from portal.cli import app
 

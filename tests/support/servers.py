@@ -1,9 +1,9 @@
-"""Real servers for tests: a throwaway PostgreSQL and a SeaweedFS S3, one of each per session.
+"""Real servers for tests: a throwaway PostgreSQL and a SeaweedFS S3, and `portal serve` itself.
 
-Both bind to 127.0.0.1 on free ports, keep their data in a temp dir and fail loudly with their
-log when they do not start (a missing server is a broken test setup, never a skip). Import the
-fixtures into tests/conftest.py to use them; outside pytest (benchmarks) use
-`start_postgres()` / `start_seaweed()`, context managers that do the same.
+PostgreSQL and SeaweedFS bind to 127.0.0.1 on free ports, keep their data in a temp dir and fail
+loudly with their log when they do not start (a missing server is a broken test setup, never a
+skip). `start_postgres()` / `start_seaweed()` are context managers: tests/conftest.py wraps them
+in session fixtures, benchmarks call them directly. `Server` runs the portal in a child process.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import psycopg
-import pytest
 from botocore.config import Config
 from sqlalchemy.engine import make_url
+
+from tests.support import REPO
 
 START_TIMEOUT = 60
 
@@ -78,13 +80,6 @@ def _as_postgres(args: list[str], log: Path) -> None:
         done = subprocess.run([*prefix, *args], stdout=out, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{Path(args[0]).name} failed ({done.returncode}):\n{_tail(log)}")
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server for the session: `postgresql+psycopg://postgres@127.0.0.1:PORT/...`."""
-    with start_postgres() as url:
-        yield url
 
 
 @contextlib.contextmanager
@@ -231,13 +226,6 @@ class Seaweed:
         return name
 
 
-@pytest.fixture(scope="session")
-def seaweed() -> Iterator[Seaweed]:
-    """`weed mini` (master, volume, filer, S3) with keys, so unsigned requests are refused."""
-    with start_seaweed() as server:
-        yield server
-
-
 @contextlib.contextmanager
 def start_seaweed() -> Iterator[Seaweed]:
     """Start `weed mini` in a temp dir; yields the server and stops it (data removed) on exit."""
@@ -328,3 +316,71 @@ def _wait_for_s3(proc: subprocess.Popen[bytes], server: Seaweed, log: Path) -> N
             return
     _stop(proc)
     raise RuntimeError(f"SeaweedFS answers unsigned requests:\n{_tail(log)}")
+
+
+# --- the portal -------------------------------------------------------------------------------
+
+
+class Server:
+    """`portal serve` in a child process, so tests can SIGKILL and restart it."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # Runs here open many submissions from one address (127.0.0.1); the limits have
+        # their own tests (tests/integration/test_rate_limits.py), which set them through `env`.
+        no_limits = {"PORTAL_RATE_LIMIT_SUBMISSIONS": "0", "PORTAL_RATE_LIMIT_UPLOADS": "0"}
+        self.env = {**no_limits, **os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, fault: tuple[str, int] | None = None) -> Server:
+        """Start (again, same data and port); `fault` arms a point of support/faultpoints.py."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        launcher = (
+            ["portal"] if fault is None else ["tests.support.faultpoints", fault[0], str(fault[1])]
+        )
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    *launcher,
+                    "serve",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/consent", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -9,7 +9,7 @@ with an unbuffered write before the next request is sent, and `sending` lines sa
 the wire, so the test can kill at a chosen byte and later check that no acknowledged byte was
 lost. Bodies are streamed in small pieces so that a kill can land in the middle of one.
 
-    python -m tests.tus_client ENDPOINT TOKEN FILE STATE_DIR [--chunk N] [--checksum]
+    python -m tests.support.tus_client ENDPOINT TOKEN FILE STATE_DIR [--chunk N] [--checksum]
 
 Exit status: 0 complete; 75 the server went away (restart it and run again); 1 anything else.
 """

@@ -57,15 +57,3 @@ def padded(video: Path, size: int, rng: random.Random | None = None) -> bytes:
     count = size - len(data) - 8
     pad = rng.randbytes(count) if rng is not None else os.urandom(count)
     return data + struct.pack(">I", 8 + count) + b"free" + pad
-
-
-def drop_append_only_guards(conn: Any) -> None:
-    """What an attacker holding the database must do before rewriting the log."""
-    from sqlalchemy import text
-
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("DROP FUNCTION IF EXISTS portal_append_only() CASCADE"))
-        return
-    for table in ("log_entries", "log_nodes", "log_checkpoints"):
-        for verb in ("update", "delete"):
-            conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))

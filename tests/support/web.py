@@ -1,4 +1,4 @@
-"""Shared parts of the web page tests (imported by tests/test_web_*.py).
+"""Shared parts of the web page tests (test_web_* under tests/integration and tests/system).
 
 - `web_app(settings)`: `create_app(settings)` with the web router included (unless the app
   already serves it).
@@ -34,10 +34,11 @@ from portal.evidence.models import Evidence
 from portal.runtime import Runtime
 from portal.web.router import root_router
 from portal.web.router import router as web_router
-from tests.conftest import PASSWORD, free_port, new_submission
-from tests.helpers import upload
+from tests.support import REPO
+from tests.support.api import PASSWORD, new_submission, runtime
+from tests.support.servers import free_port
+from tests.support.uploads import upload
 
-REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -171,11 +172,6 @@ def screenshot(page: Any, name: str) -> Path:
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def runtime(client: TestClient) -> Runtime:
-    rt: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return rt
 
 
 def csrf_of(client: TestClient, path: str = "/web/") -> str:

@@ -1,9 +1,9 @@
 """Fault injection: clients and servers SIGKILLed at random points, then restarted and resumed.
 
-Every upload is a real client process (tests/tus_client.py) against a real `portal serve`.
+Every upload is a real client process (tests/support/tus_client.py) against a real `portal serve`.
 Client kills land at a random byte (a random delay after the chunk holding it goes on the
 wire); server kills land either at a random time (mid-PATCH, or around the last PATCH and its
-finalise) or deterministically at a fault point (tests/faultpoints.py: the PATCH commit,
+finalise) or deterministically at a fault point (tests/support/faultpoints.py: the PATCH commit,
 before and after the move to `sha256/<hex>`, a custody append, the evidence insert, the
 receipt follow-up, the poster store). After each kill the server is restarted and the
 interrupted client resumes from HEAD, knowing only the upload URL it saved.
@@ -16,7 +16,8 @@ finds no orphaned or missing object.
 The default is the short run, part of every test run: 10 client kills (3 on PostgreSQL + S3)
 and one server kill of each kind. The long run (README, "Fault injection"):
 
-    .venv/bin/python -m pytest tests/test_faults.py --fault-uploads 100 --fault-server-kills 20
+    .venv/bin/python -m pytest tests/system/test_faults.py \\
+        --fault-uploads 100 --fault-server-kills 20
 
 A run prints its seed and a failure names it; `--fault-seed N` replays the same plan (files,
 kill bytes, delays, fault points; where a timed kill lands still depends on timing).
@@ -44,10 +45,12 @@ from portal.config import Settings
 from portal.evidence.models import Derivative, Evidence
 from portal.runtime import Runtime
 from portal.uploads.models import Upload
-from tests.conftest import REPO, Server, new_submission
-from tests.faultpoints import POINTS
-from tests.helpers import create_upload, padded, upload
-from tests.tus_client import SERVER_GONE
+from tests.support import REPO
+from tests.support.api import new_submission
+from tests.support.faultpoints import POINTS
+from tests.support.servers import Server
+from tests.support.tus_client import SERVER_GONE
+from tests.support.uploads import create_upload, padded, upload
 
 KiB, MiB = 1024, 1024 * 1024
 RANDOM_KINDS = ("mid_patch", "last_patch")
@@ -153,7 +156,7 @@ def new_item(run: Run, label: str) -> Item:
 
 def start_client(run: Run, item: Item) -> subprocess.Popen[bytes]:
     item.state.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", "tests.tus_client", run.server.url, item.token]
+    args = [sys.executable, "-m", "tests.support.tus_client", run.server.url, item.token]
     args += [str(item.path), str(item.state), "--chunk", str(item.chunk)]
     if item.checksum:
         args.append("--checksum")

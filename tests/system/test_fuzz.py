@@ -40,8 +40,9 @@ from schemathesis.specs.openapi.checks import (
 from portal.app import create_app
 from portal.auth.permissions import MATRIX
 from portal.config import Settings
-from tests.conftest import CONSENT, PASSWORD, Server
-from tests.helpers import OCTET, TUS, b64, create_upload, patch, upload
+from tests.support.api import CONSENT, PASSWORD
+from tests.support.servers import Server
+from tests.support.uploads import OCTET, TUS, b64, create_upload, patch, upload
 
 STAFF_ROLES = tuple(MATRIX)
 ROLES = ("anonymous", "witness", *STAFF_ROLES)

@@ -1,4 +1,4 @@
-"""Bugs the schemathesis run (tests/test_fuzz.py) found, each pinned by a focused test."""
+"""Bugs the schemathesis run (tests/system/test_fuzz.py) found, each pinned by a focused test."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import CONSENT, staff_login
-from tests.helpers import upload
+from tests.support.api import CONSENT, staff_login
+from tests.support.uploads import upload
 
 
 def aware(value: str) -> datetime:

@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, text
 
 from portal.app import create_app
 from portal.config import Settings
-from tests.conftest import Server, free_port, new_submission
-from tests.helpers import OCTET, TUS, b64, create_upload, padded, patch
-from tests.servers import Seaweed, fresh_database
+from tests.support.api import new_submission
+from tests.support.servers import Seaweed, Server, free_port, fresh_database
+from tests.support.uploads import OCTET, TUS, b64, create_upload, padded, patch
 
 MiB = 1024 * 1024
 

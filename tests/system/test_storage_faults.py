@@ -62,9 +62,9 @@ from portal.errors import StorageUnavailable
 from portal.submissions.models import Submission
 from portal.uploads import service
 from portal.uploads.models import Upload
-from tests.conftest import Server, new_submission
-from tests.helpers import OCTET, TUS, create_upload, padded, patch
-from tests.servers import fresh_database
+from tests.support.api import new_submission
+from tests.support.servers import Server, fresh_database
+from tests.support.uploads import OCTET, TUS, create_upload, padded, patch
 
 MiB = 1024 * 1024
 SIZE = 12 * MiB  # the file

@@ -17,8 +17,8 @@ from portal.errors import StorageUnavailable
 from portal.evidence.models import Evidence
 from portal.uploads import service as uploads
 from portal.uploads.models import Upload
-from tests.conftest import new_submission
-from tests.helpers import TUS, create_upload, patch, upload
+from tests.support.api import new_submission
+from tests.support.uploads import TUS, create_upload, patch, upload
 
 pytestmark = pytest.mark.both_backends
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from portal.config import Settings
-from tests.conftest import PASSWORD, new_submission
-from tests.helpers import upload
-from tests.web_conftest import (
+from tests.support.api import PASSWORD, new_submission
+from tests.support.uploads import upload
+from tests.support.web import (
     DESKTOP,
     PHONE,
     LiveServer,

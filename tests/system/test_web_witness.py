@@ -18,8 +18,8 @@ import pytest
 
 from portal.config import Settings
 from portal.custody.offline import verify_receipt
-from tests.media import make_video
-from tests.web_conftest import (
+from tests.support.media import make_video
+from tests.support.web import (
     PHONE,
     LiveServer,
     PageProblems,

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from portal.config import Settings
+from tests.support import REPO
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 
 
 def env_name(field: str) -> str:

@@ -23,7 +23,7 @@ from portal.media.thumbnail import poster
 from portal.storage import ObjectMissing, StorageUnavailable
 from portal.storage.local import LocalStorage
 from portal.storage.reader import StorageReader
-from tests.media import make_video
+from tests.support.media import make_video
 
 CREATED = "2026-03-04T05:06:07.000000Z"
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -28,9 +28,10 @@ from portal.custody.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.support import REPO
 
 # The shared folder is a sibling of the repository root; vectors are not copied in.
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "merkle"
+VECTORS = REPO / ".." / "shared" / "vectors" / "merkle"
 REFERENCE_LEAVES = [
     bytes.fromhex(h)
     for h in (
