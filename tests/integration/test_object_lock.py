@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from portal.storage import ObjectLocked
 from portal.storage.s3 import MIN_PART_SIZE, LockMode, S3Storage

@@ -85,7 +85,8 @@ def portal(
 
 def open_submission(client: TestClient, forwarded_for: str | None = None) -> httpx.Response:
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-    return client.post(SUBMISSIONS, json={"consent": CONSENT}, headers=headers)
+    r: httpx.Response = client.post(SUBMISSIONS, json={"consent": CONSENT}, headers=headers)
+    return r
 
 
 def create_upload(client: TestClient, auth: dict[str, str], body: bytes = b"") -> httpx.Response:
@@ -97,7 +98,8 @@ def create_upload(client: TestClient, auth: dict[str, str], body: bytes = b"") -
     }
     if body:
         headers["Content-Type"] = "application/offset+octet-stream"
-    return client.post(UPLOADS, headers=headers, content=body)
+    r: httpx.Response = client.post(UPLOADS, headers=headers, content=body)
+    return r
 
 
 def tables(rt: Runtime) -> dict[str, list[tuple[Any, ...]]]:

@@ -14,7 +14,9 @@ def b64(s: str) -> str:
     return base64.b64encode(s.encode()).decode()
 
 
-def test_whole_upload_in_two_patches(client: TestClient, witness, video: Path) -> None:
+def test_whole_upload_in_two_patches(
+    client: TestClient, witness: tuple[str, dict[str, str]], video: Path
+) -> None:
     sub_id, auth = witness
     data = video.read_bytes()
     r = client.post(

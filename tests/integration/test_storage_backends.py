@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ResponseStreamingError
+from botocore.exceptions import ResponseStreamingError  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 

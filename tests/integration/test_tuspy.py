@@ -14,11 +14,12 @@ import httpx
 import pytest
 from tusclient import client as tus
 from tusclient.storage.interface import Storage as UrlStorage
-from tusclient.uploader import Uploader
+from tusclient.uploader.uploader import Uploader
 
 from portal.custody.offline import verify_receipt
 from tests.support.api import new_submission
 from tests.support.servers import Server
+from tests.support.uploads import url_of
 
 CHUNK = 256 * 1024
 
@@ -47,7 +48,7 @@ class ClosingUploader(Uploader):
     """tuspy opens the file for each size check and chunk and never closes it."""
 
     def get_file_stream(self) -> BinaryIO:
-        stream: BinaryIO = super().get_file_stream()
+        stream: BinaryIO = super().get_file_stream()  # type: ignore[no-untyped-call]  # tuspy
         _streams.append(stream)
         return stream
 
@@ -146,7 +147,7 @@ def test_server_killed_mid_patch_then_resumed(tmp_path: Path, video: Path) -> No
                 "Content-Type": "application/offset+octet-stream",
             }
             with pytest.raises(httpx.HTTPError):
-                httpx.patch(first.url, content=slow_body(), headers=headers, timeout=60)
+                httpx.patch(url_of(first), content=slow_body(), headers=headers, timeout=60)
 
         t = threading.Thread(target=patch, daemon=True)
         t.start()

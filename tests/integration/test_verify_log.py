@@ -12,6 +12,7 @@ import json
 import os
 import random
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ class Log:
         return event
 
     def seq_of(self, type: str, nth: int = 0) -> int:
-        seqs = [s for (s,) in self.rows("SELECT seq FROM log_entries WHERE type = :t", t=type)]
+        seqs: list[int] = [
+            s for (s,) in self.rows("SELECT seq FROM log_entries WHERE type = :t", t=type)
+        ]
         return sorted(seqs)[nth]
 
     def write_event(self, seq: int, event: dict[str, Any] | bytes, *, rehash: bool) -> None:
@@ -228,7 +231,7 @@ def test_without_a_worker_the_events_are_checked_here(
     monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
     monkeypatch.setattr(verify, "_usable_cpus", lambda: 2)
     if failure == "cannot start":
-        monkeypatch.setattr(verify.sys, "executable", str(tmp_path / "no-python"))
+        monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     else:
         monkeypatch.setattr(verify, "_WORKER_CODE", "import sys; sys.stdin.read(9); sys.exit(3)")
     assert audit(log, check_content=False).text() == in_process.text()

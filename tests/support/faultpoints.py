@@ -136,7 +136,7 @@ def arm(point: str, nth: int) -> None:
             ) -> Any:
                 return _CommitThenDie(_original(self, *args, **kwargs), counter)
 
-            cls.open_partial = open_partial  # type: ignore[method-assign, assignment]
+            cls.open_partial = open_partial  # type: ignore[method-assign]
     elif point == "finish_before":
         for cls in backends:
             _wrap(cls, "finish_partial", before=lambda *a, **k: counter.hit())

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import httpx
 import psycopg
-from botocore.config import Config
+from botocore.config import Config  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
 from tests.support import REPO

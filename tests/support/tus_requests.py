@@ -109,7 +109,8 @@ def create_upload(
         headers["Upload-Length"] = str(length)
     r = client.post(UPLOADS, headers=headers)
     assert r.status_code == 201, r.text
-    return r.headers["Location"]
+    location: str = r.headers["Location"]
+    return location
 
 
 def patch(
@@ -121,11 +122,13 @@ def patch(
     extra: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     headers = {**TUS, **auth, "Upload-Offset": str(offset), "Content-Type": OCTET, **(extra or {})}
-    return client.patch(url, content=data, headers=headers)
+    r: httpx.Response = client.patch(url, content=data, headers=headers)
+    return r
 
 
 def head(client: TestClient, url: str, auth: Mapping[str, str]) -> httpx.Response:
-    return client.head(url, headers={**TUS, **auth})
+    r: httpx.Response = client.head(url, headers={**TUS, **auth})
+    return r
 
 
 def offset_of(client: TestClient, url: str, auth: Mapping[str, str]) -> int:

@@ -9,6 +9,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from tusclient.uploader.uploader import Uploader
+
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTET = {"Content-Type": "application/offset+octet-stream"}
 
@@ -57,3 +59,9 @@ def padded(video: Path, size: int, rng: random.Random | None = None) -> bytes:
     count = size - len(data) - 8
     pad = rng.randbytes(count) if rng is not None else os.urandom(count)
     return data + struct.pack(">I", 8 + count) + b"free" + pad
+
+
+def url_of(uploader: Uploader) -> str:
+    """The upload URL of a tuspy client, which it has once its upload was created."""
+    assert uploader.url is not None, "the tus client has not created its upload"
+    return uploader.url

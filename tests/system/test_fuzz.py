@@ -90,7 +90,7 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["id"], {"Authorization": f"Bearer {r.json()['witness_token']}"}
 
-    def headers_for(self, case: schemathesis.Case) -> dict[str, str]:
+    def headers_for(self, case: schemathesis.Case[Any]) -> dict[str, str]:
         """The role's credentials; operations that end them get throwaway ones."""
         op = f"{case.method.upper()} {case.operation.path}"
         if op == "POST /api/v1/auth/logout" and self.role in STAFF_ROLES:
@@ -279,7 +279,7 @@ def flatmap_headers(context: schemathesis.HookContext, headers: Any) -> Any:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @schema.parametrize()
-def test_every_operation(case: schemathesis.Case, world: World) -> None:
+def test_every_operation(case: schemathesis.Case[Any], world: World) -> None:
     case.call_and_validate(
         base_url=world.server.url, headers=world.headers_for(case), checks=CHECKS
     )

@@ -52,7 +52,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from tusclient import client as tus
 from tusclient.exceptions import TusUploadFailed
-from tusclient.uploader import Uploader
+from tusclient.uploader.uploader import Uploader
 
 from portal.app import build_runtime, create_app
 from portal.clock import utcnow
@@ -64,7 +64,7 @@ from portal.uploads import service
 from portal.uploads.models import Upload
 from tests.support.api import new_submission
 from tests.support.servers import Server, fresh_database
-from tests.support.uploads import OCTET, TUS, create_upload, padded, patch
+from tests.support.uploads import OCTET, TUS, create_upload, padded, patch, url_of
 
 MiB = 1024 * 1024
 SIZE = 12 * MiB  # the file
@@ -249,6 +249,7 @@ def assert_refused(failed: TusUploadFailed, client: Uploader, status: int, code:
     """The PATCH the tus client sent was refused with `status`, as JSON, as tus."""
     assert failed.status_code == status
     assert json.loads(failed.response_content)["error"] == code
+    assert client.request is not None
     headers = client.request.response_headers
     assert headers["tus-resumable"] == "1.0.0"
     if status == 503:
@@ -358,16 +359,16 @@ def test_running_out_of_space_mid_patch(tmp_path: Path, video: Path, fault: str)
         witness = open_submission(server)
         first = uploader(server, witness.auth, data)
         first.upload(stop_at=DURABLE)
-        partial = space.storage / "partial" / upload_id(first.url)
+        partial = space.storage / "partial" / upload_id(url_of(first))
 
         space.arm(server)
         with pytest.raises(TusUploadFailed) as refused:
             first.upload()  # its next PATCH runs out after ROOM bytes
         assert_refused(refused.value, first, 507, "insufficient_storage")
-        assert_only_durable_bytes(server, first.url, witness, partial, data)
+        assert_only_durable_bytes(server, url_of(first), witness, partial, data)
 
         space.lift(server)
-        resume_to_the_end(server, witness, data, first.url, space.storage)
+        resume_to_the_end(server, witness, data, url_of(first), space.storage)
 
 
 def test_thin_pool_runs_out_and_only_fsync_says_so(tmp_path: Path, video: Path) -> None:
@@ -388,7 +389,7 @@ def test_thin_pool_runs_out_and_only_fsync_says_so(tmp_path: Path, video: Path) 
             witness = open_submission(server)
             first = uploader(server, witness.auth, data)
             first.upload(stop_at=DURABLE)
-            partial = storage / "partial" / upload_id(first.url)
+            partial = storage / "partial" / upload_id(url_of(first))
 
             # Settle ext4's own new blocks (folders) on the disk: from now on only file data
             # needs new room in the pool, as when a pool runs out under a busy filesystem.
@@ -398,10 +399,10 @@ def test_thin_pool_runs_out_and_only_fsync_says_so(tmp_path: Path, video: Path) 
                 first.upload()
             assert_refused(refused.value, first, 507, "insufficient_storage")
             disk.remount()
-            assert_only_durable_bytes(server, first.url, witness, partial, data)
+            assert_only_durable_bytes(server, url_of(first), witness, partial, data)
 
             pool_ballast.unlink()  # the pool is given more room
-            resume_to_the_end(server, witness, data, first.url, storage)
+            resume_to_the_end(server, witness, data, url_of(first), storage)
 
 
 def test_io_error_mid_patch(tmp_path: Path, video: Path) -> None:
@@ -414,7 +415,7 @@ def test_io_error_mid_patch(tmp_path: Path, video: Path) -> None:
             witness = open_submission(server)
             first = uploader(server, witness.auth, data)
             first.upload(stop_at=DURABLE)
-            partial = storage / "partial" / upload_id(first.url)
+            partial = storage / "partial" / upload_id(url_of(first))
 
             def body() -> Iterator[bytes]:
                 yield data[DURABLE : DURABLE + MiB]
@@ -427,7 +428,7 @@ def test_io_error_mid_patch(tmp_path: Path, video: Path) -> None:
                 yield data[DURABLE + MiB : DURABLE + CHUNK]
 
             r = httpx.patch(
-                first.url,
+                url_of(first),
                 content=body(),
                 headers={**TUS, **OCTET, **witness.auth, "Upload-Offset": str(DURABLE)},
                 timeout=60,
@@ -435,18 +436,18 @@ def test_io_error_mid_patch(tmp_path: Path, video: Path) -> None:
             assert r.status_code == 503, r.text
             assert r.json()["error"] == "storage_unavailable"
             assert r.headers["Tus-Resumable"] == "1.0.0" and int(r.headers["Retry-After"]) > 0
-            head = httpx.head(first.url, headers={**TUS, **witness.auth})
+            head = httpx.head(url_of(first), headers={**TUS, **witness.auth})
             assert head.headers["Upload-Offset"] == str(DURABLE)
 
             # The operator replaces the disk (here: mounts it again, the journal is replayed).
             # The dead disk refused the truncate too, so the partial may still hold more than
             # was acknowledged; never less, and the next PATCH drops the rest.
             disk.remount()
-            offset, state, owner = row(server, first.url)
+            offset, state, owner = row(server, url_of(first))
             assert (offset, owner) == (DURABLE, None)
             assert hash_state_of(state) == hashlib.sha256(data[:DURABLE]).hexdigest()
             assert partial.read_bytes()[:DURABLE] == data[:DURABLE]
-            resume_to_the_end(server, witness, data, first.url, storage)
+            resume_to_the_end(server, witness, data, url_of(first), storage)
 
 
 def test_database_fails_after_the_bytes_are_durable(
@@ -545,14 +546,14 @@ def test_disk_full_when_the_last_patch_is_finalised(tmp_path: Path, video: Path)
         with pytest.raises(TusUploadFailed) as refused:
             first.upload()
         assert_refused(refused.value, first, 507, "insufficient_storage")
-        head = httpx.head(first.url, headers={**TUS, **witness.auth})
+        head = httpx.head(url_of(first), headers={**TUS, **witness.auth})
         assert head.status_code == 507
-        offset, state, owner = row(server, first.url)
+        offset, state, owner = row(server, url_of(first))
         assert (offset, owner) == (SIZE, None)
         assert hash_state_of(state) == hashlib.sha256(data).hexdigest()
-        assert (disk / "storage" / "partial" / upload_id(first.url)).read_bytes() == data
+        assert (disk / "storage" / "partial" / upload_id(url_of(first))).read_bytes() == data
 
         sh("mount", "-o", f"remount,nr_inodes={st.f_files}", str(disk))
-        head = httpx.head(first.url, headers={**TUS, **witness.auth})
+        head = httpx.head(url_of(first), headers={**TUS, **witness.auth})
         assert head.status_code == 200 and head.headers["Upload-Offset"] == str(SIZE)
-        assert_received(server, witness, data, first.url, disk / "storage")
+        assert_received(server, witness, data, url_of(first), disk / "storage")

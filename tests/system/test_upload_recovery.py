@@ -25,7 +25,7 @@ pytestmark = pytest.mark.both_backends
 
 def upload_row(client: TestClient, url: str) -> Upload:
     with client.app.state.runtime.sessions() as db:  # type: ignore[attr-defined]
-        row = db.get(Upload, url.rsplit("/", 1)[1])
+        row: Upload | None = db.get(Upload, url.rsplit("/", 1)[1])
         assert row is not None
         return row
 

@@ -85,7 +85,7 @@ def give_consent(page: Any, live: LiveServer) -> str:
     page.fill("#contact_phone", "+52 55 0000 0000")
     page.click("#consent-submit")
     page.wait_for_url("**/web/upload/*")
-    code = page.locator("#receipt-code").inner_text().strip()
+    code: str = page.locator("#receipt-code").inner_text().strip()
     assert "." in code and code.split(".")[1].startswith("wt_")
     return code
 
