@@ -488,7 +488,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("sqlite", "postgres", "postgres-s3"),
         default="sqlite",
         help="sqlite: embedded default, SQLite + local folder; postgres: PostgreSQL + local "
-        "folder; postgres-s3: PostgreSQL + SeaweedFS S3 (test servers, tests/servers.py)",
+        "folder; postgres-s3: PostgreSQL + SeaweedFS S3 (test servers, tests/support/servers.py)",
     )
     p.add_argument(
         "--server-env",

@@ -1,6 +1,6 @@
 """Settings, declared once with defaults and help text (PORTAL_ environment prefix).
 
-Every field here must be documented in README; tests/test_config.py enforces it.
+Every field here must be documented in README; tests/unit/test_config.py enforces it.
 """
 
 from __future__ import annotations
