@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# upload_bench (a sibling script) and tests.servers (in the checkout) are imported from here.
+# upload_bench (a sibling script) and tests.support.servers (in the checkout) are imported
+# from here.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -487,7 +488,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("sqlite", "postgres", "postgres-s3"),
         default="sqlite",
         help="sqlite: embedded default, SQLite + local folder; postgres: PostgreSQL + local "
-        "folder; postgres-s3: PostgreSQL + SeaweedFS S3 (test servers, tests/servers.py)",
+        "folder; postgres-s3: PostgreSQL + SeaweedFS S3 (test servers, tests/support/servers.py)",
     )
     p.add_argument(
         "--server-env",
@@ -550,7 +551,7 @@ def start_backend(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict
     """Environment pointing the portal at PostgreSQL (and S3), started here; {} for SQLite."""
     if args.backend == "sqlite":
         return {}
-    from tests.servers import fresh_database, start_postgres, start_seaweed
+    from tests.support.servers import fresh_database, start_postgres, start_seaweed
 
     console.print("starting PostgreSQL (test server: fsync off) ...")
     env = {"PORTAL_DATABASE_URL": fresh_database(stack.enter_context(start_postgres()))}

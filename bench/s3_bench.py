@@ -1,7 +1,7 @@
 """S3 ingest benchmark: the portal's tus endpoint on PostgreSQL + S3 against boto3 `upload_file`.
 
-Not a test. Starts a throwaway SeaweedFS (`weed mini`) and PostgreSQL (tests/servers.py), then
-`python -m portal serve` as a child process configured like production: PostgreSQL database,
+Not a test. Starts a throwaway SeaweedFS (`weed mini`) and PostgreSQL (tests/support/servers.py),
+then `python -m portal serve` as a child process configured like production: PostgreSQL database,
 `s3://<Object Lock bucket>/portal` storage. Round by round, interleaved, the same MP4-headed
 file (a few bytes changed per round, so every round stores new content) is uploaded
 
@@ -37,7 +37,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-# upload_bench (a sibling script) and tests.servers (in the checkout) are imported from here.
+# upload_bench (a sibling script) and tests.support.servers (in the checkout) are imported
+# from here.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,7 +66,7 @@ from upload_bench import (
 )
 
 from portal.storage.s3 import PART_SIZE, PIPELINE, S3Storage
-from tests.servers import Seaweed, fresh_database, start_postgres, start_seaweed
+from tests.support.servers import Seaweed, fresh_database, start_postgres, start_seaweed
 
 RATIO_TARGET = 0.7
 TAIL = 32  # bytes at the end of the file rewritten every round
@@ -79,7 +80,7 @@ class BenchTimeout(Exception):
 
 
 def weed_pid() -> int | None:
-    """`weed mini` is a child of this process (tests.servers starts it with Popen)."""
+    """`weed mini` is a child of this process (tests.support.servers starts it with Popen)."""
     for p in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if p.name() == "weed":

@@ -1,7 +1,7 @@
 """Settings, declared once with defaults and help text (PORTAL_ environment prefix).
 
 The table in docs/settings.md is generated from these fields (docs/gen_settings.py), and
-tests/test_settings_doc.py fails when it is out of date: write each description for readers.
+tests/unit/test_settings_doc.py fails when it is out of date: write each description for readers.
 """
 
 from __future__ import annotations

@@ -1,26 +1,22 @@
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from portal.config import Settings
-from tests.media import make_video
-from tests.servers import postgres_url, seaweed  # noqa: F401  (session fixtures)
-
-REPO = Path(__file__).resolve().parents[1]
-CONSENT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}
+from tests.support.api import new_submission
+from tests.support.media import make_video
+from tests.support.servers import (
+    Seaweed,
+    Server,
+    fresh_database,
+    start_postgres,
+    start_seaweed,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +25,27 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "balcony.mp4")
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the session: `postgresql+psycopg://postgres@127.0.0.1:PORT/...`."""
+    with start_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[Seaweed]:
+    """`weed mini` (master, volume, filer, S3) with keys, so unsigned requests are refused."""
+    with start_seaweed() as server:
+        yield server
+
+
 BACKENDS = ("sqlite-local", "postgres-s3")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("fault injection", "tests/test_faults.py; defaults are the short run")
+    group = parser.getgroup(
+        "fault injection", "tests/system/test_faults.py; defaults are the short run"
+    )
     group.addoption(
         "--fault-uploads",
         type=int,
@@ -83,10 +95,8 @@ def settings(
 ) -> Settings:
     if backend == "sqlite-local":
         return Settings(data_dir=tmp_path / "data")
-    from tests.servers import fresh_database
-
     pg: str = request.getfixturevalue("postgres_url")
-    s3 = request.getfixturevalue("seaweed")
+    s3: Seaweed = request.getfixturevalue("seaweed")
     for name, value in s3.env.items():
         monkeypatch.setenv(name, value)
     return Settings(
@@ -103,86 +113,10 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def new_submission(client: httpx.Client | TestClient, **extra: Any) -> tuple[str, str]:
-    r = client.post("/api/v1/submissions", json={"consent": CONSENT, **extra})
-    assert r.status_code == 201, r.text
-    body = r.json()
-    return body["id"], body["witness_token"]
-
-
 @pytest.fixture
 def witness(client: TestClient) -> tuple[str, dict[str, str]]:
     sub_id, token = new_submission(client)
     return sub_id, {"Authorization": f"Bearer {token}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """`portal serve` in a child process, so tests can SIGKILL and restart it."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # Runs here open many submissions from one address (127.0.0.1); the limits have
-        # their own tests (tests/test_rate_limits.py), which set them through `env`.
-        no_limits = {"PORTAL_RATE_LIMIT_SUBMISSIONS": "0", "PORTAL_RATE_LIMIT_UPLOADS": "0"}
-        self.env = {**no_limits, **os.environ, **(env or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = data_dir.parent / f"server-{self.port}.log"
-
-    def start(self, fault: tuple[str, int] | None = None) -> Server:
-        """Start (again, same data and port); `fault` arms a point of tests/faultpoints.py."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        launcher = ["portal"] if fault is None else ["tests.faultpoints", fault[0], str(fault[1])]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    *launcher,
-                    "serve",
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--port",
-                    str(self.port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=REPO,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/consent", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
@@ -190,20 +124,3 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path / "data").start()
     yield srv
     srv.stop()
-
-
-PASSWORD = "correct horse battery staple"
-
-
-def staff_login(client: TestClient, role: str, name: str | None = None) -> dict[str, str]:
-    """Create a staff account with `role` and return its bearer headers."""
-    from portal.auth.service import add_user
-    from portal.db import transaction
-
-    rt = client.app.state.runtime  # type: ignore[attr-defined]
-    name = name or f"{role}-{len(role)}"
-    with transaction(rt.sessions) as db:
-        add_user(db, name=name, role=role, password=PASSWORD, now=rt.clock())
-    r = client.post("/api/v1/auth/login", data={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}

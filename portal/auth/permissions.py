@@ -1,7 +1,8 @@
 """The permission matrix: the one place that says which role may do what.
 
 Routes ask for a Permission (portal.deps.require); nothing else checks roles. The table in
-docs/api.md is generated from the same data (tests/test_permissions.py keeps them equal).
+docs/api.md is generated from the same data (tests/integration/test_permissions.py keeps them
+equal).
 """
 
 from __future__ import annotations
