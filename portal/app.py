@@ -94,60 +94,25 @@ def build_runtime(settings: Settings) -> Runtime:
     return rt
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    settings = settings or (runtime.settings if runtime else Settings())
+def _housekeeping(rt: Runtime) -> list[asyncio.Task[None]]:
+    s = rt.settings
+    jobs: list[tuple[float, Callable[[], object], str]] = [
+        # Sign whenever anything was logged (views, logins...), not only on uploads.
+        (s.checkpoint_interval.total_seconds(), rt.sign_checkpoint, "signing"),
+        (s.playback_idle.total_seconds() / 2, rt.close_idle_playbacks, "playbacks"),
+        (s.retention_interval.total_seconds(), rt.run_retention, "retention"),
+        (
+            s.retention_interval.total_seconds(),
+            functools.partial(finalise.sweep_uploads, rt),
+            "uploads",
+        ),
+        # Ended windows' counters go soon after: no trail of who came when is kept.
+        (s.rate_limit_window.total_seconds(), rt.purge_rate_counters, "rate limits"),
+    ]
+    return [asyncio.create_task(_every(seconds, job, what)) for seconds, job, what in jobs]
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or build_runtime(settings)
-        app.state.runtime = rt
-        # A crash between the last byte's commit and finalise, or in the receipt's follow-up,
-        # leaves work to finish.
-        finalise.finalise_pending(rt)
-        receipt.finish_receipts(rt)
-        rt.sign_checkpoint()
-        rt.purge_rate_counters()
-        s = rt.settings
-        tasks = [
-            # Sign whenever anything was logged (views, logins...), not only on uploads.
-            asyncio.create_task(
-                _every(s.checkpoint_interval.total_seconds(), rt.sign_checkpoint, "signing")
-            ),
-            asyncio.create_task(
-                _every(s.playback_idle.total_seconds() / 2, rt.close_idle_playbacks, "playbacks")
-            ),
-            asyncio.create_task(
-                _every(s.retention_interval.total_seconds(), rt.run_retention, "retention")
-            ),
-            asyncio.create_task(
-                _every(
-                    s.retention_interval.total_seconds(),
-                    functools.partial(finalise.sweep_uploads, rt),
-                    "uploads",
-                )
-            ),
-            # Ended windows' counters go soon after: no trail of who came when is kept.
-            asyncio.create_task(
-                _every(s.rate_limit_window.total_seconds(), rt.purge_rate_counters, "rate limits")
-            ),
-        ]
-        yield
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if runtime is None:
-            rt.engine.dispose()
 
-    app = FastAPI(title="portal", version="0.1.0", lifespan=lifespan)
-    install_handlers(app)
-
-    app.add_middleware(TusResumableHeader)
-    # Outermost, so every route, the rate limits and the scheme-dependent parts see the
-    # client a trusted proxy names. The one place proxies are trusted: `portal serve` turns
-    # uvicorn's own copy of this off (PORTAL_TRUSTED_PROXIES, not FORWARDED_ALLOW_IPS).
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-
+def _include_routers(app: FastAPI) -> None:
     from portal.auth.router import router as staff_router
     from portal.cases.router import router as cases_router
     from portal.custody.router import router as log_router
@@ -169,4 +134,37 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(export_router)
     app.include_router(web_router)
     app.include_router(web_root_router)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(settings)
+        app.state.runtime = rt
+        # A crash between the last byte's commit and finalise, or in the receipt's follow-up,
+        # leaves work to finish.
+        finalise.finalise_pending(rt)
+        receipt.finish_receipts(rt)
+        rt.sign_checkpoint()
+        rt.purge_rate_counters()
+        tasks = _housekeeping(rt)
+        yield
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if runtime is None:
+            rt.engine.dispose()
+
+    app = FastAPI(title="portal", version="0.1.0", lifespan=lifespan)
+    install_handlers(app)
+
+    app.add_middleware(TusResumableHeader)
+    # Outermost, so every route, the rate limits and the scheme-dependent parts see the
+    # client a trusted proxy names. The one place proxies are trusted: `portal serve` turns
+    # uvicorn's own copy of this off (PORTAL_TRUSTED_PROXIES, not FORWARDED_ALLOW_IPS).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    _include_routers(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from portal.config import Settings
 from portal.errors import PortalError
+
+if TYPE_CHECKING:
+    from portal.flows.reconcile import Report
 
 app = typer.Typer(no_args_is_help=True, help="Citizen evidence portal.")
 users = typer.Typer(no_args_is_help=True, help="Staff accounts.")
@@ -332,6 +335,16 @@ def storage_reconcile(
     """
     import json
 
+    report = _reconcile(data_dir, repair=repair, quiet=as_json)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_reconcile(report)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def _reconcile(data_dir: Path | None, *, repair: bool, quiet: bool) -> Report:
+    """Run reconcile with a spinner per phase; exit 2 when storage or the database fails."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -348,7 +361,7 @@ def storage_reconcile(
             TextColumn("{task.description}"),
             TextColumn("{task.completed}"),
             console=err,
-            disable=as_json,
+            disable=quiet,
             transient=True,
         ) as bar:
             tasks: dict[str, TaskID] = {}
@@ -376,9 +389,10 @@ def storage_reconcile(
     finally:
         if engine is not None:
             engine.dispose()
-    if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
-        raise typer.Exit(0 if report.clean else 1)
+    return report
+
+
+def _print_reconcile(report: Report) -> None:
     if report.orphans:
         table = Table("kind", "key", "size", "age", "why", "repair", title="orphans")
         for o in report.orphans:
@@ -402,4 +416,3 @@ def storage_reconcile(
         f"{len(report.orphans)} orphans ({len(report.repaired)} removed), "
         f"{len(report.missing)} missing"
     )
-    raise typer.Exit(0 if report.clean else 1)

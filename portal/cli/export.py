@@ -6,15 +6,19 @@ loads only the offline verifier.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from portal.runtime import Runtime
+
 console = Console()
 err = Console(stderr=True)
-
 
 
 def export_command(
@@ -39,48 +43,16 @@ def export_command(
     ] = None,
 ) -> None:
     """Export a case as a self-verifying court bundle (originals, proofs, PDF, JSON-LD)."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
     from portal.app import build_runtime
-    from portal.auth.permissions import Permission, allowed
-    from portal.auth.service import find_user
     from portal.config import Settings
-    from portal.custody.actors import CLI
-    from portal.errors import Forbidden, PortalError
-    from portal.export.service import check_identity_allowed
+    from portal.errors import PortalError
     from portal.flows.export import export_case
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     rt = build_runtime(settings)
     try:
-        who = CLI  # an operator at the server, not a staff account
-        if by is not None:
-            with rt.sessions() as db:
-                user = find_user(db, name=by)
-            if user.disabled or not allowed(user.role, Permission.CASES):
-                raise Forbidden(f"{by} may not export cases", code="forbidden")
-            check_identity_allowed(user.role, include_witness_identity)
-            who = str(user.actor)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-        ) as bar:
-            task = bar.add_task("originals", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
+        who = _exporter(rt, by, include_witness_identity=include_witness_identity)
+        with _progress_bar() as progress:
             result = export_case(
                 rt,
                 case_id=case_id,
@@ -101,6 +73,52 @@ def export_command(
         markup=False,
         highlight=False,
     )
+
+
+def _exporter(rt: Runtime, by: str | None, *, include_witness_identity: bool) -> str:
+    """The actor the export is logged as: the --by account if it may export, else the cli."""
+    from portal.auth.permissions import Permission, allowed
+    from portal.auth.service import find_user
+    from portal.custody.actors import CLI
+    from portal.errors import Forbidden
+    from portal.export.service import check_identity_allowed
+
+    if by is None:
+        return CLI  # an operator at the server, not a staff account
+    with rt.sessions() as db:
+        user = find_user(db, name=by)
+    if user.disabled or not allowed(user.role, Permission.CASES):
+        raise Forbidden(f"{by} may not export cases", code="forbidden")
+    check_identity_allowed(user.role, include_witness_identity)
+    return str(user.actor)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A bar over the originals' bytes as they are copied into the bundle."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("originals", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 def verify_bundle_command(

@@ -34,22 +34,7 @@ def derive(
         if item is None or item.media_info is not None:
             return
         key, sha256 = item.storage_key, item.sha256
-    read = 0
-    info: dict[str, Any]
-    try:
-        with StorageReader(storage, key) as reader:
-            info = probe(reader).to_json()  # type: ignore[arg-type]
-            read += reader.bytes_fetched
-    except MediaError as exc:
-        info = {"error": str(exc)}
-    thumb: bytes | None = None
-    if "error" not in info and info.get("width"):
-        try:
-            with StorageReader(storage, key) as reader:
-                thumb = poster(reader)  # type: ignore[arg-type]
-                read += reader.bytes_fetched
-        except MediaError as exc:
-            log.warning("no poster for %s: %s", evidence_id, exc)
+    info, thumb, read = _inspect(storage, key, evidence_id)
     thumb_key = None
     details: dict[str, Any] = {
         "sha256": sha256,
@@ -57,13 +42,7 @@ def derive(
         "metadata": "error" not in info,
     }
     if thumb:
-        thumb_key = derived_key(sha256, "poster.jpg")
-        if storage.exists(thumb_key):
-            # Write-once: stored by a run a crash cut short before its row, or for the same
-            # file received before. The stored bytes are the ones to record.
-            thumb = b"".join(storage.read(thumb_key))
-        else:
-            storage.put(thumb_key, thumb)
+        thumb_key, thumb = _store_poster(storage, sha256, thumb)
         details["thumbnail"] = {"key": thumb_key, "sha256": hashlib.sha256(thumb).hexdigest()}
     with transaction(sessions) as db:
         item = db.get(Evidence, evidence_id)
@@ -91,3 +70,36 @@ def derive(
             details=details,
             at=now,
         )
+
+
+def _inspect(
+    storage: Storage, key: str, evidence_id: str
+) -> tuple[dict[str, Any], bytes | None, int]:
+    """Metadata (or the error that stopped it), a poster when there is a picture, bytes read."""
+    read = 0
+    info: dict[str, Any]
+    try:
+        with StorageReader(storage, key) as reader:
+            info = probe(reader).to_json()  # type: ignore[arg-type]
+            read += reader.bytes_fetched
+    except MediaError as exc:
+        info = {"error": str(exc)}
+    thumb: bytes | None = None
+    if "error" not in info and info.get("width"):
+        try:
+            with StorageReader(storage, key) as reader:
+                thumb = poster(reader)  # type: ignore[arg-type]
+                read += reader.bytes_fetched
+        except MediaError as exc:
+            log.warning("no poster for %s: %s", evidence_id, exc)
+    return info, thumb, read
+
+
+def _store_poster(storage: Storage, sha256: str, thumb: bytes) -> tuple[str, bytes]:
+    key = derived_key(sha256, "poster.jpg")
+    if storage.exists(key):
+        # Write-once: stored by a run a crash cut short before its row, or for the same
+        # file received before. The stored bytes are the ones to record.
+        return key, b"".join(storage.read(key))
+    storage.put(key, thumb)
+    return key, thumb

@@ -22,6 +22,7 @@ from portal.errors import (
 )
 from portal.flows import finalise
 from portal.runtime import Runtime
+from portal.submissions.models import Submission
 from portal.uploads import patch as patch_
 from portal.uploads import protocol, service
 from portal.uploads.models import Upload, UploadState
@@ -155,30 +156,39 @@ async def create(
     )
     if with_body:
         try:
-            writer = await run_in_threadpool(
-                patch_.begin_patch,
-                deps,
-                submission=witness,
-                upload_id=upload.id,
-                offset=0,
-                upload_length=None,
-                content_length=body_length,
-                checksum=checksum,
-            )
-            assert isinstance(writer, patch_.PatchWriter)
-            result = await _finished(
-                rt,
-                upload.id,
-                await _stream_into(request, writer, inline=rt.storage.inline_writes),
-            )
+            offset = await _first_chunk(request, rt, witness, upload.id, body_length, checksum)
         except PortalError as exc:
             # The upload exists even though its first chunk failed (a checksum mismatch, a
             # storage outage): say where, so the client resumes instead of starting over.
             if not isinstance(exc, UnsupportedMediaType):  # refused files are not kept
                 exc.headers["Location"] = location
             raise
-        headers["Upload-Offset"] = str(result.offset)
+        headers["Upload-Offset"] = str(offset)
     return Response(status_code=201, headers=headers)
+
+
+async def _first_chunk(
+    request: Request,
+    rt: Runtime,
+    witness: Submission,
+    upload_id: str,
+    body_length: int,
+    checksum: tuple[str, bytes] | None,
+) -> int:
+    """Creation With Upload: the body sent with POST, written like a PATCH at offset 0."""
+    writer = await run_in_threadpool(
+        patch_.begin_patch,
+        rt.upload_deps,
+        submission=witness,
+        upload_id=upload_id,
+        offset=0,
+        upload_length=None,
+        content_length=body_length,
+        checksum=checksum,
+    )
+    assert isinstance(writer, patch_.PatchWriter)
+    stream = await _stream_into(request, writer, inline=rt.storage.inline_writes)
+    return (await _finished(rt, upload_id, stream)).offset
 
 
 @router.head(

@@ -256,17 +256,8 @@ def _still_orphan(db: Session, item: Orphan) -> bool:
     return claims.object_reason(item.key) is not None
 
 
-def _remove(
-    sessions: sessionmaker[Session], storage: Storage, item: Orphan, *, actor: str, now: datetime
-) -> None:
-    """Record, then delete; a refusal is recorded too.
-
-    The event is committed before the delete, never after: a crash in between leaves the
-    intent on record and the object in place, and the next run removes it with a new event.
-    The other order could destroy bytes with nothing on record. Nothing can change this
-    object's row in the same transaction (it has none), so the check that it is still an
-    orphan runs under the same write lock as the append.
-    """
+def _removal(item: Orphan) -> dict[str, Any]:
+    """What a storage.orphan_removed event says of the object."""
     details: dict[str, Any] = {
         "key": item.key,
         "kind": item.kind,
@@ -278,6 +269,20 @@ def _remove(
         details["sha256"] = item.sha256
     if item.upload_id:
         details["upload"] = item.upload_id
+    return details
+
+
+def _remove(
+    sessions: sessionmaker[Session], storage: Storage, item: Orphan, *, actor: str, now: datetime
+) -> None:
+    """Record, then delete; a refusal is recorded too.
+
+    The event is committed before the delete, never after: a crash in between leaves the
+    intent on record and the object in place, and the next run removes it with a new event.
+    The other order could destroy bytes with nothing on record. Nothing can change this
+    object's row in the same transaction (it has none), so the check that it is still an
+    orphan runs under the same write lock as the append.
+    """
     with transaction(sessions) as db:
         if not _still_orphan(db, item):
             item.keep = "claimed by a row since it was listed"
@@ -287,7 +292,7 @@ def _remove(
             type=EventType.STORAGE_ORPHAN_REMOVED,
             actor=actor,
             subject="storage",
-            details=details,
+            details=_removal(item),
             at=now,
         )
         item.log_index = entry.seq
