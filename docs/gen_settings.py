@@ -1,7 +1,7 @@
 """Write the settings table of docs/settings.md from `portal.config.Settings`.
 
 The table is made from the fields themselves (environment name, default, description), so it
-cannot drift from the code; tests/test_settings_doc.py fails when the file is out of date.
+cannot drift from the code; tests/unit/test_settings_doc.py fails when the file is out of date.
 Run from the repository root after changing a setting:
 
     .venv/bin/python docs/gen_settings.py          # rewrite the table in place

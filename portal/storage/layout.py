@@ -27,3 +27,12 @@ def original_sha256(key: str) -> str | None:
 def derived_key(source_sha256: str, name: str) -> str:
     """A derivative's key (poster, review copy, redaction), under its source's hash."""
     return f"{DERIVED}{source_sha256}/{name}"
+
+
+def key_parts(key: str) -> list[str]:
+    """A caller's key split into path segments, refused when it could escape its place:
+    empty, `.` or `..` segments, NUL, or the backends' own `partial/` and `locks/` areas."""
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts) or "\0" in key or parts[0] in ("partial", "locks"):
+        raise ValueError(f"bad storage key {key!r}")
+    return parts

@@ -25,6 +25,7 @@ from portal.storage import (
     StoredObject,
     StoredPartial,
 )
+from portal.storage.layout import key_parts
 
 CHUNK = 1024 * 1024
 # Start writeback every this many bytes, so the fsync that acknowledges a PATCH finds little
@@ -203,14 +204,7 @@ class LocalStorage:
         return self.partials / upload_id
 
     def _key(self, key: str) -> Path:
-        parts = key.split("/")
-        if (
-            any(p in ("", ".", "..") for p in parts)
-            or "\0" in key
-            or parts[0] in ("partial", "locks")
-        ):
-            raise ValueError(f"bad storage key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*key_parts(key))
 
     def create_partial(self, upload_id: str) -> str | None:
         with _translated():

@@ -4,6 +4,7 @@ storage, its multipart uploads and its partial writers all make."""
 from __future__ import annotations
 
 from portal.storage import ObjectMissing, StorageUnavailable
+from portal.storage.layout import key_parts
 from portal.storage.s3.client import Body, Client
 from portal.storage.s3.errors import translated
 
@@ -17,13 +18,7 @@ class Bucket:
     # --- names ----------------------------------------------------------------------------
 
     def object_key(self, key: str) -> str:
-        parts = key.split("/")
-        if (
-            any(p in ("", ".", "..") for p in parts)
-            or "\0" in key
-            or parts[0] in ("partial", "locks")
-        ):
-            raise ValueError(f"bad storage key {key!r}")
+        key_parts(key)  # refuses a key that could escape its place
         return self.prefix + key
 
     def partial_dir(self, upload_id: str) -> str:
