@@ -25,6 +25,7 @@ from portal.db import transaction
 from portal.evidence.models import Evidence
 from portal.submissions.models import Submission
 from portal.web import router as web_router  # the module
+from portal.web.access import web_staff
 from portal.web.security import CSP
 from tests.conftest import PASSWORD
 from tests.web_conftest import csrf_of, received, runtime, web_app
@@ -440,7 +441,7 @@ def staff_only(route: APIRoute) -> bool:
             yield sub.call
             yield from walk(sub)
 
-    return any(call is web_router.web_staff for call in walk(route.dependant))
+    return any(call is web_staff for call in walk(route.dependant))
 
 
 PUBLIC_WEB = {

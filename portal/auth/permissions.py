@@ -6,7 +6,10 @@ is generated from the same data (tests/test_permissions.py keeps them equal).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+
+from portal.errors import Forbidden
 
 
 class Permission(StrEnum):
@@ -57,3 +60,10 @@ MATRIX: dict[str, frozenset[Permission]] = {
 
 def allowed(role: str, permission: Permission) -> bool:
     return permission in MATRIX.get(role, frozenset())
+
+
+def ensure_any(role: str, permissions: Iterable[Permission]) -> None:
+    """The one check behind every guarded route, API and web alike: a role holding any of
+    `permissions` passes, any other is refused."""
+    if not any(allowed(role, p) for p in permissions):
+        raise Forbidden(f"the {role} role may not do this", code="forbidden")

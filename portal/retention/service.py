@@ -392,30 +392,6 @@ def release_hold(
 # --- withdrawal ---------------------------------------------------------------------------------
 
 
-def withdraw(db: Session, ctx: Context, *, submission: Submission, now: datetime) -> None:
-    if submission.status == "withdrawn":
-        raise Conflict("consent was already withdrawn", code="already_withdrawn")
-    consent = db.scalars(
-        select(Consent)
-        .where(Consent.submission_id == submission.id)
-        .order_by(Consent.given_at.desc())
-    ).first()
-    assert consent is not None
-    consent.withdrawn_at = now
-    sub = db.get(Submission, submission.id)
-    assert sub is not None
-    sub.status = "withdrawn"
-    custody.append(
-        db,
-        type=EventType.CONSENT_WITHDRAWN,
-        actor=custody.witness_actor(sub.id),
-        subject=sub.id,
-        details={"version": consent.version},
-        at=now,
-    )
-    recompute_submission(db, ctx, submission_id=sub.id, reason="consent withdrawn", now=now)
-
-
 @dataclass(frozen=True)
 class FileRetention:
     state: str  # kept, scheduled, held, needed_by_case, destroyed

@@ -100,6 +100,31 @@ def create(
     return sub
 
 
+def withdraw_consent(db: Session, *, submission: Submission, now: datetime) -> None:
+    """Mark the consent withdrawn, with its custody event; what that means for the files
+    (retention, unfinished uploads) is the withdrawal flow's to settle."""
+    if submission.status == "withdrawn":
+        raise Conflict("consent was already withdrawn", code="already_withdrawn")
+    consent = db.scalars(
+        select(Consent)
+        .where(Consent.submission_id == submission.id)
+        .order_by(Consent.given_at.desc())
+    ).first()
+    assert consent is not None
+    consent.withdrawn_at = now
+    sub = db.get(Submission, submission.id)
+    assert sub is not None
+    sub.status = "withdrawn"
+    custody.append(
+        db,
+        type=EventType.CONSENT_WITHDRAWN,
+        actor=custody.witness_actor(sub.id),
+        subject=sub.id,
+        details={"version": consent.version},
+        at=now,
+    )
+
+
 def authenticate(db: Session, *, token: str) -> Submission:
     sub = db.scalar(select(Submission).where(Submission.token_hash == token_hash(token)))
     if sub is None:
