@@ -56,8 +56,9 @@ async def csrf_guard(request: Request) -> None:
     check_csrf(request, form.get(CSRF_FIELD), secure=secure(request))
 
 
-# One flat router rather than one per page module included into another: FastAPI keeps an
-# included router as a single lazy entry, and the web matrix test walks these routes.
+# One router shared by the page modules rather than one each included into it: FastAPI keeps
+# an included router as one lazy entry, and `router.routes` must list every page (the web
+# permission matrix is checked route by route).
 router = APIRouter(
     prefix="/web",
     route_class=WebRoute,
