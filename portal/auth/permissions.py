@@ -1,8 +1,8 @@
 """The permission matrix: the one place that says which role may do what.
 
 Routes ask for a Permission (portal.deps.require, portal.web.access.need), both through
-`ensure_any`; nothing else checks roles. README's table
-is generated from the same data (tests/test_permissions.py keeps them equal).
+`ensure_any`; nothing else checks roles. README's table is generated from the same data
+(tests/test_permissions.py keeps them equal).
 """
 
 from __future__ import annotations
