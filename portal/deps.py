@@ -8,9 +8,9 @@ from fastapi import Depends, Header, Request
 
 from portal.auth import service as staff_auth
 from portal.auth.models import StaffUser
-from portal.auth.permissions import Permission, allowed
+from portal.auth.permissions import Permission, ensure_any
 from portal.auth.witness import bearer
-from portal.errors import Forbidden, Unauthorized
+from portal.errors import Unauthorized
 from portal.ratelimit.service import Bucket
 from portal.runtime import Runtime
 from portal.submissions import service as submissions
@@ -71,9 +71,20 @@ def require(*permissions: Permission) -> Any:
     """A dependency that lets through staff holding any of `permissions`, per the matrix."""
 
     def check(user: StaffDep) -> StaffUser:
-        if not any(allowed(user.role, p) for p in permissions):
-            raise Forbidden(f"the {user.role} role may not do this", code="forbidden")
+        ensure_any(user.role, permissions)
         return user
 
     check.permissions = permissions  # type: ignore[attr-defined]  # read by the matrix test
     return Depends(check)
+
+
+# The API's permission aliases, one per idea, shared by the routers: `user: StaffUser = Reader`.
+Reader = require(Permission.EVIDENCE_READ)
+Player = require(Permission.EVIDENCE_CONTENT)
+Triager = require(Permission.EVIDENCE_TRIAGE)
+CaseWorker = require(Permission.CASES)
+ContactViewer = require(Permission.WITNESS_CONTACT)
+TimelineReader = require(Permission.EVIDENCE_READ, Permission.LOG)
+RetentionManager = require(Permission.RETENTION)
+Holder = require(Permission.HOLDS)
+Approver = require(Permission.DISPOSITION)

@@ -1,13 +1,16 @@
 """The permission matrix: the one place that says which role may do what.
 
-Routes ask for a Permission (portal.deps.require); nothing else checks roles. The table in
-docs/api.md is generated from the same data (tests/integration/test_permissions.py keeps them
-equal).
+Routes ask for a Permission (portal.deps.require, portal.web.access.need), both through
+`ensure_any`; nothing else checks roles. The table in docs/api.md is generated from the same
+data (tests/integration/test_permissions.py keeps them equal).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+
+from portal.errors import Forbidden
 
 
 class Permission(StrEnum):
@@ -58,3 +61,10 @@ MATRIX: dict[str, frozenset[Permission]] = {
 
 def allowed(role: str, permission: Permission) -> bool:
     return permission in MATRIX.get(role, frozenset())
+
+
+def ensure_any(role: str, permissions: Iterable[Permission]) -> None:
+    """The one check behind every guarded route, API and web alike: a role holding any of
+    `permissions` passes, any other is refused."""
+    if not any(allowed(role, p) for p in permissions):
+        raise Forbidden(f"the {role} role may not do this", code="forbidden")

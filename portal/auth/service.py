@@ -76,6 +76,13 @@ def list_users(db: Session, *, roles: tuple[str, ...] = ROLES) -> list[StaffUser
     )
 
 
+def names_of(db: Session, *, user_ids: set[str]) -> dict[str, str]:
+    """Display names by account id (for a custody timeline); unknown ids are left out."""
+    if not user_ids:
+        return {}
+    return {u.id: u.name for u in db.scalars(select(StaffUser).where(StaffUser.id.in_(user_ids)))}
+
+
 def get_user(db: Session, *, user_id: str) -> StaffUser:
     user = db.get(StaffUser, user_id)
     if user is None:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from portal.auth.models import StaffUser
-from portal.auth.permissions import Permission
 from portal.cases import service as case_service
 from portal.db import transaction
-from portal.deps import RuntimeDep, require
-from portal.errors import PortalError, responses
-from portal.evidence import ranges, service
+from portal.deps import (
+    CaseWorker,
+    ContactViewer,
+    Player,
+    Reader,
+    RuntimeDep,
+    TimelineReader,
+    Triager,
+)
+from portal.errors import responses
+from portal.evidence import content as serving
+from portal.evidence import service
 from portal.evidence.models import Evidence
 from portal.evidence.schemas import (
     ContactOut,
@@ -29,24 +34,12 @@ from portal.evidence.schemas import (
 )
 from portal.flows import triage as flows_triage
 from portal.retention.service import holds_of
-from portal.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"], responses=responses(401, 403))
-
-Reader = require(Permission.EVIDENCE_READ)
-Player = require(Permission.EVIDENCE_CONTENT)
-Triager = require(Permission.EVIDENCE_TRIAGE)
-CaseWorker = require(Permission.CASES)
-ContactViewer = require(Permission.WITNESS_CONTACT)
-TimelineReader = require(Permission.EVIDENCE_READ, Permission.LOG)
 
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 ORIGINAL = {kind: BINARY for kind in ("video/*", "image/*", "audio/*")}
-
-
-class IntegrityError(PortalError):
-    status, code = 500, "integrity_failure"
 
 
 def _summary(item: Evidence, cases: list[str]) -> EvidenceSummary:
@@ -156,10 +149,9 @@ def triage(
     responses={200: {"content": {"image/jpeg": BINARY}}, **responses(404, 410, 503)},
 )
 def thumbnail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Response:
-    with transaction(rt.sessions) as db:
-        key = service.thumbnail(db, user=user, evidence_id=evidence_id, now=rt.clock())
-    data = b"".join(rt.storage.read(key))
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+    return serving.thumbnail(
+        rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
+    )
 
 
 @router.get("/evidence/{evidence_id}/custody", responses=responses(404))
@@ -192,26 +184,6 @@ def witness_contact(
     return ContactOut.model_validate(data)
 
 
-def _verified(rt: Runtime, item: Evidence) -> Iterator[bytes]:
-    """The whole original, hashed as it goes; the last block is held back until it matches."""
-    digest = hashlib.sha256()
-    held: bytes | None = None
-    for block in rt.storage.read(item.storage_key, 0, item.size):
-        digest.update(block)
-        if held is not None:
-            yield held
-        held = block
-    if digest.hexdigest() != item.sha256:
-        with transaction(rt.sessions) as db:
-            service.record_integrity_failure(
-                db, item=item, actual_sha256=digest.hexdigest(), now=rt.clock()
-            )
-        # Breaking the stream leaves the client with a short, unusable file, never a bad one.
-        raise IntegrityError(f"stored bytes of {item.id} no longer match their SHA-256")
-    if held is not None:
-        yield held
-
-
 @router.get(
     "/evidence/{evidence_id}/content",
     response_class=StreamingResponse,
@@ -230,41 +202,17 @@ def content(
     playback: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """The original: HTTP Range for playback, or `?download=1` for the whole file."""
-    with transaction(rt.sessions) as db:
-        item = service.get_live(db, evidence_id=evidence_id)
-        headers: dict[str, Any] = {
-            "Accept-Ranges": "bytes",
-            "Cache-Control": "private, no-store",
-            "ETag": f'"{item.sha256}"',
-            "X-Content-SHA256": item.sha256,
-        }
-        if download:
-            service.record_download(db, user=user, item=item, now=rt.clock())
-            headers["Content-Disposition"] = (
-                f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
-            )
-            headers["Content-Length"] = str(item.size)
-            body: Iterator[bytes] = _verified(rt, item)
-            status = 200
-        else:
-            span = ranges.parse(range_header, item.size)
-            start, end = span or (0, item.size)
-            pid = service.record_stream(
-                db,
-                user=user,
-                item=item,
-                span=(start, end),
-                playback_id=playback,
-                idle=rt.settings.playback_idle,
-                now=rt.clock(),
-            )
-            headers["X-Playback"] = pid
-            headers["Content-Length"] = str(end - start)
-            status = 200 if span is None else 206
-            if span is not None:
-                headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
-            body = rt.storage.read(item.storage_key, start, end)
-    return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)
+    return serving.original(
+        rt.sessions,
+        rt.storage,
+        user=user,
+        evidence_id=evidence_id,
+        range_header=range_header,
+        download=download,
+        playback=playback,
+        playback_idle=rt.settings.playback_idle,
+        clock=rt.clock,
+    )
 
 
 # --- cases -----------------------------------------------------------------------------------

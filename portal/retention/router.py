@@ -2,82 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from portal.auth.models import StaffUser
-from portal.auth.permissions import Permission
 from portal.db import transaction
-from portal.deps import RuntimeDep, require
+from portal.deps import Approver, Holder, RetentionManager, RuntimeDep
 from portal.errors import responses
 from portal.evidence.models import Evidence
 from portal.retention import service
 from portal.retention.models import Hold
-from portal.schemas import Strict
+from portal.retention.schemas import (
+    DueOut,
+    ForecastOut,
+    HoldCreate,
+    HoldOut,
+    HoldRelease,
+    OverrideIn,
+    PolicyOut,
+    PolicyUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["retention"], responses=responses(401, 403))
-
-Retention = require(Permission.RETENTION)
-Holder = require(Permission.HOLDS)
-Approver = require(Permission.DISPOSITION)
-
-
-class PolicyOut(BaseModel):
-    category: str
-    keep_days: int | None
-    trigger: str
-    approvals_required: int
-    updated_at: datetime
-
-
-class PolicyUpdate(Strict):
-    keep_days: int | None = Field(ge=1, le=365 * 200)
-    trigger: Literal["receipt", "triage", "case_closure"]
-    approvals_required: int = Field(ge=0, le=2)
-
-
-class HoldCreate(Strict):
-    reason: str = Field(min_length=3, max_length=2000)
-    case_reference: str | None = Field(None, max_length=128)
-
-
-class HoldRelease(Strict):
-    reason: str = Field(min_length=3, max_length=2000)
-
-
-class HoldOut(BaseModel):
-    id: str
-    evidence_id: str
-    reason: str
-    case_reference: str | None
-    placed_at: datetime
-    released_at: datetime | None
-
-
-class OverrideIn(Strict):
-    until: datetime | None
-    reason: str = Field(min_length=3, max_length=2000)
-
-
-class DueOut(BaseModel):
-    evidence_id: str
-    sha256: str
-    size: int
-    category: str | None
-    retain_until: datetime | None
-    approvals_required: int
-    approvers: list[str]
-    ready: bool
-
-
-class ForecastOut(BaseModel):
-    evidence_id: str
-    category: str | None
-    retain_until: datetime | None
-    held: bool
 
 
 def _hold(h: Hold) -> HoldOut:
@@ -105,7 +52,7 @@ def _due(d: service.DueItem) -> DueOut:
 
 
 @router.get("/retention/policies")
-def list_policies(rt: RuntimeDep, user: StaffUser = Retention) -> list[PolicyOut]:
+def list_policies(rt: RuntimeDep, user: StaffUser = RetentionManager) -> list[PolicyOut]:
     with rt.sessions() as db:
         return [
             PolicyOut(
@@ -121,7 +68,7 @@ def list_policies(rt: RuntimeDep, user: StaffUser = Retention) -> list[PolicyOut
 
 @router.put("/retention/policies/{category}", responses=responses(404))
 def set_policy(
-    category: str, body: PolicyUpdate, rt: RuntimeDep, user: StaffUser = Retention
+    category: str, body: PolicyUpdate, rt: RuntimeDep, user: StaffUser = RetentionManager
 ) -> PolicyOut:
     with transaction(rt.sessions) as db:
         p = service.set_policy(
@@ -144,7 +91,7 @@ def set_policy(
 
 
 @router.get("/retention/due")
-def due(rt: RuntimeDep, user: StaffUser = Retention) -> list[DueOut]:
+def due(rt: RuntimeDep, user: StaffUser = RetentionManager) -> list[DueOut]:
     with rt.sessions() as db:
         return [_due(d) for d in service.due(db, as_of=rt.clock())]
 
@@ -152,7 +99,7 @@ def due(rt: RuntimeDep, user: StaffUser = Retention) -> list[DueOut]:
 @router.get("/retention/forecast")
 def forecast(
     rt: RuntimeDep,
-    user: StaffUser = Retention,
+    user: StaffUser = RetentionManager,
     days: Annotated[int, Query(ge=1, le=3650)] = 30,
 ) -> list[ForecastOut]:
     with rt.sessions() as db:
@@ -175,7 +122,7 @@ def approve(evidence_id: str, rt: RuntimeDep, user: StaffUser = Approver) -> Due
 
 @router.put("/evidence/{evidence_id}/retention", responses=responses(404, 409))
 def override(
-    evidence_id: str, body: OverrideIn, rt: RuntimeDep, user: StaffUser = Retention
+    evidence_id: str, body: OverrideIn, rt: RuntimeDep, user: StaffUser = RetentionManager
 ) -> ForecastOut:
     with transaction(rt.sessions) as db:
         item: Evidence = service.override(

@@ -24,7 +24,6 @@ from portal.auth.models import StaffUser
 from portal.cases.models import Case, CaseLink, CaseState
 from portal.clock import as_utc
 from portal.custody import service as custody
-from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import Conflict, Invalid, NotFound
@@ -350,30 +349,6 @@ def release_hold(
 
 
 # --- withdrawal ---------------------------------------------------------------------------------
-
-
-def withdraw(db: Session, ctx: Context, *, submission: Submission, now: datetime) -> None:
-    if submission.status == SubmissionState.WITHDRAWN:
-        raise Conflict("consent was already withdrawn", code="already_withdrawn")
-    consent = db.scalars(
-        select(Consent)
-        .where(Consent.submission_id == submission.id)
-        .order_by(Consent.given_at.desc())
-    ).first()
-    assert consent is not None
-    consent.withdrawn_at = now
-    sub = db.get(Submission, submission.id)
-    assert sub is not None
-    sub.status = SubmissionState.WITHDRAWN
-    custody.append(
-        db,
-        type=EventType.CONSENT_WITHDRAWN,
-        actor=Actor.witness(sub.id),
-        subject=sub.id,
-        details={"version": consent.version},
-        at=now,
-    )
-    recompute_submission(db, ctx, submission_id=sub.id, reason="consent withdrawn", now=now)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from portal.auth.witness import new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.errors import responses
+from portal.flows import withdrawal
 from portal.retention import service as retention
 from portal.submissions import consent as consent_docs
 from portal.submissions import receipts, service
@@ -22,7 +23,6 @@ from portal.submissions.schemas import (
     SubmissionOut,
     UploadOut,
 )
-from portal.uploads.service import terminate_all
 
 router = APIRouter(prefix="/api/v1", tags=["witness"])
 
@@ -104,11 +104,9 @@ def get_submission(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> S
 def withdraw(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> SubmissionOut:
     """Withdraw consent. Files no hold or case needs are destroyed after the grace period."""
     service.ensure_own(witness=witness, submission_id=submission_id)
-    with transaction(rt.sessions) as db:
-        retention.withdraw(db, rt.retention, submission=witness, now=rt.clock())
-        sub = service.authenticate_id(db, submission_id=submission_id)
-    # Unfinished uploads can no longer complete; their partial bytes go now.
-    terminate_all(rt.upload_deps, submission_id=submission_id, reason="consent withdrawn")
+    sub = withdrawal.withdraw(
+        rt.sessions, rt.retention, rt.upload_deps, submission_id=submission_id, now=rt.clock()
+    )
     return _status(rt, sub, submission_id)
 
 

@@ -13,11 +13,11 @@ from portal.auth.witness import token_hash
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
-from portal.errors import Invalid, NotFound, Unauthorized
+from portal.errors import Conflict, Invalid, NotFound, Unauthorized
 from portal.evidence.models import Evidence
 from portal.ids import new_id
 from portal.submissions import consent as consent_docs
-from portal.submissions.models import Consent, Submission
+from portal.submissions.models import Consent, Submission, SubmissionState
 from portal.submissions.schemas import SubmissionCreate
 from portal.uploads.models import Upload
 
@@ -99,6 +99,31 @@ def create(
         at=now,
     )
     return sub
+
+
+def withdraw_consent(db: Session, *, submission: Submission, now: datetime) -> None:
+    """Mark the consent withdrawn, with its custody event; what that means for the files
+    (retention, unfinished uploads) is the withdrawal flow's to settle."""
+    if submission.status == SubmissionState.WITHDRAWN:
+        raise Conflict("consent was already withdrawn", code="already_withdrawn")
+    consent = db.scalars(
+        select(Consent)
+        .where(Consent.submission_id == submission.id)
+        .order_by(Consent.given_at.desc())
+    ).first()
+    assert consent is not None
+    consent.withdrawn_at = now
+    sub = db.get(Submission, submission.id)
+    assert sub is not None
+    sub.status = SubmissionState.WITHDRAWN
+    custody.append(
+        db,
+        type=EventType.CONSENT_WITHDRAWN,
+        actor=Actor.witness(sub.id),
+        subject=sub.id,
+        details={"version": consent.version},
+        at=now,
+    )
 
 
 def authenticate(db: Session, *, token: str) -> Submission:

@@ -25,6 +25,7 @@ from portal.db import transaction
 from portal.evidence.models import Evidence
 from portal.submissions.models import Submission
 from portal.web import router as web_router  # the module
+from portal.web.access import web_staff
 from portal.web.security import CSP
 from tests.support.api import PASSWORD, runtime
 from tests.support.web import csrf_of, received, web_app
@@ -439,7 +440,7 @@ def staff_only(route: APIRoute) -> bool:
             yield sub.call
             yield from walk(sub)
 
-    return any(call is web_router.web_staff for call in walk(route.dependant))
+    return any(call is web_staff for call in walk(route.dependant))
 
 
 PUBLIC_WEB = {

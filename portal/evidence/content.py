@@ -1,0 +1,118 @@
+"""Serving an item's bytes: the original (HTTP Range for playback, or a checked download) and
+its thumbnail, each access logged.
+
+The API routes and the staff pages answer with these same responses, so the same request
+appends the same custody events whichever way it came in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.auth.models import StaffUser
+from portal.db import transaction
+from portal.errors import PortalError
+from portal.evidence import ranges, service
+from portal.evidence.models import Evidence
+from portal.storage import Storage
+
+
+class IntegrityError(PortalError):
+    status, code = 500, "integrity_failure"
+
+
+def thumbnail(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    *,
+    user: StaffUser,
+    evidence_id: str,
+    now: datetime,
+) -> Response:
+    with transaction(sessions) as db:
+        key = service.thumbnail(db, user=user, evidence_id=evidence_id, now=now)
+    data = b"".join(storage.read(key))
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def _verified(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    item: Evidence,
+    clock: Callable[[], datetime],
+) -> Iterator[bytes]:
+    """The whole original, hashed as it goes; the last block is held back until it matches."""
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    for block in storage.read(item.storage_key, 0, item.size):
+        digest.update(block)
+        if held is not None:
+            yield held
+        held = block
+    if digest.hexdigest() != item.sha256:
+        with transaction(sessions) as db:
+            service.record_integrity_failure(
+                db, item=item, actual_sha256=digest.hexdigest(), now=clock()
+            )
+        # Breaking the stream leaves the client with a short, unusable file, never a bad one.
+        raise IntegrityError(f"stored bytes of {item.id} no longer match their SHA-256")
+    if held is not None:
+        yield held
+
+
+def original(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    *,
+    user: StaffUser,
+    evidence_id: str,
+    range_header: str | None,
+    download: bool,
+    playback: str | None,
+    playback_idle: timedelta,
+    clock: Callable[[], datetime],
+) -> StreamingResponse:
+    """The original: the requested Range for playback, or the whole file to download."""
+    with transaction(sessions) as db:
+        item = service.get_live(db, evidence_id=evidence_id)
+        headers: dict[str, Any] = {
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, no-store",
+            "ETag": f'"{item.sha256}"',
+            "X-Content-SHA256": item.sha256,
+        }
+        if download:
+            service.record_download(db, user=user, item=item, now=clock())
+            headers["Content-Disposition"] = (
+                f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
+            )
+            headers["Content-Length"] = str(item.size)
+            body: Iterator[bytes] = _verified(sessions, storage, item, clock)
+            status = 200
+        else:
+            span = ranges.parse(range_header, item.size)
+            start, end = span or (0, item.size)
+            pid = service.record_stream(
+                db,
+                user=user,
+                item=item,
+                span=(start, end),
+                playback_id=playback,
+                idle=playback_idle,
+                now=clock(),
+            )
+            headers["X-Playback"] = pid
+            headers["Content-Length"] = str(end - start)
+            status = 200 if span is None else 206
+            if span is not None:
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
+            body = storage.read(item.storage_key, start, end)
+    return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)

@@ -1,0 +1,80 @@
+"""Staff pages for cases: the list, a new case, a case's evidence, closing and reopening."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from portal.cases import service as case_service
+from portal.cases.schemas import CaseClose, CaseCreate
+from portal.db import transaction
+from portal.deps import RuntimeDep
+from portal.evidence import service as evidence
+from portal.flows import cases as case_flows
+from portal.web.access import CaseWorker
+from portal.web.forms import validated
+from portal.web.rendering import render, see_other
+from portal.web.routing import router
+
+
+@router.get("/staff/cases")
+def cases_page(request: Request, rt: RuntimeDep, user: CaseWorker) -> HTMLResponse:
+    with rt.sessions() as db:
+        rows = case_service.list_cases(db)
+    return render(request, "staff/cases.html", user=user, rows=rows)
+
+
+@router.post("/staff/cases")
+def create_case(
+    rt: RuntimeDep,
+    user: CaseWorker,
+    title: Annotated[str, Form(max_length=600)],
+    reference: Annotated[str, Form(max_length=256)] = "",
+    offense: Annotated[str, Form(max_length=16)] = "felony",
+) -> Response:
+    body = validated(
+        CaseCreate, title=title.strip(), reference=reference.strip() or None, offense=offense
+    )
+    with transaction(rt.sessions) as db:
+        case = case_service.create(
+            db,
+            user=user,
+            title=body.title,
+            reference=body.reference,
+            offense=body.offense,
+            now=rt.clock(),
+        )
+        case_id = case.id
+    return see_other(f"/web/staff/cases/{case_id}")
+
+
+@router.get("/staff/cases/{case_id}")
+def case_page(request: Request, case_id: str, rt: RuntimeDep, user: CaseWorker) -> HTMLResponse:
+    with transaction(rt.sessions) as db:
+        case = case_service.get(db, case_id=case_id)
+        items = evidence.case_evidence(db, user=user, case=case, now=rt.clock())
+    return render(request, "staff/case.html", user=user, case=case, items=items)
+
+
+@router.post("/staff/cases/{case_id}/close")
+def close_case(
+    case_id: str,
+    rt: RuntimeDep,
+    user: CaseWorker,
+    offense: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    body = validated(CaseClose, offense=offense or None)
+    with transaction(rt.sessions) as db:
+        case_flows.close(
+            db, rt.retention, user=user, case_id=case_id, offense=body.offense, now=rt.clock()
+        )
+    return see_other(f"/web/staff/cases/{case_id}")
+
+
+@router.post("/staff/cases/{case_id}/reopen")
+def reopen_case(case_id: str, rt: RuntimeDep, user: CaseWorker) -> Response:
+    with transaction(rt.sessions) as db:
+        case_flows.reopen(db, rt.retention, user=user, case_id=case_id, now=rt.clock())
+    return see_other(f"/web/staff/cases/{case_id}")

@@ -1,0 +1,268 @@
+"""Staff pages for evidence: the queue, an item's page (metadata, consent, holds, custody
+timeline), its thumbnail and content, triage, case links and the witness's contact.
+
+Each page calls the same service function as the API route, so it appends the same custody
+event; thumbnail and content come from `portal.evidence.content`, as the API's do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Form, Header, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from portal.auth import service as staff_auth
+from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission, allowed
+from portal.cases import service as case_service
+from portal.cases.models import Case
+from portal.db import transaction
+from portal.deps import RuntimeDep
+from portal.errors import Invalid, NotFound
+from portal.evidence import content as serving
+from portal.evidence import service as evidence
+from portal.evidence.models import Disposition
+from portal.evidence.schemas import Triage
+from portal.flows import cases as case_flows
+from portal.flows import triage as triage_flow
+from portal.retention import service as retention
+from portal.web.access import CaseWorker, ContactViewer, Player, Reader, Triager
+from portal.web.forms import blank, day, validated
+from portal.web.rendering import render, see_other
+from portal.web.routing import router
+
+PER_PAGE = 50
+
+
+def evidence_done(evidence_id: str) -> RedirectResponse:
+    """Back to the item's page after a form, which then says the change was made."""
+    return see_other(f"/web/staff/evidence/{evidence_id}?done=1")
+
+
+def _case_choices(db: Session, user: StaffUser) -> list[Case]:
+    """The cases a user may link an item to (none without the cases permission)."""
+    if not allowed(user.role, Permission.CASES):
+        return []
+    return [c for c, _ in case_service.list_cases(db)]
+
+
+@router.get("/staff/queue")
+def queue(
+    request: Request,
+    rt: RuntimeDep,
+    user: Reader,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    media_type: Annotated[str | None, Query(max_length=100)] = None,
+    case: Annotated[str | None, Query(max_length=64)] = None,
+    received_from: Annotated[str | None, Query(max_length=20)] = None,
+    received_to: Annotated[str | None, Query(max_length=20)] = None,
+    sort: Annotated[str, Query(max_length=20)] = "-received_at",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    status = blank(status)
+    if status not in (None, "new", "accepted", "declined"):
+        raise Invalid("status must be new, accepted or declined", code="bad_status")
+    filters = evidence.QueueFilter(
+        status, day(received_from), day(received_to, end=True), blank(case), blank(media_type)
+    )
+    with transaction(rt.sessions) as db:
+        items, total = evidence.queue(
+            db, user=user, filters=filters, sort=sort, page=page, per_page=PER_PAGE, now=rt.clock()
+        )
+        cases = evidence.case_ids(db, evidence_ids=[e.id for e in items])
+        all_cases = _case_choices(db, user)
+    params = {
+        "status": status or "",
+        "media_type": blank(media_type) or "",
+        "case": blank(case) or "",
+        "received_from": blank(received_from) or "",
+        "received_to": blank(received_to) or "",
+        "sort": sort,
+    }
+
+    def page_url(n: int) -> str:
+        return "/web/staff/queue?" + urlencode({**params, "page": n})
+
+    return render(
+        request,
+        "staff/queue.html",
+        user=user,
+        items=items,
+        cases=cases,
+        all_cases=all_cases,
+        total=total,
+        page=page,
+        filters=params,
+        sorts=list(evidence.SORTS),
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page * PER_PAGE < total else None,
+    )
+
+
+def _staff_ids(events: list[dict[str, Any]]) -> set[str]:
+    return {e["actor"].split(":")[1] for e in events if e["actor"].startswith("staff:")}
+
+
+def _who(actor: str, names: dict[str, str]) -> str:
+    if actor.startswith("staff:"):
+        _, uid, role = [*actor.split(":"), "", ""][:3]
+        return f"{names.get(uid, uid)} ({role})"
+    return actor
+
+
+def _timeline(events: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": e["seq"],
+            "at": e["at"],
+            "type": e["type"],
+            "who": _who(e["actor"], names),
+            "details": json.dumps(e["details"], ensure_ascii=False, sort_keys=True),
+        }
+        for e in events
+    ]
+
+
+@router.get("/staff/evidence/{evidence_id}")
+def evidence_page(
+    request: Request,
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: Reader,
+    done: str | None = None,
+) -> HTMLResponse:
+    now = rt.clock()
+    with transaction(rt.sessions) as db:
+        # The same calls as GET /api/v1/evidence/{id} and .../custody: the same events.
+        item = evidence.view(db, user=user, evidence_id=evidence_id, now=now)
+        linked = evidence.case_ids(db, evidence_ids=[item.id])[item.id]
+        sub, consent = evidence.submission_context(db, item=item)
+        holds = retention.holds_of(db, evidence_id=item.id)
+        events = evidence.timeline(db, user=user, evidence_id=item.id, now=now)
+        names = staff_auth.names_of(db, user_ids=_staff_ids(events))
+        all_cases = _case_choices(db, user)
+        has_contact = sub.contact_encrypted is not None
+        incident = {
+            "occurred_at": sub.incident_occurred_at,
+            "place": sub.incident_place,
+            "description": sub.incident_description,
+        }
+    return render(
+        request,
+        "staff/evidence.html",
+        user=user,
+        item=item,
+        info=item.media_info or {},
+        kind=item.media_type.split("/")[0],
+        linked=linked,
+        all_cases=[c for c in all_cases if c.id not in linked],
+        consent_scopes=consent.scopes,
+        incident=incident,
+        holds=holds,
+        timeline=_timeline(events, names),
+        has_contact=has_contact and allowed(user.role, Permission.WITNESS_CONTACT),
+        purged=item.disposition == Disposition.PURGED,
+        done=bool(done),
+        contact=None,
+    )
+
+
+@router.get("/staff/evidence/{evidence_id}/thumbnail")
+def thumbnail(evidence_id: str, rt: RuntimeDep, user: Reader) -> Response:
+    return serving.thumbnail(
+        rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
+    )
+
+
+@router.get("/staff/evidence/{evidence_id}/content")
+def content(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: Player,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    download: bool = False,
+    playback: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The API's content response behind the session cookie: same Range handling, playback
+    grouping and checked download, so the same custody events."""
+    return serving.original(
+        rt.sessions,
+        rt.storage,
+        user=user,
+        evidence_id=evidence_id,
+        range_header=range_header,
+        download=download,
+        playback=playback,
+        playback_idle=rt.settings.playback_idle,
+        clock=rt.clock,
+    )
+
+
+@router.post("/staff/evidence/{evidence_id}/triage")
+def triage(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: Triager,
+    decision: Annotated[str, Form(max_length=16)],
+    reason: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    body = validated(Triage, decision=decision, reason=reason.strip())
+    with transaction(rt.sessions) as db:
+        triage_flow.triage(
+            db,
+            rt.retention,
+            user=user,
+            evidence_id=evidence_id,
+            decision=body.decision,
+            reason=body.reason,
+            now=rt.clock(),
+        )
+    return evidence_done(evidence_id)
+
+
+@router.post("/staff/evidence/{evidence_id}/link")
+def link(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: CaseWorker,
+    case_id: Annotated[str, Form(max_length=64)],
+) -> Response:
+    with transaction(rt.sessions) as db:
+        case_flows.link(
+            db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
+        )
+    return evidence_done(evidence_id)
+
+
+@router.post("/staff/evidence/{evidence_id}/unlink")
+def unlink(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: CaseWorker,
+    case_id: Annotated[str, Form(max_length=64)],
+) -> Response:
+    with transaction(rt.sessions) as db:
+        case_flows.unlink(
+            db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
+        )
+    return evidence_done(evidence_id)
+
+
+@router.post("/staff/evidence/{evidence_id}/contact")
+def witness_contact(
+    request: Request, evidence_id: str, rt: RuntimeDep, user: ContactViewer
+) -> HTMLResponse:
+    """Decrypting a contact is a logged look (witness.contact_viewed), as in the API."""
+    with transaction(rt.sessions) as db:
+        item = evidence.get(db, evidence_id=evidence_id)
+        try:
+            data = evidence.contact(
+                db, user=user, evidence_id=evidence_id, cipher=rt.contact_cipher, now=rt.clock()
+            )
+        except NotFound:
+            data = {}
+    return render(request, "staff/contact.html", user=user, item=item, contact=data)

@@ -1,0 +1,101 @@
+"""Staff log in and out: a session cookie (`portal.auth.service.login`) and a fresh CSRF token
+for each new session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from portal.auth import service as staff_auth
+from portal.auth.models import StaffUser
+from portal.auth.permissions import Permission, allowed
+from portal.db import transaction
+from portal.deps import RuntimeDep
+from portal.web.access import StaffUserDep
+from portal.web.i18n import Translator
+from portal.web.rendering import language, render, secure, see_other
+from portal.web.routing import router
+from portal.web.security import (
+    csrf_cookie,
+    delete_cookie,
+    new_csrf_token,
+    session_cookie,
+    set_cookie,
+)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only our own staff pages: never an open redirect."""
+    if value and value.startswith("/web/staff/") and "//" not in value and "\\" not in value:
+        return value
+    return "/web/staff/queue"
+
+
+def _home(user: StaffUser) -> str:
+    if allowed(user.role, Permission.EVIDENCE_READ):
+        return "/web/staff/queue"
+    return "/web/staff/log"
+
+
+@router.get("/staff/login")
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "staff/login.html", error=None, next=_safe_next(next), name="")
+
+
+@router.post("/staff/login")
+async def login(
+    request: Request,
+    rt: RuntimeDep,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    def run() -> staff_auth.LoginResult:
+        with transaction(rt.sessions) as db:
+            return staff_auth.login(
+                db, name=username, password=password, policy=rt.login_policy, now=rt.clock()
+            )
+
+    result = await run_in_threadpool(run)  # the failure is committed before we answer
+    if result.failure is not None or result.token is None or result.user is None:
+        t = Translator(language(request))
+        error = t("staff.locked") if result.failure == "locked" else t("staff.bad_login")
+        status = 403 if result.failure == "locked" else 401
+        return render(
+            request,
+            "staff/login.html",
+            status=status,
+            error=error,
+            next=_safe_next(next),
+            name=username,
+        )
+    is_https = secure(request)
+    target = _safe_next(next) if next else _home(result.user)
+    response = see_other(target)
+    ttl = int(rt.settings.session_ttl.total_seconds())
+    set_cookie(response, session_cookie(is_https), result.token, secure=is_https, max_age=ttl)
+    # A new CSRF token for the new session: one planted before login is worthless after.
+    set_cookie(response, csrf_cookie(is_https), new_csrf_token(), secure=is_https)
+    return response
+
+
+@router.post("/staff/logout")
+def logout(request: Request, rt: RuntimeDep) -> Response:
+    is_https = secure(request)
+    token = request.cookies.get(session_cookie(is_https))
+    if token:
+        with transaction(rt.sessions) as db:
+            staff_auth.logout(db, token=token, now=rt.clock())
+    response = see_other("/web/staff/login")
+    delete_cookie(response, session_cookie(is_https), secure=is_https)
+    delete_cookie(response, csrf_cookie(is_https), secure=is_https)
+    return response
+
+
+@router.get("/staff")
+@router.get("/staff/")
+def staff_home(user: StaffUserDep) -> Response:
+    return see_other(_home(user))
