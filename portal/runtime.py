@@ -24,6 +24,7 @@ from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
 from portal.evidence.service import close_idle_playbacks
 from portal.ratelimit import service as ratelimit
+from portal.retention import disposition
 from portal.retention import service as retention_svc
 from portal.storage import Storage
 from portal.uploads.service import Deps, Limits
@@ -55,9 +56,9 @@ class Runtime:
 
     def run_retention(
         self, *, as_of: datetime | None = None, dry_run: bool = False
-    ) -> retention_svc.RunReport:
+    ) -> disposition.RunReport:
         now = self.clock()
-        return retention_svc.run(
+        return disposition.run(
             self.sessions, self.retention, as_of=as_of or now, dry_run=dry_run, now=now
         )
 

@@ -15,7 +15,7 @@ from portal.auth import service
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.db import transaction
-from portal.deps import RuntimeDep, StaffDep, require
+from portal.deps import Managers, RuntimeDep, SettingsReader, StaffDep
 from portal.errors import Forbidden, responses
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
@@ -79,9 +79,6 @@ def me(user: StaffDep) -> UserOut:
     return _out(user)
 
 
-Managers = require(Permission.MANAGE_USERS, Permission.MANAGE_INVESTIGATORS)
-
-
 def _manageable_roles(user: StaffUser) -> tuple[str, ...]:
     if allowed(user.role, Permission.MANAGE_USERS):
         return ("investigator", "supervisor", "auditor", "admin")
@@ -115,7 +112,7 @@ def disable_user(user_id: str, rt: RuntimeDep, user: StaffUser = Managers) -> Us
 
 
 @router.get("/settings", responses=responses(401, 403))
-def settings(rt: RuntimeDep, user: StaffUser = require(Permission.SETTINGS)) -> dict[str, str]:
+def settings(rt: RuntimeDep, user: StaffUser = SettingsReader) -> dict[str, str]:
     """The running settings, with passwords in URLs masked."""
     out = {k: str(v) for k, v in rt.settings.model_dump().items()}
     for k in ("database_url", "storage_url"):

@@ -5,18 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from portal.auth.models import StaffUser
-from portal.auth.permissions import Permission
 from portal.cases import service
 from portal.cases.models import Case
 from portal.cases.schemas import CaseClose, CaseCreate, CaseOut, LinkRequest
 from portal.db import transaction
-from portal.deps import RuntimeDep, require
+from portal.deps import CaseWorker, RuntimeDep
 from portal.errors import responses
 from portal.flows import cases as case_flows
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=responses(401, 403))
-
-CaseWorker = require(Permission.CASES)
 
 
 def _case_out(case: Case, count: int) -> CaseOut:

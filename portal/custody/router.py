@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from portal.auth.permissions import Permission
 from portal.custody import merkle
 from portal.custody import service as custody
 from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
-from portal.deps import RuntimeDep, require
+from portal.deps import Auditor, RuntimeDep
 from portal.errors import Invalid, NotFound, responses
 
 router = APIRouter(prefix="/api/v1/log", tags=["custody log"])
@@ -21,9 +20,6 @@ MAX_ENTRIES = 1000
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-Auditor = require(Permission.LOG)
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse, responses=responses(404))

@@ -16,8 +16,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from portal.auth.models import StaffUser
-from portal.auth.permissions import Permission
-from portal.deps import RuntimeDep, require
+from portal.deps import CaseWorker, RuntimeDep
 from portal.errors import responses
 from portal.export import service
 from portal.export.schemas import ExportRequest
@@ -25,7 +24,6 @@ from portal.flows import export as export_flow
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
-CaseWorker = require(Permission.CASES)
 STALE_SPOOL = 6 * 3600
 """Seconds after which a spooled bundle is left over (a client that went away mid-download)."""
 

@@ -11,7 +11,7 @@ from portal.db import transaction
 from portal.deps import Approver, Holder, RetentionManager, RuntimeDep
 from portal.errors import responses
 from portal.evidence.models import Evidence
-from portal.retention import service
+from portal.retention import disposition, service
 from portal.retention.models import Hold
 from portal.retention.schemas import (
     DueOut,
@@ -38,7 +38,7 @@ def _hold(h: Hold) -> HoldOut:
     )
 
 
-def _due(d: service.DueItem) -> DueOut:
+def _due(d: disposition.DueItem) -> DueOut:
     return DueOut(
         evidence_id=d.item.id,
         sha256=d.item.sha256,
@@ -93,7 +93,7 @@ def set_policy(
 @router.get("/retention/due")
 def due(rt: RuntimeDep, user: StaffUser = RetentionManager) -> list[DueOut]:
     with rt.sessions() as db:
-        return [_due(d) for d in service.due(db, as_of=rt.clock())]
+        return [_due(d) for d in disposition.due(db, as_of=rt.clock())]
 
 
 @router.get("/retention/forecast")
@@ -110,14 +110,14 @@ def forecast(
                 retain_until=e.retain_until,
                 held=bool(service.active_holds(db, e.id)),
             )
-            for e in service.forecast(db, now=rt.clock(), days=days)
+            for e in disposition.forecast(db, now=rt.clock(), days=days)
         ]
 
 
 @router.post("/retention/due/{evidence_id}/approval", responses=responses(404, 409))
 def approve(evidence_id: str, rt: RuntimeDep, user: StaffUser = Approver) -> DueOut:
     with transaction(rt.sessions) as db:
-        return _due(service.approve(db, user=user, evidence_id=evidence_id, now=rt.clock()))
+        return _due(disposition.approve(db, user=user, evidence_id=evidence_id, now=rt.clock()))
 
 
 @router.put("/evidence/{evidence_id}/retention", responses=responses(404, 409))

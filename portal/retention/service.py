@@ -5,33 +5,29 @@ of every rule that applies to it (indefinite beats any date); a legal hold block
 whatever the date; a withdrawn consent replaces the item's own rules (never keep longer than
 the witness agreed) unless a case needs it. Storage is told every date (Object Lock on S3),
 only ever extending it, so someone holding the database cannot destroy early.
-
-Destruction is three steps, so a crash anywhere is finished by the next run with exactly one
-`evidence.purged`: mark `purging` (commit), delete from storage (idempotent), then tombstone,
-mark `purged` and log (one commit).
+Due items, approvals and destruction are in retention/disposition.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
 from portal.cases.models import Case, CaseLink, CaseState
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.db import transaction
 from portal.errors import Conflict, Invalid, NotFound
-from portal.evidence.models import Derivative, Disposition, Evidence
+from portal.evidence.models import Disposition, Evidence
 from portal.ids import new_id
-from portal.retention.models import TRIGGERS, Approval, Hold, RetentionPolicy, Tombstone
-from portal.storage import ObjectLocked, Storage
-from portal.submissions.models import Consent, Submission, SubmissionState
+from portal.retention.models import TRIGGERS, Hold, RetentionPolicy
+from portal.storage import Storage
+from portal.submissions.models import Consent
 
 # category: (keep_days or None for indefinite, trigger, approvals required)
 DEFAULT_POLICIES: dict[str, tuple[int | None, str, int]] = {
@@ -55,7 +51,7 @@ class Context:
     lock_mode: str = "GOVERNANCE"
 
 
-def _iso(at: datetime | None) -> str | None:
+def iso(at: datetime | None) -> str | None:
     return custody.rfc3339(as_utc(at)) if at else None
 
 
@@ -80,7 +76,7 @@ def policies(db: Session) -> dict[str, RetentionPolicy]:
     return {p.category: p for p in db.scalars(select(RetentionPolicy))}
 
 
-def _policy_json(p: RetentionPolicy) -> dict[str, Any]:
+def policy_json(p: RetentionPolicy) -> dict[str, Any]:
     return {
         "keep_days": p.keep_days,
         "trigger": p.trigger,
@@ -104,7 +100,7 @@ def set_policy(
         raise NotFound(f"no retention category {category!r}")
     if trigger not in TRIGGERS[:3]:
         raise Invalid(f"trigger must be one of {', '.join(TRIGGERS[:3])}", code="bad_trigger")
-    old = _policy_json(policy)
+    old = policy_json(policy)
     policy.keep_days, policy.trigger = keep_days, trigger
     policy.approvals_required, policy.updated_at = approvals_required, now
     custody.append(
@@ -112,7 +108,7 @@ def set_policy(
         type=EventType.POLICY_CHANGED,
         actor=user.actor,
         subject=category,
-        details={"old": old, "new": _policy_json(policy)},
+        details={"old": old, "new": policy_json(policy)},
         at=now,
     )
     for item in db.scalars(select(Evidence).where(Evidence.disposition.is_(None))):
@@ -206,8 +202,8 @@ def recompute(db: Session, ctx: Context, *, item: Evidence, reason: str, now: da
         actor=custody.SYSTEM,
         subject=item.id,
         details={
-            "old": {"category": item.retention_category, "retain_until": _iso(old_until)},
-            "new": {"category": new.category, "retain_until": _iso(new.until)},
+            "old": {"category": item.retention_category, "retain_until": iso(old_until)},
+            "new": {"category": new.category, "retain_until": iso(new.until)},
             "reason": reason,
         },
         at=now,
@@ -258,7 +254,7 @@ def override(
         type=EventType.RETENTION_OVERRIDDEN,
         actor=user.actor,
         subject=item.id,
-        details={"until": _iso(until), "reason": reason},
+        details={"until": iso(until), "reason": reason},
         at=now,
     )
     recompute(db, ctx, item=item, reason=f"override: {reason}", now=now)
@@ -373,277 +369,4 @@ def status_for_witness(db: Session, *, item: Evidence) -> FileRetention:
         return FileRetention("needed_by_case", until, "needed by a case investigation")
     if until is None:
         return FileRetention("kept", None, "kept while it is needed")
-    return FileRetention("scheduled", until, f"to be destroyed after {_iso(until)}")
-
-
-# --- due items, approvals and destruction --------------------------------------------------------
-
-
-@dataclass
-class DueItem:
-    item: Evidence
-    approvals_required: int
-    approvers: list[str] = field(default_factory=list)
-
-    @property
-    def ready(self) -> bool:
-        return len(self.approvers) >= self.approvals_required
-
-
-def _approvals_required(db: Session, item: Evidence) -> int:
-    policy = db.get(RetentionPolicy, item.retention_category or "")
-    return policy.approvals_required if policy else 0
-
-
-def due(db: Session, *, as_of: datetime) -> list[DueItem]:
-    """Items whose date has passed and that no hold keeps, with their approvals so far."""
-    held = select(Hold.evidence_id).where(Hold.released_at.is_(None))
-    items = db.scalars(
-        select(Evidence)
-        .where(
-            Evidence.disposition.is_(None),
-            Evidence.retain_until.is_not(None),
-            Evidence.retain_until <= as_of,
-            Evidence.id.not_in(held),
-        )
-        .order_by(Evidence.retain_until)
-    )
-    out = []
-    for item in items:
-        approvers = list(
-            db.scalars(
-                select(Approval.approver_id).where(
-                    Approval.evidence_id == item.id,
-                    Approval.category == item.retention_category,
-                )
-            )
-        )
-        out.append(DueItem(item, _approvals_required(db, item), approvers))
-    return out
-
-
-def forecast(db: Session, *, now: datetime, days: int) -> list[Evidence]:
-    return list(
-        db.scalars(
-            select(Evidence)
-            .where(
-                Evidence.disposition.is_(None),
-                Evidence.retain_until.is_not(None),
-                Evidence.retain_until <= now + timedelta(days=days),
-            )
-            .order_by(Evidence.retain_until)
-        )
-    )
-
-
-def approve(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> DueItem:
-    entry = next((d for d in due(db, as_of=now) if d.item.id == evidence_id), None)
-    if entry is None:
-        raise Conflict("the item is not due for destruction", code="not_due")
-    if entry.approvals_required == 0:
-        raise Conflict("this item needs no approval", code="no_approval_needed")
-    if user.id in entry.approvers:
-        raise Conflict(
-            "you already approved; a second, different supervisor must", code="already_approved"
-        )
-    db.add(
-        Approval(
-            evidence_id=evidence_id,
-            approver_id=user.id,
-            category=entry.item.retention_category or "",
-            approved_at=now,
-        )
-    )
-    custody.append(
-        db,
-        type=EventType.DISPOSITION_APPROVED,
-        actor=user.actor,
-        subject=evidence_id,
-        details={
-            "category": entry.item.retention_category,
-            "approvals": len(entry.approvers) + 1,
-            "required": entry.approvals_required,
-        },
-        at=now,
-    )
-    entry.approvers.append(user.id)
-    return entry
-
-
-@dataclass
-class RunReport:
-    destroyed: list[str] = field(default_factory=list)
-    awaiting_approval: list[str] = field(default_factory=list)
-    locked: list[str] = field(default_factory=list)
-    would_destroy: list[str] = field(default_factory=list)
-
-
-def run(
-    sessions: sessionmaker[Session],
-    ctx: Context,
-    *,
-    as_of: datetime,
-    dry_run: bool = False,
-    now: datetime,
-) -> RunReport:
-    """Destroy what is due and approved (and finish any destruction a crash interrupted)."""
-    report = RunReport()
-    with transaction(sessions) as db:
-        ensure_default_policies(db, now=now)
-        for item in db.scalars(
-            select(Evidence).where(
-                Evidence.retention_category.is_(None), Evidence.disposition.is_(None)
-            )
-        ):
-            recompute(db, ctx, item=item, reason="first computation", now=now)
-        unfinished = list(
-            db.scalars(select(Evidence.id).where(Evidence.disposition == Disposition.PURGING))
-        )
-        entries = due(db, as_of=as_of)
-    for entry in entries:
-        if not entry.ready:
-            report.awaiting_approval.append(entry.item.id)
-        elif dry_run:
-            report.would_destroy.append(entry.item.id)
-        else:
-            unfinished.append(entry.item.id)
-    if dry_run:
-        report.would_destroy += unfinished
-        return report
-    for evidence_id in dict.fromkeys(unfinished):
-        try:
-            if _purge(sessions, ctx, evidence_id=evidence_id, as_of=as_of, now=now):
-                report.destroyed.append(evidence_id)
-        except ObjectLocked:
-            # Storage still holds it (COMPLIANCE lock): back under its rules, so it keeps
-            # following holds and case links until a later run succeeds.
-            with transaction(sessions) as db:
-                db.execute(
-                    update(Evidence)
-                    .where(Evidence.id == evidence_id, Evidence.disposition == Disposition.PURGING)
-                    .values(disposition=None)
-                )
-            report.locked.append(evidence_id)
-    return report
-
-
-def _purge(
-    sessions: sessionmaker[Session],
-    ctx: Context,
-    *,
-    evidence_id: str,
-    as_of: datetime,
-    now: datetime,
-) -> bool:
-    # 1. Intent, after checking again under the row's lock: nothing held, still due.
-    with transaction(sessions) as db:
-        item = db.get(Evidence, evidence_id, with_for_update=True)
-        if item is None or item.disposition == Disposition.PURGED:
-            return False
-        if item.disposition is None:
-            entry = next((d for d in due(db, as_of=as_of) if d.item.id == evidence_id), None)
-            if entry is None or not entry.ready:
-                return False
-            item.disposition = Disposition.PURGING
-        key, sha256 = item.storage_key, item.sha256
-        # The object's lock is the longest any item sharing it ever set (storage never
-        # shortens), including items already destroyed.
-        longest = db.scalar(
-            select(func.max(Evidence.locked_until)).where(Evidence.storage_key == key)
-        )
-        locked = as_utc(longest) if longest else None
-        others = db.scalar(
-            select(Evidence.id).where(
-                Evidence.storage_key == key,
-                Evidence.id != item.id,
-                or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED),
-            )
-        )
-        derived = list(db.scalars(select(Derivative.key).where(Derivative.source_sha256 == sha256)))
-    # 2. Storage. Idempotent: missing objects are fine. Bypass governance only when our own
-    # (shortened, e.g. withdrawn) date has passed but the lock set earlier has not.
-    if others is None:
-        bypass = ctx.lock_mode == "GOVERNANCE" and locked is not None and locked > as_of
-        ctx.storage.delete(key, bypass_governance=bypass)
-        for derived_key in derived:
-            ctx.storage.delete(derived_key, bypass_governance=True)
-    # 3. Tombstone, state and event, together.
-    with transaction(sessions) as db:
-        item = db.get(Evidence, evidence_id, with_for_update=True)
-        if item is None or item.disposition != Disposition.PURGING:
-            return False
-        policy = db.get(RetentionPolicy, item.retention_category or "")
-        approvers = list(
-            db.scalars(
-                select(Approval.approver_id).where(
-                    Approval.evidence_id == item.id, Approval.category == item.retention_category
-                )
-            )
-        )
-        db.add(
-            Tombstone(
-                evidence_id=item.id,
-                sha256=item.sha256,
-                size=item.size,
-                received_at=item.received_at,
-                retain_until=item.retain_until,
-                purged_at=now,
-                category=item.retention_category or "",
-                approvers=approvers,
-                policy=_policy_json(policy)
-                if policy
-                else {"withdrawal_grace_days": ctx.withdrawal_grace.days},
-            )
-        )
-        if others is None:
-            for d in db.scalars(select(Derivative).where(Derivative.source_sha256 == sha256)):
-                db.delete(d)
-        item.disposition = Disposition.PURGED
-        # What the bytes said about the witness (GPS, device) goes with them.
-        item.media_info, item.thumbnail_key = None, None
-        custody.append(
-            db,
-            type=EventType.EVIDENCE_PURGED,
-            actor=custody.SYSTEM,
-            subject=item.id,
-            details={
-                "sha256": item.sha256,
-                "size": item.size,
-                "category": item.retention_category,
-                "retain_until": _iso(item.retain_until),
-                "approvers": approvers,
-                "object_kept_for": others,
-            },
-            at=now,
-        )
-        _forget_witness_if_done(db, submission_id=item.submission_id, now=now)
-    return True
-
-
-def _forget_witness_if_done(db: Session, *, submission_id: str, now: datetime) -> None:
-    """Once a withdrawn submission's last file is gone, so are the witness's details."""
-    sub = db.get(Submission, submission_id)
-    if (
-        sub is None
-        or sub.status != SubmissionState.WITHDRAWN
-        or (sub.contact_encrypted is None and not (sub.incident_place or sub.incident_description))
-    ):
-        return
-    db.flush()
-    left = db.scalar(
-        select(Evidence.id).where(
-            Evidence.submission_id == submission_id,
-            or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED),
-        )
-    )
-    if left is None:
-        sub.contact_encrypted = None
-        sub.incident_place = sub.incident_description = None
-        custody.append(
-            db,
-            type=EventType.WITNESS_DETAILS_ERASED,
-            actor=custody.SYSTEM,
-            subject=sub.id,
-            details={},
-            at=now,
-        )
+    return FileRetention("scheduled", until, f"to be destroyed after {iso(until)}")

@@ -27,7 +27,8 @@ from portal.config import Settings
 from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.flows.content_audit import audit_log_and_content
-from portal.retention.service import DEFAULT_POLICIES, RunReport
+from portal.retention.disposition import RunReport
+from portal.retention.service import DEFAULT_POLICIES
 from portal.storage import ObjectLocked, StorageUnavailable
 from portal.submissions.models import Submission
 from tests.support.api import runtime, staff_login

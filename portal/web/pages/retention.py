@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from portal.db import transaction
 from portal.deps import RuntimeDep
+from portal.retention import disposition
 from portal.retention import service as retention
 from portal.retention.schemas import HoldCreate, HoldRelease
 from portal.web.access import Approver, Holder, RetentionViewer
@@ -62,12 +63,12 @@ def release_hold(
 @router.get("/staff/retention")
 def retention_page(request: Request, rt: RuntimeDep, user: RetentionViewer) -> HTMLResponse:
     with rt.sessions() as db:
-        due = retention.due(db, as_of=rt.clock())
+        due = disposition.due(db, as_of=rt.clock())
     return render(request, "staff/retention.html", user=user, due=due)
 
 
 @router.post("/staff/retention/{evidence_id}/approve")
 def approve(evidence_id: str, rt: RuntimeDep, user: Approver) -> Response:
     with transaction(rt.sessions) as db:
-        retention.approve(db, user=user, evidence_id=evidence_id, now=rt.clock())
+        disposition.approve(db, user=user, evidence_id=evidence_id, now=rt.clock())
     return see_other("/web/staff/retention")
