@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal, get_args
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UtcDateTime
 
-TRIGGERS = ("receipt", "triage", "case_closure", "withdrawal")
+# What starts a category's clock. A policy may use the first three; withdrawal is the witness's.
+PolicyTrigger = Literal["receipt", "triage", "case_closure"]
+
+
+class Trigger(StrEnum):
+    RECEIPT = "receipt"
+    TRIAGE = "triage"
+    CASE_CLOSURE = "case_closure"
+    WITHDRAWAL = "withdrawal"
+
+
+POLICY_TRIGGERS: tuple[PolicyTrigger, ...] = get_args(PolicyTrigger)
 
 
 class RetentionPolicy(Base):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from portal.retention.models import PolicyTrigger
 from portal.schemas import Strict
 
 
@@ -20,7 +20,7 @@ class PolicyOut(BaseModel):
 
 class PolicyUpdate(Strict):
     keep_days: int | None = Field(ge=1, le=365 * 200)
-    trigger: Literal["receipt", "triage", "case_closure"]
+    trigger: PolicyTrigger
     approvals_required: int = Field(ge=0, le=2)
 
 

@@ -23,23 +23,23 @@ from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.errors import Conflict, Invalid, NotFound
-from portal.evidence.models import Disposition, Evidence
+from portal.evidence.models import Disposition, Evidence, TriageState
 from portal.ids import new_id
-from portal.retention.models import TRIGGERS, Hold, RetentionPolicy
+from portal.retention.models import POLICY_TRIGGERS, Hold, RetentionPolicy, Trigger
 from portal.storage import Storage
 from portal.submissions.models import Consent
 
 # category: (keep_days or None for indefinite, trigger, approvals required)
-DEFAULT_POLICIES: dict[str, tuple[int | None, str, int]] = {
-    "unreviewed": (365, "receipt", 0),
-    "declined": (90, "triage", 0),
-    "no-case": (730, "triage", 1),
-    "case-open": (None, "case_closure", 1),
-    "case-closed-misdemeanor": (3 * 365, "case_closure", 1),
-    "case-closed-felony": (10 * 365, "case_closure", 2),
-    "homicide": (None, "case_closure", 2),
+DEFAULT_POLICIES: dict[str, tuple[int | None, Trigger, int]] = {
+    "unreviewed": (365, Trigger.RECEIPT, 0),
+    "declined": (90, Trigger.TRIAGE, 0),
+    "no-case": (730, Trigger.TRIAGE, 1),
+    "case-open": (None, Trigger.CASE_CLOSURE, 1),
+    "case-closed-misdemeanor": (3 * 365, Trigger.CASE_CLOSURE, 1),
+    "case-closed-felony": (10 * 365, Trigger.CASE_CLOSURE, 2),
+    "homicide": (None, Trigger.CASE_CLOSURE, 2),
 }
-WITHDRAWN = "withdrawn"
+WITHDRAWN = "withdrawn"  # the category of a file whose witness withdrew consent
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,8 @@ def set_policy(
     policy = db.get(RetentionPolicy, category)
     if policy is None:
         raise NotFound(f"no retention category {category!r}")
-    if trigger not in TRIGGERS[:3]:
-        raise Invalid(f"trigger must be one of {', '.join(TRIGGERS[:3])}", code="bad_trigger")
+    if trigger not in POLICY_TRIGGERS:
+        raise Invalid(f"trigger must be one of {', '.join(POLICY_TRIGGERS)}", code="bad_trigger")
     old = policy_json(policy)
     policy.keep_days, policy.trigger = keep_days, trigger
     policy.approvals_required, policy.updated_at = approvals_required, now
@@ -170,11 +170,13 @@ def decide(db: Session, ctx: Context, *, item: Evidence) -> Decision:
         if withdrawn is not None:
             # The witness's withdrawal replaces every other rule but a case's.
             return Decision(WITHDRAWN, withdrawn + ctx.withdrawal_grace, "consent withdrawn")
-        category = {"new": "unreviewed", "declined": "declined"}.get(item.status, "no-case")
-        start = {
-            "receipt": item.received_at,
-            "triage": item.triaged_at or item.received_at,
-        }.get(rules[category].trigger, item.received_at)
+        by_state: dict[str, str] = {TriageState.NEW: "unreviewed", TriageState.DECLINED: "declined"}
+        category = by_state.get(item.status, "no-case")
+        starts: dict[str, datetime] = {
+            Trigger.RECEIPT: item.received_at,
+            Trigger.TRIAGE: item.triaged_at or item.received_at,
+        }
+        start = starts.get(rules[category].trigger, item.received_at)
         candidates.append(rule(category, start, f"{item.status} item"))
     indefinite = [d for d in candidates if d.until is None]
     if indefinite:

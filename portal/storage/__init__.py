@@ -71,8 +71,8 @@ class Storage(Protocol):
     # part upload, so its writes go to a worker thread.
     inline_writes: bool
 
-    def create_partial(self, upload_id: str) -> str | None:
-        """Prepare an empty partial; return initial backend state."""
+    def create_partial(self, upload_id: str) -> None:
+        """Prepare an empty partial; its state is None until the first commit."""
 
     def open_partial(self, upload_id: str, offset: int, state: str | None) -> PartialWriter:
         """Open for appending at `offset`, the last durable offset; bytes past it are dropped."""

@@ -206,12 +206,11 @@ class LocalStorage:
     def _key(self, key: str) -> Path:
         return self.root.joinpath(*key_parts(key))
 
-    def create_partial(self, upload_id: str) -> str | None:
+    def create_partial(self, upload_id: str) -> None:
         with _translated():
             fd = os.open(self._partial(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
             _fsync_dir(self.partials)
-        return None
 
     def open_partial(self, upload_id: str, offset: int, state: str | None) -> _LocalPartial:
         return _LocalPartial(self._partial(upload_id), offset)

@@ -137,11 +137,7 @@ def create(
         )
     # Storage only once the row is committed: a crash before this line leaves a row nobody
     # was told about (offset 0, nothing stored), never a partial that no row names.
-    state = deps.storage.create_partial(upload_id)
-    if state is not None:
-        with transaction(deps.sessions) as db:
-            db.execute(update(Upload).where(Upload.id == upload_id).values(backend_state=state))
-        upload.backend_state = state
+    deps.storage.create_partial(upload_id)
     return upload
 
 

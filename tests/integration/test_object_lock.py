@@ -53,8 +53,8 @@ def _store(seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch, mode: LockMode) ->
     )
     assert s.object_lock_enabled()
     # Stored the way originals are: a multipart partial, finished by a server-side copy.
-    state = s.create_partial("up1")
-    w = s.open_partial("up1", 0, state)
+    s.create_partial("up1")
+    w = s.open_partial("up1", 0, None)
     w.write(b"evidence " * (MIN_PART_SIZE // 4))
     state = w.commit()
     s.finish_partial("up1", state, KEY)

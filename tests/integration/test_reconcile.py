@@ -74,8 +74,8 @@ def log_size(client: TestClient) -> int:
 
 
 def write_partial(storage: Storage, upload_id: str, data: bytes) -> str | None:
-    state = storage.create_partial(upload_id)
-    w = storage.open_partial(upload_id, 0, state)
+    storage.create_partial(upload_id)
+    w = storage.open_partial(upload_id, 0, None)
     w.write(data)
     return w.commit()
 

@@ -84,7 +84,8 @@ class Upload:
     def __init__(self, backend: Backend, upload_id: str = "up1") -> None:
         self.backend = backend
         self.id = upload_id
-        self.state = backend.open().create_partial(upload_id)
+        backend.open().create_partial(upload_id)
+        self.state: str | None = None  # a new partial has no state yet
         self.offset = 0
         self.expected = b""
 

@@ -94,11 +94,10 @@ class S3Storage:
 
     # --- partials -------------------------------------------------------------------------
 
-    def create_partial(self, upload_id: str) -> str | None:
+    def create_partial(self, upload_id: str) -> None:
         self._bucket.partial_dir(upload_id)
         # Nothing to make or record yet: the multipart upload is created with the first full
         # part (small files never need one), and no state reads as the empty one.
-        return None
 
     def open_partial(self, upload_id: str, offset: int, state: str | None) -> S3Partial:
         st = PartialState.loads(state)
