@@ -107,7 +107,8 @@ class _Report(FPDF):
         self.multi_cell(0, 5, pdf_text(value), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _start(plan: Plan) -> _Report:
+def _new_document(plan: Plan) -> _Report:
+    """A4 pages with the footer, and metadata dated at the export rather than now."""
     pdf = _Report(orientation="portrait", unit="mm", format="A4")
     pdf.footer_text = f"Custody report, case {plan.case.id}, exported {_when(plan.exported_at)}"
     pdf.set_creation_date(datetime.fromisoformat(plan.exported_at.replace("Z", "+00:00")))
@@ -157,7 +158,7 @@ def _how_to_check(pdf: _Report, plan: Plan) -> None:
 
 
 def render(plan: Plan) -> bytes:
-    pdf = _start(plan)
+    pdf = _new_document(plan)
     _cover(pdf, plan)
     _how_to_check(pdf, plan)
     if plan.case_events:
