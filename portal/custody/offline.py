@@ -67,6 +67,66 @@ def _natural(v: object) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
 
 
+def decode_proof(report: Report, label: str, raw: object, *, missing: str) -> list[bytes] | None:
+    """The hashes of an inclusion proof, or None once the report says why they are unusable;
+    `missing` is the finding when the proof is not a list of strings."""
+    if not (isinstance(raw, list) and all(isinstance(p, str) for p in raw)):
+        report.check(False, f"{label}: {missing}")
+        return None
+    try:
+        return [decode_base64(p) for p in raw]
+    except NoteError as e:
+        report.check(False, f"{label}: inclusion proof has bad base64: {e}")
+        return None
+
+
+def _choose_key(
+    report: Report, named_key: object, verifier_key: str | None, kind: str
+) -> tuple[str | None, str]:
+    """The key to check the checkpoint with, and where it came from, in the report's words."""
+    if verifier_key is not None:
+        report.key_source = "given"
+        if isinstance(named_key, str) and named_key != verifier_key:
+            report.warnings.append(
+                f"the {kind} names a different log key than the one given; "
+                "only the given key was used"
+            )
+        return verifier_key, "the key given for this verification"
+    if isinstance(named_key, str):
+        report.key_source = kind
+        report.warnings.append(
+            f"the log key was taken from the {kind} itself: this shows only that the {kind} "
+            "is internally consistent, not that the portal issued it (a forger can sign with "
+            "a key of their own). Verify again with the log's public key obtained from an "
+            "independent, trusted source."
+        )
+        return named_key, f"the key embedded in the {kind}"
+    report.check(False, f"checkpoint signature: no key given and the {kind} names none")
+    return None, ""
+
+
+def _open_checkpoint(
+    report: Report, note: str, key: str | None, source: str
+) -> tuple[str, bool] | None:
+    """The checkpoint body and whether its signature verified; None if it is no signed note."""
+    if key is not None:
+        try:
+            text = open_note(note, key)
+        except ValueError as e:  # NoteError, or a key the crypto library refuses
+            report.check(False, f"checkpoint signature INVALID with {source}: {e}")
+        else:
+            return text, report.check(
+                True, f"checkpoint signature valid, key {key.split('+', 2)[0]!r} ({source})"
+            )
+    # Keep checking against the unverified body, so the report shows what else holds.
+    try:
+        text, _ = split_note(note)
+    except NoteError as e:
+        report.check(False, f"checkpoint is not a signed note: {e}")
+        return None
+    return text, False
+
+
 def check_checkpoint(
     report: Report, document: Mapping[str, Any], verifier_key: str | None, *, kind: str
 ) -> Checkpoint | None:
@@ -78,51 +138,15 @@ def check_checkpoint(
     log = document.get("log")
     log = log if isinstance(log, Mapping) else {}
     origin = log.get("origin")
-    named_key = log.get("public_key")
     note = document.get("checkpoint")
     if not isinstance(note, str):
         report.check(False, "checkpoint: missing or not a string")
         return None
-
-    key: str | None
-    if verifier_key is not None:
-        report.key_source = "given"
-        key, source = verifier_key, "the key given for this verification"
-        if isinstance(named_key, str) and named_key != verifier_key:
-            report.warnings.append(
-                f"the {kind} names a different log key than the one given; "
-                "only the given key was used"
-            )
-    elif isinstance(named_key, str):
-        report.key_source = kind
-        key, source = named_key, f"the key embedded in the {kind}"
-        report.warnings.append(
-            f"the log key was taken from the {kind} itself: this shows only that the {kind} "
-            "is internally consistent, not that the portal issued it (a forger can sign with "
-            "a key of their own). Verify again with the log's public key obtained from an "
-            "independent, trusted source."
-        )
-    else:
-        report.check(False, f"checkpoint signature: no key given and the {kind} names none")
-        key, source = None, ""
-
-    verified = False
-    text = ""
-    if key is not None:
-        try:
-            text = open_note(note, key)
-            verified = report.check(
-                True, f"checkpoint signature valid, key {key.split('+', 2)[0]!r} ({source})"
-            )
-        except ValueError as e:  # NoteError, or a key the crypto library refuses
-            report.check(False, f"checkpoint signature INVALID with {source}: {e}")
-    if not verified:
-        # Keep checking against the unverified body, so the report shows what else holds.
-        try:
-            text, _ = split_note(note)
-        except NoteError as e:
-            report.check(False, f"checkpoint is not a signed note: {e}")
-            return None
+    key, source = _choose_key(report, log.get("public_key"), verifier_key, kind)
+    opened = _open_checkpoint(report, note, key, source)
+    if opened is None:
+        return None
+    text, verified = opened
     try:
         cp = parse_checkpoint(text)
     except NoteError as e:
@@ -145,6 +169,68 @@ def check_checkpoint(
     return cp
 
 
+def _check_event(
+    report: Report, label: str, text: object, sha: str | None, size: int | None
+) -> bytes | None:
+    """Check a file's custody event against the receipt; its bytes, for the inclusion proof."""
+    if not isinstance(text, str):
+        report.check(False, f"{label}: custody event missing or not a string")
+        return None
+    data: bytes | None = None
+    try:
+        data = text.encode("utf-8")
+        event = json.loads(text)
+        canonical = canonical_json(event) == data
+    except (UnicodeEncodeError, ValueError) as e:
+        # Not JSON, but still bytes whose inclusion in the log can be checked.
+        report.check(False, f"{label}: custody event is not valid JSON: {e}")
+        return data
+    report.check(
+        canonical,
+        f"{label}: custody event is canonical JSON"
+        if canonical
+        else f"{label}: custody event is NOT canonical JSON (its bytes differ from the "
+        "canonical encoding, so they are not what the log should have hashed)",
+    )
+    details = event.get("details") if isinstance(event, dict) else None
+    if isinstance(details, dict):
+        for key, want in (("sha256", sha), ("size", size)):
+            got = details.get(key)
+            same = want is not None and got == want and type(got) is type(want)
+            report.check(
+                same,
+                f"{label}: event {key} {got!r} "
+                + ("matches the receipt" if same else f"differs from receipt {want!r}"),
+            )
+    elif event is not None:
+        report.check(False, f"{label}: custody event has no details object")
+    return data
+
+
+def _check_inclusion(
+    report: Report, label: str, entry: Mapping[str, Any], data: bytes | None, cp: Checkpoint | None
+) -> None:
+    raw_index = entry.get("leaf_index")
+    index = _natural(raw_index)
+    proof = decode_proof(
+        report,
+        label,
+        entry.get("inclusion_proof"),
+        missing="inclusion proof missing or not a list of strings",
+    )
+    if index is None:
+        report.check(False, f"{label}: leaf index {raw_index!r} is not a non-negative integer")
+    elif data is not None and proof is not None and cp is not None:
+        try:
+            verify_inclusion(leaf_hash(data), index, cp.size, proof, cp.root)
+            against = "" if report.checkpoint_verified else " of the UNVERIFIED checkpoint"
+            report.check(
+                True, f"{label}: inclusion proof valid, event is leaf {index} of {cp.size}{against}"
+            )
+        except ProofError as e:
+            report.check(False, f"{label}: inclusion proof FAILED (leaf index {index}): {e}")
+
+
 def _check_file(
     report: Report, i: int, entry: object, cp: Checkpoint | None, local: Path | None
 ) -> None:
@@ -160,63 +246,8 @@ def _check_file(
     if not (isinstance(sha, str) and _SHA256_HEX.fullmatch(sha)):
         report.check(False, f"{label}: sha256 {sha!r} is not 64 lowercase hex digits")
         sha = None
-
-    event_text = entry.get("event")
-    event_bytes: bytes | None = None
-    if not isinstance(event_text, str):
-        report.check(False, f"{label}: custody event missing or not a string")
-    else:
-        try:
-            event_bytes = event_text.encode("utf-8")
-            event = json.loads(event_text)
-            canonical = canonical_json(event) == event_bytes
-        except (UnicodeEncodeError, ValueError) as e:
-            event, canonical = None, False
-            report.check(False, f"{label}: custody event is not valid JSON: {e}")
-        else:
-            report.check(
-                canonical,
-                f"{label}: custody event is canonical JSON"
-                if canonical
-                else f"{label}: custody event is NOT canonical JSON (its bytes differ from the "
-                "canonical encoding, so they are not what the log should have hashed)",
-            )
-        details = event.get("details") if isinstance(event, dict) else None
-        if not isinstance(details, dict):
-            if event is not None:
-                report.check(False, f"{label}: custody event has no details object")
-        else:
-            for key, want in (("sha256", sha), ("size", size)):
-                got = details.get(key)
-                same = want is not None and got == want and type(got) is type(want)
-                report.check(
-                    same,
-                    f"{label}: event {key} {got!r} "
-                    + ("matches the receipt" if same else f"differs from receipt {want!r}"),
-                )
-
-    raw_index, proof_b64 = entry.get("leaf_index"), entry.get("inclusion_proof")
-    index = _natural(raw_index)
-    proof: list[bytes] | None = None
-    if isinstance(proof_b64, list) and all(isinstance(p, str) for p in proof_b64):
-        try:
-            proof = [decode_base64(p) for p in proof_b64]
-        except NoteError as e:
-            report.check(False, f"{label}: inclusion proof has bad base64: {e}")
-    else:
-        report.check(False, f"{label}: inclusion proof missing or not a list of strings")
-    if index is None:
-        report.check(False, f"{label}: leaf index {raw_index!r} is not a non-negative integer")
-    elif event_bytes is not None and proof is not None and cp is not None:
-        try:
-            verify_inclusion(leaf_hash(event_bytes), index, cp.size, proof, cp.root)
-            against = "" if report.checkpoint_verified else " of the UNVERIFIED checkpoint"
-            report.check(
-                True, f"{label}: inclusion proof valid, event is leaf {index} of {cp.size}{against}"
-            )
-        except ProofError as e:
-            report.check(False, f"{label}: inclusion proof FAILED (leaf index {index}): {e}")
-
+    data = _check_event(report, label, entry.get("event"), sha, size)
+    _check_inclusion(report, label, entry, data, cp)
     if local is not None:
         _check_local(report, label, local, sha, size)
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from portal.errors import PortalError
 from portal.export import caseuco, report
-from portal.export.plan import Plan, Progress
+from portal.export.plan import ItemPlan, Plan, Progress
 from portal.export.verify import BUNDLE_FORMAT, MANIFEST
 from portal.storage import ObjectMissing, Storage
 
@@ -88,21 +88,28 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _zip_time(at: str) -> tuple[int, int, int, int, int, int]:
+_ZipTime = tuple[int, int, int, int, int, int]
+
+
+def _zip_time(at: str) -> _ZipTime:
     t = datetime.fromisoformat(at.replace("Z", "+00:00"))
     return (max(t.year, 1980), t.month, t.day, t.hour, t.minute, t.second)
 
 
-def write_bundle(
-    storage: Storage, plan: Plan, out: IO[bytes], *, progress: Progress | None
-) -> None:
-    """Write the whole zip to `out` (a seekable binary file)."""
-    when = _zip_time(plan.exported_at)
-    docs = [
+_Document = tuple[str, bytes, str, str]
+"""(path in the zip, bytes, media type, description) of a document made for the bundle."""
+
+
+def _documents(plan: Plan) -> list[_Document]:
+    return [
         (REPORT, report.render(plan), "application/pdf", "custody report, one section per item"),
         (JSONLD, caseuco.render(plan), "application/ld+json", "custody history as CASE/UCO"),
     ]
-    documents = [
+
+
+def _listed(docs: list[_Document]) -> list[dict[str, Any]]:
+    """The manifest's entries for the documents, with the hashes the verifier checks."""
+    return [
         {
             "path": path,
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -112,7 +119,56 @@ def write_bundle(
         }
         for path, data, media_type, description in docs
     ]
-    body = json.dumps(manifest(plan, documents), indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _copy_original(
+    zf: zipfile.ZipFile,
+    storage: Storage,
+    item: ItemPlan,
+    when: _ZipTime,
+    *,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> None:
+    """Stream one original into the zip, re-hashing it on the way."""
+    info = zipfile.ZipInfo(item.path, when)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o444 << 16
+    info.file_size = item.size  # lets zipfile choose ZIP64 up front for big files
+    digest = hashlib.sha256()
+    length = 0
+    try:
+        with zf.open(info, "w") as dst:
+            for block in storage.read(item.storage_key, 0, item.size):
+                digest.update(block)
+                dst.write(block)
+                length += len(block)
+                if progress is not None:
+                    progress(done + length, total)
+    except ObjectMissing:
+        raise PortalError(
+            f"the original of item {item.evidence_id} is missing from storage; "
+            "nothing was exported",
+            code="original_missing",
+            status=500,
+        ) from None
+    if digest.hexdigest() != item.sha256 or length != item.size:
+        raise BundleIntegrityError(
+            f"stored bytes of item {item.evidence_id} no longer match their SHA-256; "
+            "nothing was exported",
+            evidence_id=item.evidence_id,
+            actual_sha256=digest.hexdigest(),
+        )
+
+
+def write_bundle(
+    storage: Storage, plan: Plan, out: IO[bytes], *, progress: Progress | None
+) -> None:
+    """Write the whole zip to `out` (a seekable binary file)."""
+    when = _zip_time(plan.exported_at)
+    docs = _documents(plan)
+    body = json.dumps(manifest(plan, _listed(docs)), indent=2, ensure_ascii=False).encode("utf-8")
 
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for path, data in [(MANIFEST, body), *((p, d) for p, d, _, _ in docs)]:
@@ -129,32 +185,5 @@ def write_bundle(
             if item.path in written:  # the same bytes under the same name: one copy
                 continue
             written.add(item.path)
-            info = zipfile.ZipInfo(item.path, when)
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o444 << 16
-            info.file_size = item.size  # lets zipfile choose ZIP64 up front for big files
-            digest = hashlib.sha256()
-            length = 0
-            try:
-                with zf.open(info, "w") as dst:
-                    for block in storage.read(item.storage_key, 0, item.size):
-                        digest.update(block)
-                        dst.write(block)
-                        length += len(block)
-                        if progress is not None:
-                            progress(done + length, total)
-            except ObjectMissing:
-                raise PortalError(
-                    f"the original of item {item.evidence_id} is missing from storage; "
-                    "nothing was exported",
-                    code="original_missing",
-                    status=500,
-                ) from None
-            if digest.hexdigest() != item.sha256 or length != item.size:
-                raise BundleIntegrityError(
-                    f"stored bytes of item {item.evidence_id} no longer match their SHA-256; "
-                    "nothing was exported",
-                    evidence_id=item.evidence_id,
-                    actual_sha256=digest.hexdigest(),
-                )
+            _copy_original(zf, storage, item, when, progress=progress, done=done, total=total)
             done += item.size

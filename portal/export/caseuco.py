@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from portal.custody.actors import Actor
-from portal.export.plan import Plan
+from portal.export.plan import ItemPlan, LoggedEvent, Plan
 from portal.export.report import describe
 
 CONTEXT = {
@@ -58,75 +58,69 @@ class _Ids:
         return f"kb:{cls}-{uuid.uuid5(self.ns, f'{cls}/{key}')}"
 
 
-def graph(plan: Plan) -> dict[str, Any]:
-    iri = _Ids(plan.origin)
-    nodes: list[dict[str, Any]] = []
-    tool = iri("Tool", "portal")
-    nodes.append(
-        {
-            "@id": tool,
-            "@type": "uco-tool:Tool",
-            "uco-core:name": "portal",
-            "uco-core:description": f"citizen evidence portal, custody log {plan.origin}",
-        }
-    )
+def _tool(plan: Plan, tool: str) -> dict[str, Any]:
+    return {
+        "@id": tool,
+        "@type": "uco-tool:Tool",
+        "uco-core:name": "portal",
+        "uco-core:description": f"citizen evidence portal, custody log {plan.origin}",
+    }
 
-    files: dict[str, str] = {}
-    records: dict[str, str] = {}
-    reference = plan.case.reference or plan.case.id
-    for n, item in enumerate(plan.items, 1):
-        f = files[item.evidence_id] = iri("File", item.evidence_id)
-        hash_node = {
-            "@id": iri("Hash", item.evidence_id),
-            "@type": "uco-types:Hash",
-            "uco-types:hashMethod": {"@type": "uco-vocabulary:HashNameVocab", "@value": "SHA256"},
-            "uco-types:hashValue": {"@type": "xsd:hexBinary", "@value": item.sha256},
-        }
-        nodes.append(
-            {
-                "@id": f,
-                "@type": "uco-observable:File",
-                "uco-core:name": item.filename,
-                "uco-core:externalReference": [
-                    {
-                        "@id": iri("ExternalReference", f"evidence/{item.evidence_id}"),
-                        "@type": "uco-core:ExternalReference",
-                        "uco-core:definingContext": "portal evidence id",
-                        "uco-core:externalIdentifier": item.evidence_id,
-                    }
-                ],
-                "uco-core:hasFacet": [
-                    {
-                        "@id": iri("FileFacet", item.evidence_id),
-                        "@type": "uco-observable:FileFacet",
-                        "uco-observable:fileName": item.filename,
-                        "uco-observable:filePath": item.path,
-                        "uco-observable:sizeInBytes": item.size,
-                    },
-                    {
-                        "@id": iri("ContentDataFacet", item.evidence_id),
-                        "@type": "uco-observable:ContentDataFacet",
-                        "uco-observable:mimeType": item.media_type,
-                        "uco-observable:sizeInBytes": item.size,
-                        "uco-observable:hash": [hash_node],
-                    },
-                ],
-            }
-        )
-        r = records[item.evidence_id] = iri("ProvenanceRecord", item.evidence_id)
-        nodes.append(
-            {
-                "@id": r,
-                "@type": "case-investigation:ProvenanceRecord",
-                "case-investigation:exhibitNumber": f"{reference}-{n:03d}",
-                "uco-core:description": (
-                    f"{item.filename}, received {item.received_at}, SHA-256 {item.sha256}"
-                ),
-                "uco-core:object": [_ref(f)],
-            }
-        )
 
+def _file(iri: _Ids, item: ItemPlan) -> dict[str, Any]:
+    hash_node = {
+        "@id": iri("Hash", item.evidence_id),
+        "@type": "uco-types:Hash",
+        "uco-types:hashMethod": {"@type": "uco-vocabulary:HashNameVocab", "@value": "SHA256"},
+        "uco-types:hashValue": {"@type": "xsd:hexBinary", "@value": item.sha256},
+    }
+    return {
+        "@id": iri("File", item.evidence_id),
+        "@type": "uco-observable:File",
+        "uco-core:name": item.filename,
+        "uco-core:externalReference": [
+            {
+                "@id": iri("ExternalReference", f"evidence/{item.evidence_id}"),
+                "@type": "uco-core:ExternalReference",
+                "uco-core:definingContext": "portal evidence id",
+                "uco-core:externalIdentifier": item.evidence_id,
+            }
+        ],
+        "uco-core:hasFacet": [
+            {
+                "@id": iri("FileFacet", item.evidence_id),
+                "@type": "uco-observable:FileFacet",
+                "uco-observable:fileName": item.filename,
+                "uco-observable:filePath": item.path,
+                "uco-observable:sizeInBytes": item.size,
+            },
+            {
+                "@id": iri("ContentDataFacet", item.evidence_id),
+                "@type": "uco-observable:ContentDataFacet",
+                "uco-observable:mimeType": item.media_type,
+                "uco-observable:sizeInBytes": item.size,
+                "uco-observable:hash": [hash_node],
+            },
+        ],
+    }
+
+
+def _provenance(iri: _Ids, item: ItemPlan, file: str, exhibit: str) -> dict[str, Any]:
+    return {
+        "@id": iri("ProvenanceRecord", item.evidence_id),
+        "@type": "case-investigation:ProvenanceRecord",
+        "case-investigation:exhibitNumber": exhibit,
+        "uco-core:description": (
+            f"{item.filename}, received {item.received_at}, SHA-256 {item.sha256}"
+        ),
+        "uco-core:object": [_ref(file)],
+    }
+
+
+def _identities(plan: Plan, iri: _Ids, tool: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Each actor's IRI (the portal's own events name the tool), and one node per person."""
     actors: dict[str, str] = {}
+    nodes: list[dict[str, Any]] = []
     witnesses = {i.submission_id: i.witness for i in plan.items}
     for ev in plan.events.values():
         actor = str(ev.obj.get("actor"))
@@ -148,65 +142,108 @@ def graph(plan: Plan) -> dict[str, Any]:
             )
         actors[actor] = node["@id"]
         nodes.append(node)
+    return actors, nodes
 
-    investigation = iri("Investigation", plan.case.id)
+
+def _log_references(plan: Plan, iri: _Ids, ev: LoggedEvent) -> list[dict[str, Any]]:
+    """Where the action sits in the signed log, and the event text exactly as hashed."""
+    return [
+        {
+            "@id": iri("ExternalReference", f"log/{ev.index}"),
+            "@type": "uco-core:ExternalReference",
+            "uco-core:definingContext": f"custody log {plan.origin}, entry (leaf index)",
+            "uco-core:externalIdentifier": str(ev.index),
+            "uco-core:referenceURL": {
+                "@type": "xsd:anyURI",
+                "@value": f"urn:portal:{quote(plan.origin, safe='')}:log:{ev.index}",
+            },
+        },
+        {
+            "@id": iri("ExternalReference", f"log/{ev.index}/event"),
+            "@type": "uco-core:ExternalReference",
+            "uco-core:definingContext": "custody log event, canonical JSON as hashed",
+            "uco-core:externalIdentifier": ev.text,
+        },
+    ]
+
+
+def _action(
+    plan: Plan, iri: _Ids, ev: LoggedEvent, *, performer: str, tool: str, objects: list[str]
+) -> dict[str, Any]:
+    obj = ev.obj
+    return {
+        "@id": iri("InvestigativeAction", str(ev.index)),
+        "@type": "case-investigation:InvestigativeAction",
+        "uco-core:name": str(obj.get("type")),
+        "uco-core:description": describe(obj),
+        "uco-action:startTime": _time(str(obj.get("at"))),
+        "uco-action:endTime": _time(str(obj.get("at"))),
+        "uco-action:performer": _ref(performer),
+        "uco-action:instrument": _ref(tool),
+        "uco-action:object": [_ref(o) for o in objects],
+        "uco-core:externalReference": _log_references(plan, iri, ev),
+    }
+
+
+def _investigation(plan: Plan, investigation: str, members: list[str]) -> dict[str, Any]:
+    return {
+        "@id": investigation,
+        "@type": "case-investigation:Investigation",
+        "uco-core:name": plan.case.title,
+        "uco-core:description": (
+            f"case {plan.case.id}"
+            + (f", reference {plan.case.reference}" if plan.case.reference else "")
+            + f"; exported {plan.exported_at} with every custody event proven against "
+            f"checkpoint {plan.checkpoint_size} of {plan.origin}"
+        ),
+        "case-investigation:focus": [plan.case.offense],
+        "uco-core:object": [_ref(m) for m in members],
+    }
+
+
+def _items_by_event(plan: Plan) -> dict[int, list[str]]:
+    """For each logged event, the items whose custody history holds it."""
     about: dict[int, list[str]] = {}
     for item in plan.items:
         for index in item.events:
             about.setdefault(index, []).append(item.evidence_id)
+    return about
+
+
+def graph(plan: Plan) -> dict[str, Any]:
+    iri = _Ids(plan.origin)
+    tool = iri("Tool", "portal")
+    nodes: list[dict[str, Any]] = [_tool(plan, tool)]
+
+    files: dict[str, str] = {}
+    records: dict[str, str] = {}
+    reference = plan.case.reference or plan.case.id
+    for n, item in enumerate(plan.items, 1):
+        file = _file(iri, item)
+        record = _provenance(iri, item, file["@id"], f"{reference}-{n:03d}")
+        files[item.evidence_id], records[item.evidence_id] = file["@id"], record["@id"]
+        nodes += [file, record]
+
+    actors, identities = _identities(plan, iri, tool)
+    nodes += identities
+
+    investigation = iri("Investigation", plan.case.id)
+    about = _items_by_event(plan)
     for ev in sorted(plan.events.values(), key=lambda e: e.index):
-        obj = ev.obj
         subjects = about.get(ev.index, [])
-        action: dict[str, Any] = {
-            "@id": iri("InvestigativeAction", str(ev.index)),
-            "@type": "case-investigation:InvestigativeAction",
-            "uco-core:name": str(obj.get("type")),
-            "uco-core:description": describe(obj),
-            "uco-action:startTime": _time(str(obj.get("at"))),
-            "uco-action:endTime": _time(str(obj.get("at"))),
-            "uco-action:performer": _ref(actors[str(obj.get("actor"))]),
-            "uco-action:instrument": _ref(tool),
-            "uco-action:object": [_ref(files[e]) for e in subjects] or [_ref(investigation)],
-            "uco-core:externalReference": [
-                {
-                    "@id": iri("ExternalReference", f"log/{ev.index}"),
-                    "@type": "uco-core:ExternalReference",
-                    "uco-core:definingContext": f"custody log {plan.origin}, entry (leaf index)",
-                    "uco-core:externalIdentifier": str(ev.index),
-                    "uco-core:referenceURL": {
-                        "@type": "xsd:anyURI",
-                        "@value": f"urn:portal:{quote(plan.origin, safe='')}:log:{ev.index}",
-                    },
-                },
-                {
-                    "@id": iri("ExternalReference", f"log/{ev.index}/event"),
-                    "@type": "uco-core:ExternalReference",
-                    "uco-core:definingContext": "custody log event, canonical JSON as hashed",
-                    "uco-core:externalIdentifier": ev.text,
-                },
-            ],
-        }
-        if obj.get("type") == "evidence.received" and subjects:
+        action = _action(
+            plan,
+            iri,
+            ev,
+            performer=actors[str(ev.obj.get("actor"))],
+            tool=tool,
+            objects=[files[e] for e in subjects] or [investigation],
+        )
+        if ev.obj.get("type") == "evidence.received" and subjects:
             action["uco-action:result"] = [_ref(records[e]) for e in subjects]
         nodes.append(action)
 
-    members = [n["@id"] for n in nodes]
-    nodes.insert(
-        0,
-        {
-            "@id": investigation,
-            "@type": "case-investigation:Investigation",
-            "uco-core:name": plan.case.title,
-            "uco-core:description": (
-                f"case {plan.case.id}"
-                + (f", reference {plan.case.reference}" if plan.case.reference else "")
-                + f"; exported {plan.exported_at} with every custody event proven against "
-                f"checkpoint {plan.checkpoint_size} of {plan.origin}"
-            ),
-            "case-investigation:focus": [plan.case.offense],
-            "uco-core:object": [_ref(m) for m in members],
-        },
-    )
+    nodes.insert(0, _investigation(plan, investigation, [n["@id"] for n in nodes]))
     return {
         "@context": {**CONTEXT, "kb": f"urn:portal:{quote(plan.origin, safe='')}:kb:"},
         "@graph": nodes,

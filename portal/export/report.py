@@ -8,7 +8,6 @@ visible `\\uXXXX` escape rather than dropped, so nothing is silently changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -89,8 +88,27 @@ class _Report(FPDF):
         self.set_font("helvetica", size=7)
         self.cell(0, 5, pdf_text(f"{self.footer_text}   page {self.page_no()}/{{nb}}"), align="C")
 
+    def heading(self, text: str, size: float = 13) -> None:
+        self.set_font("helvetica", "B", size)
+        self.multi_cell(0, size * 0.5, pdf_text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1.5)
 
-def render(plan: Plan) -> bytes:
+    def para(self, text: str, size: float = 9.5) -> None:
+        self.set_font("helvetica", size=size)
+        self.multi_cell(
+            0, size * 0.5, pdf_text(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
+        self.ln(1)
+
+    def field(self, label: str, value: str, mono: bool = False) -> None:
+        self.set_font("helvetica", "B", 9)
+        self.cell(38, 5, pdf_text(label))
+        self.set_font("courier" if mono else "helvetica", size=8.5 if mono else 9)
+        self.multi_cell(0, 5, pdf_text(value), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _new_document(plan: Plan) -> _Report:
+    """A4 pages with the footer, and metadata dated at the export rather than now."""
     pdf = _Report(orientation="portrait", unit="mm", format="A4")
     pdf.footer_text = f"Custody report, case {plan.case.id}, exported {_when(plan.exported_at)}"
     pdf.set_creation_date(datetime.fromisoformat(plan.exported_at.replace("Z", "+00:00")))
@@ -100,42 +118,30 @@ def render(plan: Plan) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.alias_nb_pages()
     pdf.add_page()
+    return pdf
 
-    def heading(text: str, size: float = 13) -> None:
-        pdf.set_font("helvetica", "B", size)
-        pdf.multi_cell(0, size * 0.5, pdf_text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(1.5)
 
-    def para(text: str, size: float = 9.5) -> None:
-        pdf.set_font("helvetica", size=size)
-        pdf.multi_cell(
-            0, size * 0.5, pdf_text(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
-        pdf.ln(1)
-
-    def field(label: str, value: str, mono: bool = False) -> None:
-        pdf.set_font("helvetica", "B", 9)
-        pdf.cell(38, 5, pdf_text(label))
-        pdf.set_font("courier" if mono else "helvetica", size=8.5 if mono else 9)
-        pdf.multi_cell(0, 5, pdf_text(value), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    heading("Chain of custody report", 18)
-    field("Case", plan.case.title)
-    field("Case reference", plan.case.reference or "(none)")
-    field("Case id", plan.case.id, mono=True)
-    field("Offense class", plan.case.offense)
-    field("Exported at", _when(plan.exported_at))
-    field("Exported by", plan.label(plan.exported_by))
-    field("Items", str(len(plan.items)))
-    field(
+def _cover(pdf: _Report, plan: Plan) -> None:
+    pdf.heading("Chain of custody report", 18)
+    pdf.field("Case", plan.case.title)
+    pdf.field("Case reference", plan.case.reference or "(none)")
+    pdf.field("Case id", plan.case.id, mono=True)
+    pdf.field("Offense class", plan.case.offense)
+    pdf.field("Exported at", _when(plan.exported_at))
+    pdf.field("Exported by", plan.label(plan.exported_by))
+    pdf.field("Items", str(len(plan.items)))
+    pdf.field(
         "Witness identity",
         "INCLUDED at the exporter's request"
         if plan.include_witness_identity
         else "withheld (not in this bundle)",
     )
     pdf.ln(2)
-    heading("How this record can be checked", 11)
-    para(
+
+
+def _how_to_check(pdf: _Report, plan: Plan) -> None:
+    pdf.heading("How this record can be checked", 11)
+    pdf.para(
         "Every event below is an entry of the portal's append-only custody log, a Merkle tree "
         "(RFC 9162). The bundle holds each event exactly as logged, with a proof that it is "
         f"included in the log as of one checkpoint ({plan.checkpoint_size} entries) signed with "
@@ -145,49 +151,47 @@ def render(plan: Plan) -> bytes:
         "'portal verify-bundle bundle.zip --public-key KEY', using the log's public key "
         "obtained from a trusted source. Times are UTC."
     )
-    field("Log origin", plan.origin, mono=True)
-    field("Checkpoint size", str(plan.checkpoint_size))
-    field("Checkpoint root", plan.checkpoint_root.hex(), mono=True)
-    field("Log public key", plan.public_key, mono=True)
+    pdf.field("Log origin", plan.origin, mono=True)
+    pdf.field("Checkpoint size", str(plan.checkpoint_size))
+    pdf.field("Checkpoint root", plan.checkpoint_root.hex(), mono=True)
+    pdf.field("Log public key", plan.public_key, mono=True)
 
+
+def render(plan: Plan) -> bytes:
+    pdf = _new_document(plan)
+    _cover(pdf, plan)
+    _how_to_check(pdf, plan)
     if plan.case_events:
         pdf.ln(3)
-        heading("Case history", 13)
+        pdf.heading("Case history", 13)
         _events_table(pdf, plan, [plan.events[i] for i in plan.case_events])
 
     for n, item in enumerate(plan.items, 1):
         pdf.add_page()
-        _item(pdf, plan, n, item, heading, field)
+        _item(pdf, plan, n, item)
     out = pdf.output()
     return bytes(out)
 
 
-def _item(
-    pdf: FPDF,
-    plan: Plan,
-    n: int,
-    item: ItemPlan,
-    heading: Callable[..., None],
-    field: Callable[..., None],
-) -> None:
-    heading(f"Item {n} of {len(plan.items)}: {item.filename}")
-    field("SHA-256", item.sha256, mono=True)
-    field("Size", f"{item.size:,} bytes")
-    field("Media type", item.media_type)
-    field("Received at", _when(item.received_at))
-    field("Evidence id", item.evidence_id, mono=True)
-    field("Submission", item.submission_id, mono=True)
-    field("File in bundle", item.path, mono=True)
-    field("Receipt log entry", str(item.log_index))
+def _item(pdf: _Report, plan: Plan, n: int, item: ItemPlan) -> None:
+    pdf.heading(f"Item {n} of {len(plan.items)}: {item.filename}")
+    pdf.field("SHA-256", item.sha256, mono=True)
+    pdf.field("Size", f"{item.size:,} bytes")
+    pdf.field("Media type", item.media_type)
+    pdf.field("Received at", _when(item.received_at))
+    pdf.field("Evidence id", item.evidence_id, mono=True)
+    pdf.field("Submission", item.submission_id, mono=True)
+    pdf.field("File in bundle", item.path, mono=True)
+    pdf.field("Receipt log entry", str(item.log_index))
     consent = item.consent
-    field(
+    pdf.field(
         "Consent",
         f"version {consent['version']}, scopes: {', '.join(consent['scopes'])}; "
         f"given {_when(consent['given_at'])}",
     )
     if item.witness is not None:
         contact = ", ".join(f"{k}: {v}" for k, v in sorted(item.witness.items()))
-        field("Witness contact", contact or "the witness left no contact details")
+        pdf.field("Witness contact", contact or "the witness left no contact details")
     pdf.ln(2)
     pdf.set_font("helvetica", "B", 11)
     pdf.cell(0, 6, pdf_text(f"Custody events ({len(item.events)})"))

@@ -151,6 +151,74 @@ def _belongs(event: dict[str, Any], item: Evidence) -> bool:
     return not (str(event["type"]).startswith("upload.") and other_upload)
 
 
+def _witness_contact(db: Session, *, submission_id: str, cipher: Fernet) -> dict[str, Any]:
+    """The witness's decrypted contact details, leaving out those not given."""
+    sub = db.get(Submission, submission_id)
+    contact: dict[str, Any] = {}
+    if sub is not None and sub.contact_encrypted is not None:
+        contact = json.loads(cipher.decrypt(sub.contact_encrypted))
+    return {k: v for k, v in contact.items() if v is not None}
+
+
+def _item_plan(
+    db: Session,
+    item: Evidence,
+    *,
+    events: list[int],
+    include_witness_identity: bool,
+    cipher: Fernet,
+) -> ItemPlan:
+    consent = latest_consent(db, submission_id=item.submission_id)
+    assert consent is not None  # exportable() checked
+    witness = None
+    if include_witness_identity:
+        witness = _witness_contact(db, submission_id=item.submission_id, cipher=cipher)
+    return ItemPlan(
+        evidence_id=item.id,
+        submission_id=item.submission_id,
+        upload_id=item.upload_id,
+        filename=item.filename,
+        path=f"originals/{item.sha256}/{safe_filename(item.filename)}",
+        size=item.size,
+        sha256=item.sha256,
+        media_type=item.media_type,
+        received_at=custody.rfc3339(as_utc(item.received_at)),
+        storage_key=item.storage_key,
+        log_index=item.log_index,
+        consent={
+            "version": consent.version,
+            "sha256": consent.sha256,
+            "scopes": sorted(consent.scopes),
+            "language": consent.language,
+            "given_at": custody.rfc3339(as_utc(consent.given_at)),
+        },
+        events=events,
+        witness=witness,
+    )
+
+
+def _case_plan(case: Case) -> CasePlan:
+    return CasePlan(
+        id=case.id,
+        title=case.title,
+        reference=case.reference,
+        offense=case.offense,
+        status=case.status,
+        created_at=custody.rfc3339(as_utc(case.created_at)),
+    )
+
+
+def _proven_events(
+    db: Session, entries: list[LogEntry], used: list[int], size: int
+) -> dict[int, LoggedEvent]:
+    """The events the bundle holds, each with its inclusion proof at the checkpoint size."""
+    text = {e.seq: e.event.decode("utf-8") for e in entries}
+    return {
+        i: LoggedEvent(index=i, text=text[i], proof=custody.inclusion(db, index=i, size=size))
+        for i in used
+    }
+
+
 def plan(
     db: Session,
     *,
@@ -172,60 +240,22 @@ def plan(
     parsed = {e.seq: json.loads(e.event) for e in entries}
     case_events = [e.seq for e in entries if e.subject == case.id]
 
-    planned = []
-    for item in items:
-        consent = latest_consent(db, submission_id=item.submission_id)
-        assert consent is not None  # exportable() checked
-        witness = None
-        if include_witness_identity:
-            sub = db.get(Submission, item.submission_id)
-            contact: dict[str, Any] = {}
-            if sub is not None and sub.contact_encrypted is not None:
-                contact = json.loads(cipher.decrypt(sub.contact_encrypted))
-            witness = {k: v for k, v in contact.items() if v is not None}
-        own = [e.seq for e in entries if _belongs(parsed[e.seq], item)]
-        planned.append(
-            ItemPlan(
-                evidence_id=item.id,
-                submission_id=item.submission_id,
-                upload_id=item.upload_id,
-                filename=item.filename,
-                path=f"originals/{item.sha256}/{safe_filename(item.filename)}",
-                size=item.size,
-                sha256=item.sha256,
-                media_type=item.media_type,
-                received_at=custody.rfc3339(as_utc(item.received_at)),
-                storage_key=item.storage_key,
-                log_index=item.log_index,
-                consent={
-                    "version": consent.version,
-                    "sha256": consent.sha256,
-                    "scopes": sorted(consent.scopes),
-                    "language": consent.language,
-                    "given_at": custody.rfc3339(as_utc(consent.given_at)),
-                },
-                events=own,
-                witness=witness,
-            )
+    planned = [
+        _item_plan(
+            db,
+            item,
+            events=[e.seq for e in entries if _belongs(parsed[e.seq], item)],
+            include_witness_identity=include_witness_identity,
+            cipher=cipher,
         )
+        for item in items
+    ]
     used = sorted({i for it in planned for i in it.events} | set(case_events))
-    text = {e.seq: e.event.decode("utf-8") for e in entries}
-    events = {
-        i: LoggedEvent(index=i, text=text[i], proof=custody.inclusion(db, index=i, size=size))
-        for i in used
-    }
     actors = {str(parsed[i].get("actor")) for i in used} | {actor}
     return Plan(
-        case=CasePlan(
-            id=case.id,
-            title=case.title,
-            reference=case.reference,
-            offense=case.offense,
-            status=case.status,
-            created_at=custody.rfc3339(as_utc(case.created_at)),
-        ),
+        case=_case_plan(case),
         items=planned,
-        events=events,
+        events=_proven_events(db, entries, used, size),
         case_events=case_events,
         checkpoint_note=checkpoint.note,
         checkpoint_size=size,

@@ -30,8 +30,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from portal.custody.merkle import ProofError, leaf_hash, verify_inclusion
-from portal.custody.note import Checkpoint, NoteError, decode_base64
-from portal.custody.offline import Report, canonical_json, check_checkpoint
+from portal.custody.note import Checkpoint
+from portal.custody.offline import Report, canonical_json, check_checkpoint, decode_proof
 
 BUNDLE_FORMAT = "portal-bundle/1"
 MANIFEST = "manifest.json"
@@ -64,6 +64,66 @@ class _Event:
         return f"event {self.index}" + (f" ({kind} at {at})" if kind else "")
 
 
+def _new_index(
+    report: Report, i: int, entry: Mapping[str, Any], seen: Mapping[int, _Event]
+) -> int | None:
+    """The leaf index the entry names, unless it is invalid or was listed before."""
+    index = _natural(entry.get("leaf_index"))
+    if index is None:
+        report.check(False, f"events[{i}]: leaf index {entry.get('leaf_index')!r} is invalid")
+        return None
+    if index in seen:
+        report.check(False, f"event {index}: listed twice")
+        return None
+    return index
+
+
+def _event_bytes(report: Report, ev: _Event, text: object) -> bytes | None:
+    """The event's text as bytes, once it is known to be a JSON object (then kept in `ev`)."""
+    if not isinstance(text, str):
+        report.check(False, f"{ev.label}: event text missing")
+        return None
+    try:
+        data = text.encode("utf-8")
+        obj = json.loads(text)
+    except (UnicodeEncodeError, ValueError) as e:
+        report.check(False, f"{ev.label}: not valid JSON: {e}")
+        return None
+    if not isinstance(obj, dict):
+        report.check(False, f"{ev.label}: not a JSON object")
+        return None
+    ev.obj = obj
+    return data
+
+
+def _check_event(
+    report: Report, ev: _Event, entry: Mapping[str, Any], cp: Checkpoint | None
+) -> bool:
+    """Whether the event is canonical, names its own index and is proven against `cp`."""
+    data = _event_bytes(report, ev, entry.get("event"))
+    if data is None or ev.obj is None:
+        return False
+    obj, index = ev.obj, ev.index
+    ok = True
+    if canonical_json(obj) != data:
+        ok = report.check(False, f"{ev.label}: NOT canonical JSON, so not what the log hashed")
+    if obj.get("seq") != index or isinstance(obj.get("seq"), bool):
+        ok = report.check(False, f"{ev.label}: names seq {obj.get('seq')!r}, not {index}")
+    proof = decode_proof(
+        report,
+        ev.label,
+        entry.get("inclusion_proof"),
+        missing="inclusion proof missing or not strings",
+    )
+    if proof is None or cp is None:
+        return False
+    try:
+        verify_inclusion(leaf_hash(data), index, cp.size, proof, cp.root)
+    except ProofError as e:
+        return report.check(False, f"{ev.label}: inclusion proof FAILED: {e}")
+    return ok
+
+
 def _events(report: Report, raw: object, cp: Checkpoint | None) -> dict[int, _Event]:
     out: dict[int, _Event] = {}
     if not isinstance(raw, list):
@@ -74,52 +134,12 @@ def _events(report: Report, raw: object, cp: Checkpoint | None) -> dict[int, _Ev
         if not isinstance(entry, Mapping):
             report.check(False, f"events[{i}]: not an object")
             continue
-        index = _natural(entry.get("leaf_index"))
+        index = _new_index(report, i, entry, out)
         if index is None:
-            report.check(False, f"events[{i}]: leaf index {entry.get('leaf_index')!r} is invalid")
             continue
-        if index in out:
-            report.check(False, f"event {index}: listed twice")
-            continue
-        ev = _Event(index, None, False)
-        out[index] = ev
-        text = entry.get("event")
-        if not isinstance(text, str):
-            report.check(False, f"{ev.label}: event text missing")
-            continue
-        try:
-            data = text.encode("utf-8")
-            obj = json.loads(text)
-        except (UnicodeEncodeError, ValueError) as e:
-            report.check(False, f"{ev.label}: not valid JSON: {e}")
-            continue
-        if not isinstance(obj, dict):
-            report.check(False, f"{ev.label}: not a JSON object")
-            continue
-        ev.obj = obj
-        ok = True
-        if canonical_json(obj) != data:
-            ok = report.check(False, f"{ev.label}: NOT canonical JSON, so not what the log hashed")
-        if obj.get("seq") != index or isinstance(obj.get("seq"), bool):
-            ok = report.check(False, f"{ev.label}: names seq {obj.get('seq')!r}, not {index}")
-        proof_b64 = entry.get("inclusion_proof")
-        proof: list[bytes] | None = None
-        if isinstance(proof_b64, list) and all(isinstance(p, str) for p in proof_b64):
-            try:
-                proof = [decode_base64(p) for p in proof_b64]
-            except NoteError as e:
-                ok = report.check(False, f"{ev.label}: inclusion proof has bad base64: {e}")
-        else:
-            ok = report.check(False, f"{ev.label}: inclusion proof missing or not strings")
-        if proof is not None and cp is not None:
-            try:
-                verify_inclusion(leaf_hash(data), index, cp.size, proof, cp.root)
-            except ProofError as e:
-                ok = report.check(False, f"{ev.label}: inclusion proof FAILED: {e}")
-        elif cp is None:
-            ok = False
-        ev.proven = ok
-        proven += ok
+        ev = out[index] = _Event(index, None, False)
+        ev.proven = _check_event(report, ev, entry, cp)
+        proven += ev.proven
     against = "" if report.checkpoint_verified else " (UNVERIFIED checkpoint)"
     if out and proven == len(out):
         report.check(
@@ -197,44 +217,47 @@ def _check_member(
     )
 
 
-def _check_item(
-    report: Report,
-    i: int,
-    entry: object,
-    events: Mapping[int, _Event],
-    members: _Members,
+def _check_upload(
+    report: Report, label: str, entry: Mapping[str, Any], upload: _Event | None, index: int | None
 ) -> None:
-    if not isinstance(entry, Mapping):
-        report.check(False, f"files[{i}]: not an object")
-        return
-    name, item_id = entry.get("name"), entry.get("evidence_id")
-    label = f"file {name!r} (item {item_id})" if isinstance(name, str) else f"files[{i}]"
+    """The log binds the bytes: the item's upload.completed event names their hash and size."""
     sha, size, submission = entry.get("sha256"), entry.get("size"), entry.get("submission")
-
-    # The log binds the bytes: the item's upload.completed event names their hash and size.
-    index = _natural(entry.get("leaf_index"))
-    upload = events.get(index) if index is not None else None
     if upload is None or upload.obj is None:
         report.check(False, f"{label}: its upload.completed event {index!r} is not in the bundle")
-    else:
-        details = upload.obj.get("details")
-        details = details if isinstance(details, Mapping) else {}
-        binds = (
-            upload.obj.get("type") == "upload.completed"
-            and upload.obj.get("subject") == submission
-            and details.get("sha256") == sha
-            and details.get("size") == size
-            and type(details.get("size")) is type(size)
-        )
-        report.check(
-            binds and upload.proven,
-            f"{label}: SHA-256 and size equal those of its upload.completed {upload.label}"
-            + ("" if upload.proven else ", but that event is NOT proven")
-            if binds
-            else f"{label}: {upload.label} is not the upload.completed event of a file with "
-            f"SHA-256 {sha} and size {size} in submission {submission}",
-        )
+        return
+    details = upload.obj.get("details")
+    details = details if isinstance(details, Mapping) else {}
+    binds = (
+        upload.obj.get("type") == "upload.completed"
+        and upload.obj.get("subject") == submission
+        and details.get("sha256") == sha
+        and details.get("size") == size
+        and type(details.get("size")) is type(size)
+    )
+    report.check(
+        binds and upload.proven,
+        f"{label}: SHA-256 and size equal those of its upload.completed {upload.label}"
+        + ("" if upload.proven else ", but that event is NOT proven")
+        if binds
+        else f"{label}: {upload.label} is not the upload.completed event of a file with "
+        f"SHA-256 {sha} and size {size} in submission {submission}",
+    )
 
+
+def _check_history(
+    report: Report,
+    label: str,
+    entry: Mapping[str, Any],
+    events: Mapping[int, _Event],
+    index: int | None,
+) -> None:
+    """The item's events are in the bundle, about the item or its submission, and hold its
+    own upload.completed event."""
+    item_id, sha, submission = (
+        entry.get("evidence_id"),
+        entry.get("sha256"),
+        entry.get("submission"),
+    )
     listed = entry.get("events")
     if not isinstance(listed, list):
         report.check(False, f"{label}: its list of events is missing")
@@ -258,14 +281,92 @@ def _check_item(
         if not wrong
         else f"{label}: custody history is inconsistent: " + "; ".join(wrong),
     )
-    _check_member(report, members, label, entry.get("path"), sha, size)
 
 
-def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
-    """Check an export bundle offline; `verifier_key` is the log's public key from a trusted
-    source (without it the key named in the bundle is used, and the report says so)."""
-    report = Report()
-    path = Path(path)
+def _check_item(
+    report: Report,
+    i: int,
+    entry: object,
+    events: Mapping[int, _Event],
+    members: _Members,
+) -> None:
+    if not isinstance(entry, Mapping):
+        report.check(False, f"files[{i}]: not an object")
+        return
+    name, item_id = entry.get("name"), entry.get("evidence_id")
+    label = f"file {name!r} (item {item_id})" if isinstance(name, str) else f"files[{i}]"
+    index = _natural(entry.get("leaf_index"))
+    _check_upload(report, label, entry, events.get(index) if index is not None else None, index)
+    _check_history(report, label, entry, events, index)
+    _check_member(report, members, label, entry.get("path"), entry.get("sha256"), entry.get("size"))
+
+
+def _check_case_events(
+    report: Report, manifest: Mapping[str, Any], events: Mapping[int, _Event]
+) -> None:
+    case = manifest.get("case")
+    case_id = case.get("id") if isinstance(case, Mapping) else None
+    case_events = manifest.get("case_events", [])
+    bad = [
+        str(n)
+        for n in (case_events if isinstance(case_events, list) else [None])
+        if not isinstance(n, int)
+        or n not in events
+        or (events[n].obj or {}).get("subject") != case_id
+    ]
+    report.check(
+        not bad,
+        f"case {case_id}: {len(case_events)} case events, each about the case"
+        if not bad
+        else f"case {case_id}: case events not in the bundle or not about the case: "
+        + ", ".join(bad),
+    )
+
+
+def _check_documents(report: Report, docs: object, members: _Members) -> None:
+    for i, doc in enumerate(docs if isinstance(docs, list) else []):
+        if not isinstance(doc, Mapping):
+            report.check(False, f"documents[{i}]: not an object")
+            continue
+        label = f"document {doc.get('path')!r}"
+        sha, size = doc.get("sha256"), doc.get("size")
+        _check_member(report, members, label, doc.get("path"), sha, size)
+    if docs is not None and not isinstance(docs, list):
+        report.check(False, f"{MANIFEST}: documents is not a list")
+
+
+def _check_manifest(
+    report: Report, manifest: Mapping[str, Any], members: _Members, verifier_key: str | None
+) -> None:
+    fmt = manifest.get("format")
+    report.check(
+        fmt == BUNDLE_FORMAT,
+        f"bundle format {fmt!r}" + ("" if fmt == BUNDLE_FORMAT else f", not {BUNDLE_FORMAT!r}"),
+    )
+    cp = check_checkpoint(report, manifest, verifier_key, kind="bundle")
+    events = _events(report, manifest.get("events"), cp)
+
+    files = manifest.get("files")
+    if not isinstance(files, list) or not files:
+        report.check(False, f"{MANIFEST}: lists no files")
+        files = []
+    for i, entry in enumerate(files):
+        _check_item(report, i, entry, events, members)
+
+    _check_case_events(report, manifest, events)
+    _check_documents(report, manifest.get("documents"), members)
+
+    unlisted = sorted(set(members.infos) - members.listed)
+    report.check(
+        not unlisted,
+        "zip: holds exactly the members the manifest lists"
+        if not unlisted
+        else "zip: holds members the manifest does not list: " + ", ".join(unlisted),
+    )
+
+
+def _open_bundle(report: Report, path: Path) -> tuple[zipfile.ZipFile, str, int] | None:
+    """The open zip, with the SHA-256 and size of the whole bundle file."""
     try:
         with path.open("rb") as f:
             bundle_sha = hashlib.file_digest(f, "sha256").hexdigest()
@@ -273,74 +374,43 @@ def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError) as e:
         report.check(False, f"bundle {path.name}: not a readable zip file: {e}")
+        return None
+    return zf, bundle_sha, bundle_size
+
+
+def _read_manifest(report: Report, members: _Members) -> dict[str, Any] | None:
+    raw = members.digest(MANIFEST, MAX_MANIFEST)
+    if isinstance(raw, str):
+        report.check(False, f"{MANIFEST} {raw}")
+        return None
+    try:
+        manifest = json.loads(members.zf.read(MANIFEST))
+    except (ValueError, UnicodeDecodeError) as e:
+        report.check(False, f"{MANIFEST}: not readable JSON: {e}")
+        return None
+    if not isinstance(manifest, dict):
+        report.check(False, f"{MANIFEST}: not a JSON object")
+        return None
+    return manifest
+
+
+def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
+    """Check an export bundle offline; `verifier_key` is the log's public key from a trusted
+    source (without it the key named in the bundle is used, and the report says so)."""
+    report = Report()
+    path = Path(path)
+    opened = _open_bundle(report, path)
+    if opened is None:
         return report
+    zf, bundle_sha, bundle_size = opened
     with zf:
         members = _Members(zf)
         for dupe in sorted(members.dupes):
             report.check(False, f"zip: {dupe} appears more than once")
-        raw = members.digest(MANIFEST, MAX_MANIFEST)
-        if isinstance(raw, str):
-            report.check(False, f"{MANIFEST} {raw}")
+        manifest = _read_manifest(report, members)
+        if manifest is None:
             return report
-        try:
-            manifest = json.loads(zf.read(MANIFEST))
-        except (ValueError, UnicodeDecodeError) as e:
-            report.check(False, f"{MANIFEST}: not readable JSON: {e}")
-            return report
-        if not isinstance(manifest, dict):
-            report.check(False, f"{MANIFEST}: not a JSON object")
-            return report
-        fmt = manifest.get("format")
-        report.check(
-            fmt == BUNDLE_FORMAT,
-            f"bundle format {fmt!r}" + ("" if fmt == BUNDLE_FORMAT else f", not {BUNDLE_FORMAT!r}"),
-        )
-        cp = check_checkpoint(report, manifest, verifier_key, kind="bundle")
-        events = _events(report, manifest.get("events"), cp)
-
-        files = manifest.get("files")
-        if not isinstance(files, list) or not files:
-            report.check(False, f"{MANIFEST}: lists no files")
-            files = []
-        for i, entry in enumerate(files):
-            _check_item(report, i, entry, events, members)
-
-        case = manifest.get("case")
-        case_id = case.get("id") if isinstance(case, Mapping) else None
-        case_events = manifest.get("case_events", [])
-        bad = [
-            str(n)
-            for n in (case_events if isinstance(case_events, list) else [None])
-            if not isinstance(n, int)
-            or n not in events
-            or (events[n].obj or {}).get("subject") != case_id
-        ]
-        report.check(
-            not bad,
-            f"case {case_id}: {len(case_events)} case events, each about the case"
-            if not bad
-            else f"case {case_id}: case events not in the bundle or not about the case: "
-            + ", ".join(bad),
-        )
-
-        docs = manifest.get("documents")
-        for i, doc in enumerate(docs if isinstance(docs, list) else []):
-            if not isinstance(doc, Mapping):
-                report.check(False, f"documents[{i}]: not an object")
-                continue
-            label = f"document {doc.get('path')!r}"
-            sha, size = doc.get("sha256"), doc.get("size")
-            _check_member(report, members, label, doc.get("path"), sha, size)
-        if docs is not None and not isinstance(docs, list):
-            report.check(False, f"{MANIFEST}: documents is not a list")
-
-        unlisted = sorted(set(members.infos) - members.listed)
-        report.check(
-            not unlisted,
-            "zip: holds exactly the members the manifest lists"
-            if not unlisted
-            else "zip: holds members the manifest does not list: " + ", ".join(unlisted),
-        )
+        _check_manifest(report, manifest, members, verifier_key)
     report.warnings.append(
         "the custody report (PDF) and the JSON-LD are summaries made at export time: they are "
         "checked against the manifest, not against the log; the originals and the events are "
