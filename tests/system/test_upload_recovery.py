@@ -109,9 +109,7 @@ def test_two_finalisers_of_one_upload_make_one_item(
     monkeypatch.setattr(storage, "finish_partial", finish_then_meet)
     upload_id = url.rsplit("/", 1)[1]
     with ThreadPoolExecutor(2) as pool:
-        results = list(
-            pool.map(lambda _: finalise.finalise(rt, upload_id=upload_id), range(2))
-        )
+        results = list(pool.map(lambda _: finalise.finalise(rt, upload_id=upload_id), range(2)))
     assert sum(r is not None for r in results) == 1
     with rt.sessions() as db:
         assert len(db.scalars(select(Evidence).where(Evidence.upload_id == upload_id)).all()) == 1
