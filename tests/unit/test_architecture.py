@@ -94,10 +94,11 @@ def test_no_function_runs_on() -> None:
     assert too_long == [], f"functions over {MAX_FUNCTION_LINES} lines"
 
 
-def test_ruff_is_clean() -> None:
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_is_clean(command: list[str]) -> None:
     """Includes complexity (C901, at most 15) and statement counts (PLR0915) in portal/."""
     result = subprocess.run(
-        [str(BIN / "ruff"), "check", "--no-cache", "portal", "tests", "bench"],
+        [str(BIN / "ruff"), *command, "--no-cache", "portal", "tests", "bench", "docs"],
         cwd=REPO,
         capture_output=True,
         text=True,
