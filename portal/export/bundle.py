@@ -18,22 +18,12 @@ from typing import IO, Any
 from portal.errors import PortalError
 from portal.export import caseuco, report
 from portal.export.plan import ItemPlan, Plan, Progress
+from portal.export.service import BundleIntegrityError
 from portal.export.verify import BUNDLE_FORMAT, MANIFEST
 from portal.storage import ObjectMissing, Storage
 
 REPORT = "custody-report.pdf"
 JSONLD = "custody.jsonld"
-
-
-class BundleIntegrityError(PortalError):
-    """Stored bytes no longer match their hash; the caller records the integrity failure."""
-
-    status, code = 500, "integrity_failure"
-
-    def __init__(self, message: str, *, evidence_id: str, actual_sha256: str) -> None:
-        super().__init__(message)
-        self.evidence_id = evidence_id
-        self.actual_sha256 = actual_sha256
 
 
 def _b64(data: bytes) -> str:

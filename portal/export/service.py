@@ -29,7 +29,7 @@ from portal.custody import service as custody
 from portal.custody.actors import Actor, staff_ids
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry
-from portal.errors import Forbidden, Gone, Invalid
+from portal.errors import Forbidden, Gone, Invalid, PortalError
 from portal.evidence.models import Evidence
 from portal.export.plan import CasePlan, ItemPlan, LoggedEvent, Plan
 from portal.export.verify import BUNDLE_FORMAT
@@ -40,6 +40,17 @@ COURT_SCOPE = "prosecution"
 
 class ConsentScopeMissing(Invalid):
     status, code = 422, "consent_scope"
+
+
+class BundleIntegrityError(PortalError):
+    """Stored bytes no longer match their hash; the caller records the integrity failure."""
+
+    status, code = 500, "integrity_failure"
+
+    def __init__(self, message: str, *, evidence_id: str, actual_sha256: str) -> None:
+        super().__init__(message)
+        self.evidence_id = evidence_id
+        self.actual_sha256 = actual_sha256
 
 
 def check_identity_allowed(role: str, include_witness_identity: bool) -> None:

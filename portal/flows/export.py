@@ -21,8 +21,8 @@ from portal.cases import service as cases
 from portal.db import transaction
 from portal.evidence import service as evidence
 from portal.export import service as export
-from portal.export.bundle import BundleIntegrityError, write_bundle
 from portal.export.plan import ExportResult, Plan, Progress
+from portal.export.service import BundleIntegrityError
 from portal.runtime import Runtime
 
 
@@ -53,6 +53,10 @@ def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bo
 
 
 def _write(rt: Runtime, plan: Plan, out: Path, progress: Progress | None) -> None:
+    # Imported here: the PDF and zip writers load fpdf2 and Pillow (~17 MiB a process), which
+    # only an export needs, not every instance serving uploads.
+    from portal.export.bundle import write_bundle
+
     try:
         with out.open("w+b") as f:
             write_bundle(rt.storage, plan, f, progress=progress)
