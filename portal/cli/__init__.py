@@ -236,18 +236,23 @@ def verify_receipt_cmd(
     ] = None,
     file: Annotated[
         list[Path] | None,
-        typer.Option("--file", help="A local copy of a listed file, to re-hash (repeatable)."),
+        typer.Option(
+            "--file",
+            help="A local copy of a listed file, found by its SHA-256, whatever its name "
+            "(repeatable).",
+        ),
     ] = None,
 ) -> None:
-    """Check a witness receipt offline: signature, proofs, and optionally the files."""
-    from portal.custody.offline import load_receipt, verify_receipt
+    """Check a witness receipt offline: signature, proofs, every shown field, and optionally
+    local copies of the files. Fields nothing proves are printed as NOT VERIFIED."""
+    from portal.custody.receipt import load_receipt, verify_receipt
 
     key = public_key
     if key is not None and Path(key).is_file():
         key = Path(key).read_text().strip()
     try:
         data = load_receipt(receipt)
-        report = verify_receipt(data, key, {p.name: p for p in file or []})
+        report = verify_receipt(data, key, file or [])
     except ValueError as exc:
         err.print(f"[red]error[/red]: {exc}")
         raise typer.Exit(2) from None

@@ -166,6 +166,19 @@ def entry(db: Session, *, seq: int) -> LogEntry:
     return found
 
 
+def first_event(db: Session, *, type: EventType, subject: str) -> LogEntry:
+    """The earliest event of `type` about `subject` (a submission's `consent.given`)."""
+    found = db.scalars(
+        select(LogEntry)
+        .where(LogEntry.subject == subject, LogEntry.type == str(type))
+        .order_by(LogEntry.seq)
+        .limit(1)
+    ).first()
+    if found is None:
+        raise NotFound(f"no {type} event about {subject}")
+    return found
+
+
 def consistency(db: Session, *, first: int, second: int) -> list[bytes]:
     return merkle.consistency_proof(first, second, node_fetcher(db))
 

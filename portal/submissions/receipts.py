@@ -1,8 +1,9 @@
 """Witness receipts: everything needed to prove, offline, what was given and when.
 
-For each file: its `upload.completed` event, the event's leaf index and an inclusion proof
-against one signed checkpoint. `portal.custody.offline.verify_receipt` checks it with the
-log's public key alone.
+The consent with its `consent.given` event, and for each file its `upload.completed` event,
+each with its leaf index and an inclusion proof against one signed checkpoint.
+`portal.custody.receipt.verify_receipt` checks every shown field against those proven events
+with the log's public key alone.
 """
 
 from __future__ import annotations
@@ -15,10 +16,26 @@ from sqlalchemy.orm import Session
 
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody.events import EventType
 from portal.custody.models import Checkpoint
-from portal.custody.offline import RECEIPT_FORMAT
+from portal.custody.receipt import RECEIPT_FORMAT
 from portal.submissions import service as submissions
 from portal.submissions.models import Submission
+
+
+def _proven(db: Session, *, seq: int, checkpoint: Checkpoint) -> dict[str, Any]:
+    """An event's bytes, leaf index and inclusion proof under the checkpoint."""
+    proof = custody.inclusion(db, index=seq, size=checkpoint.size)
+    return {
+        "event": custody.entry(db, seq=seq).event.decode("utf-8"),
+        "leaf_index": seq,
+        "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
+    }
+
+
+def _consent_seq(db: Session, *, submission: Submission) -> int:
+    event = custody.first_event(db, type=EventType.CONSENT_GIVEN, subject=submission.id)
+    return event.seq
 
 
 def build(
@@ -31,25 +48,21 @@ def build(
     now: datetime,
 ) -> dict[str, Any]:
     consent = submissions.consent_of(db, submission_id=submission.id)
-    files = []
-    for item in submissions.files_of(db, submission_id=submission.id):
-        event = custody.entry(db, seq=item.log_index)
-        proof = custody.inclusion(db, index=item.log_index, size=checkpoint.size)
-        files.append(
-            {
-                "name": item.filename,
-                "size": item.size,
-                "sha256": item.sha256,
-                "media_type": item.media_type,
-                "received_at": custody.rfc3339(as_utc(item.received_at)),
-                "event": event.event.decode("utf-8"),
-                "leaf_index": item.log_index,
-                "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
-            }
-        )
+    files = [
+        {
+            "name": item.filename,
+            "size": item.size,
+            "sha256": item.sha256,
+            "media_type": item.media_type,
+            "received_at": custody.rfc3339(as_utc(item.received_at)),
+            **_proven(db, seq=item.log_index, checkpoint=checkpoint),
+        }
+        for item in submissions.files_of(db, submission_id=submission.id)
+    ]
     return {
         "format": RECEIPT_FORMAT,
         "submission": submission.id,
+        # Not signed: the verifier reports it as not verified.
         "issued_at": custody.rfc3339(now),
         "consent": {
             "version": consent.version,
@@ -57,6 +70,7 @@ def build(
             "scopes": consent.scopes,
             "language": consent.language,
             "given_at": custody.rfc3339(as_utc(consent.given_at)),
+            **_proven(db, seq=_consent_seq(db, submission=submission), checkpoint=checkpoint),
         },
         "log": {"origin": origin, "public_key": public_key},
         "checkpoint": checkpoint.note,
@@ -65,10 +79,11 @@ def build(
 
 
 def covering_checkpoint(db: Session, *, submission: Submission) -> Checkpoint | None:
-    """The newest checkpoint, if it covers every file of the submission."""
+    """The newest checkpoint, if it covers the consent and every file of the submission."""
     latest = custody.latest_checkpoint(db)
     needed = max(
-        (f.log_index for f in submissions.files_of(db, submission_id=submission.id)), default=-1
+        (f.log_index for f in submissions.files_of(db, submission_id=submission.id)),
+        default=_consent_seq(db, submission=submission),
     )
     if latest is None or latest.size <= needed:
         return None

@@ -16,7 +16,7 @@ from tusclient import client as tus
 from tusclient.storage.interface import Storage as UrlStorage
 from tusclient.uploader.uploader import Uploader
 
-from portal.custody.offline import verify_receipt
+from portal.custody.receipt import verify_receipt
 from tests.support.api import new_submission
 from tests.support.servers import Server
 from tests.support.uploads import url_of
@@ -94,7 +94,7 @@ def assert_received(server: Server, sub_id: str, auth: dict[str, str], video: Pa
         receipt = http.get(f"/api/v1/submissions/{sub_id}/receipt").json()
         public_key = http.get("/api/v1/log/public-key").text.strip()
     assert [f["sha256"] for f in files] == [want]
-    report = verify_receipt(receipt, public_key, {video.name: video})
+    report = verify_receipt(receipt, public_key, [video])
     assert report.ok, report.text()
     assert [f["sha256"] for f in receipt["files"]] == [want]
     stored = server.data_dir / "storage" / "sha256" / want

@@ -29,7 +29,8 @@ from portal.custody.audit.findings import SHOWN_PER_KIND
 from portal.custody.audit.tree import RecomputedTree
 from portal.custody.merkle import CompactRange, ProofError, leaf_hash, verify_inclusion
 from portal.custody.note import generate_signer, verifier_from_signer
-from portal.custody.offline import Report, canonical_json, verify_receipt
+from portal.custody.offline import Report, canonical_json
+from portal.custody.receipt import verify_receipt
 from portal.flows.content_audit import audit_log_and_content
 from portal.runtime import Runtime
 from tests.support.custody import drop_append_only_guards

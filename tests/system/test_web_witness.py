@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from portal.config import Settings
-from portal.custody.offline import verify_receipt
+from portal.custody.receipt import verify_receipt
 from tests.support.media import make_video
 from tests.support.web import (
     PHONE,
@@ -191,7 +191,7 @@ def test_witness_uploads_a_video_and_gets_a_matching_receipt(
 
     receipt = download_receipt(page)
     assert [f["sha256"] for f in receipt["files"]] == [sha256_of(f) for f in files]
-    report = verify_receipt(receipt, live.runtime.log_verifier, {f.name: f for f in files})
+    report = verify_receipt(receipt, live.runtime.log_verifier, files)
     assert report.ok, report.text()
     assert receipt["consent"]["language"] == lang
 
