@@ -256,7 +256,7 @@ def verify_receipt_cmd(
     except ValueError as exc:
         err.print(f"[red]error[/red]: {exc}")
         raise typer.Exit(2) from None
-    console.print(report.text(), markup=False, highlight=False)
+    console.print(report.text(), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
 
 

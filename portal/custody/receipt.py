@@ -80,9 +80,12 @@ def _proven_event(
     try:
         data = text.encode("utf-8")
         event = json.loads(text)
-        canonical = report.check(
-            canonical_json(event) == data,
-            f"{label}: custody event is canonical JSON",
+        canonical = canonical_json(event) == data
+        report.check(
+            canonical,
+            f"{label}: custody event is canonical JSON"
+            if canonical
+            else f"{label}: custody event is NOT canonical JSON (not the bytes the log hashes)",
         )
     except (UnicodeEncodeError, ValueError) as e:
         report.check(False, f"{label}: custody event is not valid canonical JSON: {e}")

@@ -56,7 +56,7 @@ def test_verify_receipt_offline(
     client: TestClient, witness: tuple[str, dict[str, str]], video: Path, tmp_path: Path
 ) -> None:
     sub_id, auth = witness
-    upload(client, auth, video.read_bytes(), name=video.name)
+    upload(client, auth, video.read_bytes(), name="IMG_0042.mp4")
     receipt = client.get(f"/api/v1/submissions/{sub_id}/receipt?download=1", headers=auth)
     assert receipt.headers["Content-Disposition"].startswith("attachment")
     key = tmp_path / "log.pub"
@@ -64,11 +64,30 @@ def test_verify_receipt_offline(
     path = tmp_path / "receipt.json"
     path.write_bytes(receipt.content)
 
+    # The witness's copy has another name than the one uploaded: it is found by its SHA-256.
+    local = tmp_path / "big.mp4"
+    local.write_bytes(video.read_bytes())
     r = runner.invoke(
-        app, ["verify-receipt", str(path), "--public-key", str(key), "--file", str(video)]
+        app, ["verify-receipt", str(path), "--public-key", str(key), "--file", str(local)]
     )
     assert r.exit_code == 0, r.output
     assert "all checks passed" in r.output
+    assert "[NOT VERIFIED] issued_at" in r.output
+    assert "is files[0] 'IMG_0042.mp4'" in r.output
+
+    other = tmp_path / "other.mp4"
+    other.write_bytes(b"not the upload")
+    r = runner.invoke(
+        app, ["verify-receipt", str(path), "--public-key", str(key), "--file", str(other)]
+    )
+    assert r.exit_code == 1 and "is no proven file of the receipt" in r.output
+
+    for field, value in (("received_at", "2020-01-01T00:00:00.000000Z"), ("name", "x.mp4")):
+        forged = json.loads(receipt.content)
+        forged["files"][0][field] = value
+        path.write_text(json.dumps(forged))
+        r = runner.invoke(app, ["verify-receipt", str(path), "--public-key", str(key)])
+        assert r.exit_code == 1 and f"files[0].{field}" in r.output, r.output
 
     forged = json.loads(receipt.content)
     forged["files"][0]["size"] += 1

@@ -19,7 +19,8 @@ from portal.custody.merkle import (
     siblings_needed_for_append,
 )
 from portal.custody.note import format_checkpoint, generate_signer, sign, verifier_from_signer
-from portal.custody.offline import canonical_json, load_receipt, verify_receipt
+from portal.custody.offline import canonical_json
+from portal.custody.receipt import load_receipt, verify_receipt
 
 ORIGIN = "portal.example/custody"
 SKEY = generate_signer(ORIGIN)
@@ -27,46 +28,67 @@ VKEY = verifier_from_signer(SKEY)
 CONTENT = {"photo.jpg": b"\xff\xd8 a photo", "clip.mp4": b"a video clip" * 100}
 
 
+AT = "2026-01-02T03:04:05.000000Z"
+CONSENT = {"version": "1", "sha256": "c" * 64, "scopes": ["court"], "language": "es"}
+UPLOADS = {2: "photo.jpg", 5: "clip.mp4"}
+
+
+def _event(seq: int) -> bytes:
+    """Leaf `seq` of the test log: the consent at 0, the two uploads, and other events."""
+    kind, details = "other.event", {"note": "other event"}
+    if seq == 0:
+        kind, details = "consent.given", dict(CONSENT)
+    elif seq in UPLOADS:
+        data = CONTENT[UPLOADS[seq]]
+        kind = "upload.completed"
+        details = {
+            "filename": UPLOADS[seq],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "media_type": "video/mp4",
+        }
+    return canonical_json(
+        {"seq": seq, "at": AT, "type": kind, "actor": "witness:s1", "subject": "s1", "details": details}
+    )
+
+
 def build() -> dict[str, Any]:
-    """A 7-event log holding two upload events, and a receipt for both files."""
+    """A 7-event log holding the consent and two upload events, and a receipt for both files."""
     nodes: dict[NodeId, bytes] = {}
     cr = CompactRange()
-    uploads: list[tuple[int, str, bytes]] = []
     for seq in range(7):
-        name = list(CONTENT)[seq % 2]
-        details: dict[str, Any] = {"note": "other event"}
-        if seq in (2, 5):
-            data = CONTENT[name]
-            details = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-        event = canonical_json(
-            {"seq": seq, "type": "upload.completed", "subject": "s1", "details": details}
-        )
-        leaf = leaf_hash(event)
+        leaf = leaf_hash(_event(seq))
         siblings = {k: nodes[k] for k in siblings_needed_for_append(seq)}
         nodes.update({(lv, ix): h for lv, ix, h in nodes_for_append(seq, leaf, siblings)})
         cr.append(leaf)
-        if seq in (2, 5):
-            uploads.append((seq, name, event))
-    files = []
-    for seq, name, event in uploads:
-        data = CONTENT[name]
+
+    def proven(seq: int) -> dict[str, Any]:
         proof = inclusion_proof(seq, cr.size, lambda ids: {i: nodes[i] for i in ids})
-        files.append(
-            {
-                "name": name,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "event": event.decode(),
-                "leaf_index": seq,
-                "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
-            }
-        )
+        return {
+            "event": _event(seq).decode(),
+            "leaf_index": seq,
+            "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
+        }
+
+    files = [
+        {
+            "name": name,
+            "size": len(CONTENT[name]),
+            "sha256": hashlib.sha256(CONTENT[name]).hexdigest(),
+            "media_type": "video/mp4",
+            "received_at": AT,
+            **proven(seq),
+        }
+        for seq, name in UPLOADS.items()
+    ]
     return {
-        "format": "portal-receipt/1",
+        "format": "portal-receipt/2",
+        "submission": "s1",
+        "issued_at": AT,
+        "consent": {**CONSENT, "given_at": AT, **proven(0)},
         "log": {"origin": ORIGIN, "public_key": VKEY},
         "checkpoint": sign(format_checkpoint(ORIGIN, cr.size, cr.root()), SKEY),
         "files": files,
-        "submission": "s1",
     }
 
 
@@ -82,15 +104,17 @@ def test_canonical_json() -> None:
 
 def test_valid_receipt_with_given_key(tmp_path: Path) -> None:
     receipt = build()
-    local = {}
-    for name, data in CONTENT.items():
-        (tmp_path / name).write_bytes(data)
-        local[name] = tmp_path / name
+    local = []
+    for i, data in enumerate(CONTENT.values()):
+        # Named unlike the receipt's files: local copies are found by their SHA-256.
+        (tmp_path / f"copy{i}").write_bytes(data)
+        local.append(tmp_path / f"copy{i}")
     report = verify_receipt(receipt, VKEY, local)
     assert report.ok, report.text()
     assert report.key_source == "given"
     assert not report.warnings
-    assert sum("inclusion proof valid" in m for _, m in report.checks) == 2
+    assert sum("inclusion proof valid" in m for _, m in report.checks) == 3
+    assert sum(ok and "local file" in m for ok, m in report.checks) == 2
     assert "all checks passed" in report.text()
 
     path = tmp_path / "receipt.json"
@@ -113,7 +137,7 @@ def _set_file(i: int, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
-def _event(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+def _edit_event(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
     def apply(r: dict[str, Any]) -> None:
         event = json.loads(r["files"][0]["event"])
         edit(event)
@@ -138,17 +162,21 @@ def _tamper_checkpoint(r: dict[str, Any]) -> None:
 
 
 TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
-    "event bytes": (_event(lambda e: e.update(subject="s2")), "inclusion proof FAILED"),
+    "event bytes": (_edit_event(lambda e: e.update(subject="s2")), "inclusion proof FAILED"),
     "event not canonical": (
         lambda r: r["files"][0].update(event=r["files"][0]["event"].replace(":", ": ", 1)),
         "NOT canonical",
     ),
     "event sha256": (
-        _event(lambda e: e["details"].update(sha256="0" * 64)),
-        "event sha256",
+        _edit_event(lambda e: e["details"].update(sha256="0" * 64)),
+        "inclusion proof FAILED",
     ),
-    "receipt size": (_set_file(0, "size", 11), "event size"),
-    "receipt sha256": (_set_file(0, "sha256", "ab" * 32), "event sha256"),
+    "receipt size": (_set_file(0, "size", 11), "files[0].size 11 differs"),
+    "receipt sha256": (_set_file(0, "sha256", "ab" * 32), "files[0].sha256"),
+    "receipt name": (_set_file(0, "name", "other.jpg"), "files[0].name 'other.jpg' differs"),
+    "receipt time": (_set_file(0, "received_at", "2020-01-01"), "files[0].received_at"),
+    "consent scopes": (lambda r: r["consent"].update(scopes=[]), "consent.scopes [] differs"),
+    "submission": (lambda r: r.update(submission="s2"), "not the receipt's 's2'"),
     "proof hash": (_flip_proof, "inclusion proof FAILED"),
     "proof length": (lambda r: r["files"][0]["inclusion_proof"].pop(), "inclusion proof FAILED"),
     "leaf index": (_set_file(0, "leaf_index", 3), "inclusion proof FAILED (leaf index 3)"),
@@ -156,7 +184,7 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "checkpoint text": (_tamper_checkpoint, "signature INVALID"),
     "checkpoint other key": (_resign, "signature INVALID"),
     "origin": (lambda r: r["log"].update(origin="evil.example"), "differs from log origin"),
-    "format": (lambda r: r.update(format="portal-receipt/2"), "expected 'portal-receipt/1'"),
+    "format": (lambda r: r.update(format="portal-receipt/1"), "expected 'portal-receipt/2'"),
     "no files": (lambda r: r.update(files=[]), "no files"),
     "bad entry": (lambda r: r["files"].append(7), "not an object"),
 }
@@ -188,10 +216,10 @@ def test_receipt_signed_by_forger_passes_only_its_own_key() -> None:
 
 def test_local_file_mismatch(tmp_path: Path) -> None:
     (tmp_path / "p").write_bytes(b"something else")
-    report = verify_receipt(build(), VKEY, {"photo.jpg": tmp_path / "p", "ghost": tmp_path / "g"})
+    report = verify_receipt(build(), VKEY, [tmp_path / "p", tmp_path / "g"])
     text = failures(report)
-    assert "local file" in text and "sha256" in text
-    assert "'ghost'" in text
+    assert "is no proven file of the receipt" in text
+    assert "/g unreadable" in text
 
 
 def test_garbage_does_not_raise(tmp_path: Path) -> None:
