@@ -52,7 +52,9 @@ def load_receipt(path: Path) -> Mapping[str, Any]:
     return data
 
 
-def _unknown_fields(report: Report, path: str, obj: Mapping[str, Any], known: Sequence[str]) -> None:
+def _unknown_fields(
+    report: Report, path: str, obj: Mapping[str, Any], known: Sequence[str]
+) -> None:
     for key in obj:
         if key not in known:
             where = f"{path}.{key}" if path else str(key)
@@ -137,7 +139,8 @@ def _check_event_kind(
     same_kind = event.get("type") == kind
     report.check(
         same_kind,
-        f"{label}: proven event is {event.get('type')!r}" + ("" if same_kind else f", not {kind!r}"),
+        f"{label}: proven event is {event.get('type')!r}"
+        + ("" if same_kind else f", not {kind!r}"),
     )
     same = isinstance(submission, str) and event.get("subject") == submission
     report.check(
@@ -168,7 +171,9 @@ def _check_entry(
     return event
 
 
-def _check_local(report: Report, path: Path, proven: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+def _check_local(
+    report: Report, path: Path, proven: Sequence[tuple[str, Mapping[str, Any]]]
+) -> None:
     """A local copy is matched by its SHA-256 against the proven events, never by its name."""
     try:
         with path.open("rb") as f:

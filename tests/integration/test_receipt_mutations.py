@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from portal.custody.receipt import Report, verify_receipt
+from portal.custody.offline import Report
+from portal.custody.receipt import verify_receipt
 from tests.support.uploads import padded, upload
 
 pytestmark = pytest.mark.both_backends
@@ -81,8 +82,10 @@ def mutations(node: Any, steps: tuple[str | int, ...] = ()) -> Iterator[Mutation
         yield path, "wrong type", _edit(steps, put(_wrong_type(value)))
         yield path, "null", _edit(steps, put(None))
         # Dropping a list element is a claim about the list; a missing key, about the key.
-        yield (parent if isinstance(steps[-1], int) else path), "removal", _edit(
-            steps, lambda container, key: container.__delitem__(key)
+        yield (
+            (parent if isinstance(steps[-1], int) else path),
+            "removal",
+            _edit(steps, lambda container, key: container.__delitem__(key)),
         )
     if isinstance(node, dict):
         extra = (*steps, "extra")

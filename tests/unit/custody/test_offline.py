@@ -29,13 +29,19 @@ CONTENT = {"photo.jpg": b"\xff\xd8 a photo", "clip.mp4": b"a video clip" * 100}
 
 
 AT = "2026-01-02T03:04:05.000000Z"
-CONSENT = {"version": "1", "sha256": "c" * 64, "scopes": ["court"], "language": "es"}
+CONSENT: dict[str, Any] = {
+    "version": "1",
+    "sha256": "c" * 64,
+    "scopes": ["court"],
+    "language": "es",
+}
 UPLOADS = {2: "photo.jpg", 5: "clip.mp4"}
 
 
 def _event(seq: int) -> bytes:
     """Leaf `seq` of the test log: the consent at 0, the two uploads, and other events."""
-    kind, details = "other.event", {"note": "other event"}
+    kind = "other.event"
+    details: dict[str, Any] = {"note": "other event"}
     if seq == 0:
         kind, details = "consent.given", dict(CONSENT)
     elif seq in UPLOADS:
@@ -48,7 +54,14 @@ def _event(seq: int) -> bytes:
             "media_type": "video/mp4",
         }
     return canonical_json(
-        {"seq": seq, "at": AT, "type": kind, "actor": "witness:s1", "subject": "s1", "details": details}
+        {
+            "seq": seq,
+            "at": AT,
+            "type": kind,
+            "actor": "witness:s1",
+            "subject": "s1",
+            "details": details,
+        }
     )
 
 
