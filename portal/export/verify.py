@@ -1,8 +1,9 @@
 """Offline verification of a court export bundle, for a judge's expert without the portal.
 
-Built like `portal.custody.offline` (receipts): the standard library, `cryptography`, and the
-custody log's own `merkle`, `note` and `offline` modules, nothing else. Bad data never raises:
-every finding is a line of the report, so the expert sees all that holds and all that does not.
+Built like the receipt verifier (`portal.custody.receipt`): the standard library,
+`cryptography`, and the custody log's own `merkle`, `note` and `offline` modules, nothing
+else. Bad data never raises: every finding is a line of the report, so the expert sees all
+that holds and all that does not.
 
 What is checked:
 
