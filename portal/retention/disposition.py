@@ -28,6 +28,7 @@ from portal.retention import decision
 from portal.retention.models import Approval, Hold, RetentionPolicy, Tombstone
 from portal.retention.service import (
     Context,
+    approvals_floor,
     ensure_default_policies,
     iso,
     policy_json,
@@ -51,8 +52,9 @@ class DueItem:
 
 
 def _approvals_required(db: Session, item: Evidence) -> int:
-    policy = db.get(RetentionPolicy, item.retention_category or "")
-    return policy.approvals_required if policy else 0
+    category = item.retention_category or ""
+    policy = db.get(RetentionPolicy, category)
+    return max(policy.approvals_required if policy else 0, approvals_floor(category))
 
 
 def due(db: Session, *, as_of: datetime) -> list[DueItem]:

@@ -148,6 +148,28 @@ def test_edited_dates_and_approvals_destroy_nothing(
     clock.now = T0 + 30 * DAY
     report = run(client)
     assert_untouched(client, ev)
+    # The floor keeps a lowered row at two, so it waits; forged rows are caught by the log.
+    waiting = approvals == "policy lowered"
+    assert report.destroyed == []
+    assert (report.awaiting_approval, report.mismatched) == (([ev], []) if waiting else ([], [ev]))
+
+
+def test_a_policy_row_lowered_in_the_database_does_not_waive_the_logged_rule(
+    client: TestClient, clock: Clock, sup: dict[str, str], clip: bytes
+) -> None:
+    """`no-case` has no floor: the one approval its logged rule asks for still counts."""
+    ev = send(client, new_witness(client), varied(clip, "no-case"))
+    triage(client, sup, ev, "accept")
+    edit(
+        client,
+        update(RetentionPolicy)
+        .where(RetentionPolicy.category == "no-case")
+        .values(approvals_required=0),
+        update(Evidence).where(Evidence.id == ev).values(retain_until=T0 + DAY),
+    )
+    clock.now = T0 + 30 * DAY
+    report = run(client)
+    assert_untouched(client, ev)
     assert report.destroyed == [] and report.mismatched == [ev]
 
 
