@@ -282,13 +282,15 @@ def retention_run(
         ("would be destroyed", report.would_destroy),
         ("awaiting approval", report.awaiting_approval),
         ("locked in storage", report.locked),
+        ("kept: the custody log does not support destroying it", report.mismatched),
     ):
         for evidence_id in ids:
             table.add_row(evidence_id, label)
     console.print(table)
     console.print(
         f"{len(report.destroyed)} destroyed, {len(report.would_destroy)} would be, "
-        f"{len(report.awaiting_approval)} awaiting approval, {len(report.locked)} locked"
+        f"{len(report.awaiting_approval)} awaiting approval, {len(report.locked)} locked, "
+        f"{len(report.mismatched)} kept because the database disagrees with the custody log"
     )
 
 

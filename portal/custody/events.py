@@ -72,6 +72,14 @@ class EventType(StrEnum):
     """A legal hold was released."""
     DISPOSITION_APPROVED = "disposition.approved"
     """A supervisor approved destroying a due item."""
+    EVIDENCE_PURGE_STARTED = "evidence.purge_started"
+    """Destruction of an item is about to begin: committed before any byte is deleted, it
+    names the decision taken from the log (category, retain-until and the `retention.changed`
+    that set it, the approval events, approvals required)."""
+    EVIDENCE_PURGE_HALTED = "evidence.purge_halted"
+    """An item marked for destruction was put back under its rules instead: the decision read
+    from the log did not hold (a database edit), or storage refused the delete; details say
+    why."""
     EVIDENCE_PURGED = "evidence.purged"
     """An original and its derivatives were destroyed; a tombstone remains."""
     WITNESS_DETAILS_ERASED = "witness.details_erased"

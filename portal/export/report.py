@@ -38,6 +38,8 @@ _WHAT: dict[str, str] = {
     "evidence.timeline_viewed": "Custody timeline viewed",
     "evidence.integrity_failed": "Stored bytes did NOT match the recorded SHA-256",
     "evidence.exported": "Exported in a court bundle",
+    "evidence.purge_started": "Destruction began, on the decision named here",
+    "evidence.purge_halted": "Destruction was called off; the item is kept under its rules",
     "evidence.purged": "The original was destroyed",
     "witness.contact_viewed": "The witness's contact details were viewed",
     "witness.details_erased": "The witness's contact details were erased",

@@ -1,16 +1,20 @@
 """Due items, destruction approvals and the purge that destroys what is due.
 
 Destruction is three steps, so a crash anywhere is finished by the next run with exactly one
-`evidence.purged`: mark `purging` (commit), delete from storage (idempotent), then tombstone,
-mark `purged` and log (one commit).
+`evidence.purged`: judge the item from the log (retention/decision.py), mark `purging` and log
+`evidence.purge_started` (commit), delete from storage (idempotent), then tombstone, mark
+`purged` and log (one commit). Every attempt judges again: `purging` is only a note that a
+purge began, never a reason to skip the checks.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.auth.models import StaffUser
@@ -20,9 +24,11 @@ from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import Conflict
 from portal.evidence.models import Derivative, Disposition, Evidence
+from portal.retention import decision
 from portal.retention.models import Approval, Hold, RetentionPolicy, Tombstone
 from portal.retention.service import (
     Context,
+    approvals_floor,
     ensure_default_policies,
     iso,
     policy_json,
@@ -30,6 +36,8 @@ from portal.retention.service import (
 )
 from portal.storage import ObjectLocked
 from portal.submissions.models import Submission, SubmissionState
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,8 +52,9 @@ class DueItem:
 
 
 def _approvals_required(db: Session, item: Evidence) -> int:
-    policy = db.get(RetentionPolicy, item.retention_category or "")
-    return policy.approvals_required if policy else 0
+    category = item.retention_category or ""
+    policy = db.get(RetentionPolicy, category)
+    return max(policy.approvals_required if policy else 0, approvals_floor(category))
 
 
 def due(db: Session, *, as_of: datetime) -> list[DueItem]:
@@ -129,6 +138,8 @@ class RunReport:
     awaiting_approval: list[str] = field(default_factory=list)
     locked: list[str] = field(default_factory=list)
     would_destroy: list[str] = field(default_factory=list)
+    # Marked `purging`, or due by the database, but the decision in the log does not hold.
+    mismatched: list[str] = field(default_factory=list)
 
 
 def run(
@@ -149,46 +160,69 @@ def run(
             )
         ):
             recompute(db, ctx, item=item, reason="first computation", now=now)
-        unfinished = list(
+        candidates = list(
             db.scalars(select(Evidence.id).where(Evidence.disposition == Disposition.PURGING))
         )
         entries = due(db, as_of=as_of)
     for entry in entries:
-        if not entry.ready:
-            report.awaiting_approval.append(entry.item.id)
-        elif dry_run:
-            report.would_destroy.append(entry.item.id)
+        if entry.ready:
+            candidates.append(entry.item.id)
         else:
-            unfinished.append(entry.item.id)
-    if dry_run:
-        report.would_destroy += unfinished
-        return report
-    for evidence_id in dict.fromkeys(unfinished):
+            report.awaiting_approval.append(entry.item.id)
+    for evidence_id in dict.fromkeys(candidates):
+        if dry_run:
+            with sessions() as db:
+                found = db.get(Evidence, evidence_id)
+                assert found is not None
+                held = decision.judge(db, ctx, item=found, as_of=as_of).refusal is None
+            (report.would_destroy if held else report.mismatched).append(evidence_id)
+            continue
         try:
-            if _purge(sessions, ctx, evidence_id=evidence_id, as_of=as_of, now=now):
-                report.destroyed.append(evidence_id)
+            outcome = _purge(sessions, ctx, evidence_id=evidence_id, as_of=as_of, now=now)
         except ObjectLocked:
             # Storage still holds it (COMPLIANCE lock): back under its rules, so it keeps
             # following holds and case links until a later run succeeds.
             with transaction(sessions) as db:
-                db.execute(
-                    update(Evidence)
-                    .where(Evidence.id == evidence_id, Evidence.disposition == Disposition.PURGING)
-                    .values(disposition=None)
-                )
+                _halt(db, evidence_id=evidence_id, why="storage refused the delete", now=now)
             report.locked.append(evidence_id)
+            continue
+        if outcome == "destroyed":
+            report.destroyed.append(evidence_id)
+        elif outcome == "mismatched":
+            report.mismatched.append(evidence_id)
     return report
+
+
+def _halt(db: Session, *, evidence_id: str, why: str, now: datetime) -> None:
+    """Put an item marked `purging` back under its rules, on the record."""
+    item = db.get(Evidence, evidence_id, with_for_update=True)
+    if item is None or item.disposition != Disposition.PURGING:
+        return
+    item.disposition = None
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_PURGE_HALTED,
+        actor=custody.SYSTEM,
+        subject=evidence_id,
+        details={"reason": why},
+        at=now,
+    )
 
 
 @dataclass(frozen=True)
 class _Doomed:
-    """What step 1 of a purge read under the row's lock, for steps 2 and 3."""
+    """What step 1 of a purge decided under the row's lock, for steps 2 and 3."""
 
     key: str
     sha256: str
-    locked: datetime | None
+    bypass: bool  # ask storage to lift a governance lock
     others: str | None  # another live item that shares the object, which then stays
     derived: list[str]
+    verdict: decision.Verdict
+    started: int  # seq of the `evidence.purge_started` event
+
+
+Outcome = Literal["destroyed", "mismatched", "skipped"]
 
 
 def _purge(
@@ -198,47 +232,67 @@ def _purge(
     evidence_id: str,
     as_of: datetime,
     now: datetime,
-) -> bool:
-    # 1. Intent, after checking again under the row's lock: nothing held, still due.
+) -> Outcome:
+    # 1. The decision, taken again from the log under the row's lock, and the intent logged.
     with transaction(sessions) as db:
-        doomed = _mark_purging(db, evidence_id=evidence_id, as_of=as_of)
-    if doomed is None:
-        return False
-    # 2. Storage. Idempotent: missing objects are fine. Bypass governance only when our own
-    # (shortened, e.g. withdrawn) date has passed but the lock set earlier has not.
+        doomed = _mark_purging(db, ctx, evidence_id=evidence_id, as_of=as_of, now=now)
+    if not isinstance(doomed, _Doomed):
+        return doomed
+    # 2. Storage. Idempotent: missing objects are fine.
     if doomed.others is None:
-        locked = doomed.locked
-        bypass = ctx.lock_mode == "GOVERNANCE" and locked is not None and locked > as_of
-        ctx.storage.delete(doomed.key, bypass_governance=bypass)
+        ctx.storage.delete(doomed.key, bypass_governance=doomed.bypass)
         for derived_key in doomed.derived:
             ctx.storage.delete(derived_key, bypass_governance=True)
     # 3. Tombstone, state and event, together.
     with transaction(sessions) as db:
-        return _record_purge(db, ctx, evidence_id=evidence_id, doomed=doomed, now=now)
+        done = _record_purge(db, ctx, evidence_id=evidence_id, doomed=doomed, now=now)
+    return "destroyed" if done else "skipped"
 
 
-def _mark_purging(db: Session, *, evidence_id: str, as_of: datetime) -> _Doomed | None:
+def _mark_purging(
+    db: Session, ctx: Context, *, evidence_id: str, as_of: datetime, now: datetime
+) -> _Doomed | Outcome:
     item = db.get(Evidence, evidence_id, with_for_update=True)
     if item is None or item.disposition == Disposition.PURGED:
-        return None
-    if item.disposition is None:
-        entry = next((d for d in due(db, as_of=as_of) if d.item.id == evidence_id), None)
-        if entry is None or not entry.ready:
-            return None
-        item.disposition = Disposition.PURGING
+        return "skipped"
+    # Whatever `disposition` says: a column set by hand must not skip the checks.
+    verdict = decision.judge(db, ctx, item=item, as_of=as_of)
+    if verdict.refusal is not None:
+        logger.warning("retention: not destroying %s: %s", item.id, verdict.refusal)
+        _halt(db, evidence_id=item.id, why=verdict.refusal, now=now)
+        return "mismatched"
+    item.disposition = Disposition.PURGING
+    started = custody.append(
+        db,
+        type=EventType.EVIDENCE_PURGE_STARTED,
+        actor=custody.SYSTEM,
+        subject=item.id,
+        details=verdict.details(),
+        at=now,
+    )
     key, sha256 = item.storage_key, item.sha256
     # The object's lock is the longest any item sharing it ever set (storage never
     # shortens), including items already destroyed.
     longest = db.scalar(select(func.max(Evidence.locked_until)).where(Evidence.storage_key == key))
-    others = db.scalar(
-        select(Evidence.id).where(
-            Evidence.storage_key == key,
-            Evidence.id != item.id,
-            or_(Evidence.disposition.is_(None), Evidence.disposition != Disposition.PURGED),
-        )
+    # Bypass governance only when the log's date has really passed (by the clock, not
+    # `as_of`) but a lock set earlier (a date later shortened, e.g. by withdrawal) has not.
+    # The column only tells whether asking is needed; it cannot make the date pass.
+    until = verdict.retain_until
+    bypass = (
+        ctx.lock_mode == "GOVERNANCE"
+        and until is not None
+        and until <= now
+        and longest is not None
+        and as_utc(longest) > now
     )
+    sharing = list(
+        db.scalars(select(Evidence.id).where(Evidence.storage_key == key, Evidence.id != item.id))
+    )
+    # A sharer is gone only when the log says so: a `purged` column alone keeps the object.
+    gone = decision.destroyed_on_record(db, sharing)
+    others = next((i for i in sharing if i not in gone), None)
     derived = list(db.scalars(select(Derivative.key).where(Derivative.source_sha256 == sha256)))
-    return _Doomed(key, sha256, as_utc(longest) if longest else None, others, derived)
+    return _Doomed(key, sha256, bypass, others, derived, verdict, started.seq)
 
 
 def _record_purge(
@@ -248,20 +302,15 @@ def _record_purge(
     if item is None or item.disposition != Disposition.PURGING:
         return False
     policy = db.get(RetentionPolicy, item.retention_category or "")
-    approvers = list(
-        db.scalars(
-            select(Approval.approver_id).where(
-                Approval.evidence_id == item.id, Approval.category == item.retention_category
-            )
-        )
-    )
+    verdict = doomed.verdict
+    approvers = sorted(verdict.approvals, key=verdict.approvals.__getitem__)
     db.add(
         Tombstone(
             evidence_id=item.id,
             sha256=item.sha256,
             size=item.size,
             received_at=item.received_at,
-            retain_until=item.retain_until,
+            retain_until=verdict.retain_until,
             purged_at=now,
             category=item.retention_category or "",
             approvers=approvers,
@@ -285,9 +334,10 @@ def _record_purge(
             "sha256": item.sha256,
             "size": item.size,
             "category": item.retention_category,
-            "retain_until": iso(item.retain_until),
+            "retain_until": iso(verdict.retain_until),
             "approvers": approvers,
             "object_kept_for": doomed.others,
+            "purge_started": doomed.started,
         },
         at=now,
     )

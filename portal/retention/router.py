@@ -60,13 +60,14 @@ def list_policies(rt: RuntimeDep, user: StaffUser = RetentionManager) -> list[Po
                 keep_days=p.keep_days,
                 trigger=p.trigger,
                 approvals_required=p.approvals_required,
+                approvals_floor=service.approvals_floor(p.category),
                 updated_at=p.updated_at,
             )
             for p in service.policies(db).values()
         ]
 
 
-@router.put("/retention/policies/{category}", responses=responses(404))
+@router.put("/retention/policies/{category}", responses=responses(404, 422))
 def set_policy(
     category: str, body: PolicyUpdate, rt: RuntimeDep, user: StaffUser = RetentionManager
 ) -> PolicyOut:
@@ -86,6 +87,7 @@ def set_policy(
             keep_days=p.keep_days,
             trigger=p.trigger,
             approvals_required=p.approvals_required,
+            approvals_floor=service.approvals_floor(p.category),
             updated_at=p.updated_at,
         )
 

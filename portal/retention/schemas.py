@@ -15,6 +15,7 @@ class PolicyOut(BaseModel):
     keep_days: int | None
     trigger: str
     approvals_required: int
+    approvals_floor: int  # the API refuses to set fewer
     updated_at: datetime
 
 

@@ -40,6 +40,17 @@ DEFAULT_POLICIES: dict[str, tuple[int | None, Trigger, int]] = {
     "homicide": (None, Trigger.CASE_CLOSURE, 2),
 }
 WITHDRAWN = "withdrawn"  # the category of a file whose witness withdrew consent
+# The two-person rule of the gravest categories is not a setting one supervisor may lift:
+# every category whose default needs two approvals keeps at least two.
+APPROVALS_FLOOR: dict[str, int] = {
+    category: approvals
+    for category, (_, _, approvals) in DEFAULT_POLICIES.items()
+    if approvals >= 2
+}
+
+
+def approvals_floor(category: str) -> int:
+    return APPROVALS_FLOOR.get(category, 0)
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,12 @@ def set_policy(
         raise NotFound(f"no retention category {category!r}")
     if trigger not in POLICY_TRIGGERS:
         raise Invalid(f"trigger must be one of {', '.join(POLICY_TRIGGERS)}", code="bad_trigger")
+    floor = approvals_floor(category)
+    if approvals_required < floor:
+        raise Invalid(
+            f"{category!r} needs at least {floor} approvals to destroy an item",
+            code="below_approvals_floor",
+        )
     old = policy_json(policy)
     policy.keep_days, policy.trigger = keep_days, trigger
     policy.approvals_required, policy.updated_at = approvals_required, now
@@ -248,9 +265,21 @@ def override(
     reason: str,
     now: datetime,
 ) -> Evidence:
-    """A supervisor's extra rule: keep at least until `until` (None removes the override)."""
+    """A supervisor's extra rule: keep at least until `until` (None removes the override).
+
+    Refused when it would make the item due earlier, so one supervisor cannot bring a
+    destruction forward: a date before the current one, or removing an override that is what
+    keeps the item longer."""
     item = _live(db, evidence_id)
+    current = decide(db, ctx, item=item).until
+    earlier = until is not None and (current is None or as_utc(until) < current)
     item.retention_override = until
+    after = decide(db, ctx, item=item).until
+    if earlier or (after is not None and (current is None or after < current)):
+        raise Conflict(
+            "an override can only keep an item longer, never make it due earlier",
+            code="would_shorten",
+        )
     custody.append(
         db,
         type=EventType.RETENTION_OVERRIDDEN,
