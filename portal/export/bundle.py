@@ -1,4 +1,5 @@
-"""The bundle zip: manifest, custody report (PDF), CASE/UCO JSON-LD, and the originals.
+"""The bundle zip: manifest, custody report (PDF), CASE/UCO JSON-LD, the originals, and last
+the export proof that binds the manifest to the log (added once the export is logged).
 
 Originals are streamed from storage into the zip block by block (never whole in memory),
 stored uncompressed (video does not compress, and a stored member is the file's bytes), and
@@ -18,6 +19,7 @@ from typing import IO, Any
 from portal.errors import PortalError
 from portal.export import caseuco, report
 from portal.export.plan import ItemPlan, Plan, Progress
+from portal.export.proof import EXPORT_PROOF
 from portal.export.service import BundleIntegrityError
 from portal.export.verify import BUNDLE_FORMAT, MANIFEST
 from portal.storage import ObjectMissing, Storage
@@ -152,20 +154,25 @@ def _copy_original(
         )
 
 
+def _deflated(zf: zipfile.ZipFile, path: str, data: bytes, when: _ZipTime) -> None:
+    info = zipfile.ZipInfo(path, when)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
 def write_bundle(
     storage: Storage, plan: Plan, out: IO[bytes], *, progress: Progress | None
-) -> None:
-    """Write the whole zip to `out` (a seekable binary file)."""
+) -> bytes:
+    """Write the zip, all but its export proof, to `out` (a seekable binary file); return the
+    manifest's bytes, whose SHA-256 the export event records."""
     when = _zip_time(plan.exported_at)
     docs = _documents(plan)
     body = json.dumps(manifest(plan, _listed(docs)), indent=2, ensure_ascii=False).encode("utf-8")
 
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for path, data in [(MANIFEST, body), *((p, d) for p, d, _, _ in docs)]:
-            info = zipfile.ZipInfo(path, when)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
+            _deflated(zf, path, data, when)
         total = sum(i.size for i in {i.path: i for i in plan.items}.values())
         done = 0
         if progress is not None:
@@ -177,3 +184,10 @@ def write_bundle(
             written.add(item.path)
             _copy_original(zf, storage, item, when, progress=progress, done=done, total=total)
             done += item.size
+    return body
+
+
+def add_export_proof(out: IO[bytes], plan: Plan, proof: bytes) -> None:
+    """Append the export proof (`portal.export.proof`) to the bundle written to `out`."""
+    with zipfile.ZipFile(out, "a", allowZip64=True) as zf:
+        _deflated(zf, EXPORT_PROOF, proof, _zip_time(plan.exported_at))

@@ -6,12 +6,16 @@ The order matters (flows/export.py runs it):
    and nothing is signed, written or logged);
 2. a checkpoint is signed, and everything in the bundle is proven against that one checkpoint;
 3. the bundle is written to a file (originals streamed and re-hashed as they go);
-4. only then is its SHA-256 known, and the `evidence.exported` event records it, with the
-   items and whether witness identity was included. Nothing but that event is stored.
+4. the `evidence.exported` event records the manifest's SHA-256 (the manifest lists the hash
+   of every other member), the items and whether witness identity was included;
+5. a checkpoint is signed after that event, and the export proof (the event, its inclusion
+   proof, the checkpoint) is added to the bundle. Nothing but the event is stored.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -32,6 +36,7 @@ from portal.custody.models import Checkpoint, LogEntry
 from portal.errors import Forbidden, Gone, Invalid, PortalError
 from portal.evidence.models import Evidence
 from portal.export.plan import CasePlan, ItemPlan, LoggedEvent, Plan
+from portal.export.proof import proof_document
 from portal.export.verify import BUNDLE_FORMAT
 from portal.submissions.models import Consent, Submission
 
@@ -283,9 +288,7 @@ def plan(
 # --- step 4: the one event -------------------------------------------------------------------
 
 
-def record(
-    db: Session, *, plan: Plan, bundle_sha256: str, bundle_size: int, now: datetime
-) -> LogEntry:
+def record(db: Session, *, plan: Plan, manifest: bytes, now: datetime) -> LogEntry:
     """Log the export, after checking again that consent still allows it (a withdrawal may
     have landed while the bundle was written: then nothing is logged and the bundle dropped)."""
     exportable(db, case_id=plan.case.id)
@@ -300,11 +303,23 @@ def record(
             "items": [
                 {"evidence": i.evidence_id, "sha256": i.sha256, "size": i.size} for i in plan.items
             ],
-            "bundle_sha256": bundle_sha256,
-            "bundle_size": bundle_size,
+            "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+            "manifest_size": len(manifest),
             "checkpoint_size": plan.checkpoint_size,
             "events": len(plan.events),
             "include_witness_identity": plan.include_witness_identity,
         },
         at=now,
+    )
+
+
+def export_proof(db: Session, *, index: int, checkpoint: Checkpoint) -> bytes:
+    """The bundle's export proof: the export event `index`, proven against `checkpoint`
+    (signed after it), so the manifest is bound to the log by a signature."""
+    proof = custody.inclusion(db, index=index, size=checkpoint.size)
+    return proof_document(
+        checkpoint=checkpoint.note,
+        leaf_index=index,
+        event=custody.entry(db, seq=index).event.decode("utf-8"),
+        proof=[base64.b64encode(h).decode() for h in proof],
     )

@@ -16,7 +16,10 @@ What is checked:
 * each item's events are about that item (its id, or its submission), and each case event
   about the case;
 * the custody report and the JSON-LD have the hashes the manifest lists, and the zip holds
-  nothing the manifest does not list.
+  nothing the manifest does not list;
+* the export proof (`portal.export.proof`): the log's `evidence.exported` event records the
+  manifest's SHA-256, so every other manifest field is as the portal exported it. Without it
+  those fields are reported as not verified, never as OK.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,10 +37,11 @@ from typing import Any
 from portal.custody.merkle import ProofError, leaf_hash, verify_inclusion
 from portal.custody.note import Checkpoint
 from portal.custody.offline import Report, canonical_json, check_checkpoint, decode_proof
+from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
 
-BUNDLE_FORMAT = "portal-bundle/1"
-MANIFEST = "manifest.json"
+BUNDLE_FORMAT = "portal-bundle/2"
 MAX_MANIFEST = 256 << 20
+MAX_PROOF = 1 << 20
 _CHUNK = 1 << 20
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -141,13 +146,14 @@ def _events(report: Report, raw: object, cp: Checkpoint | None) -> dict[int, _Ev
         ev = out[index] = _Event(index, None, False)
         ev.proven = _check_event(report, ev, entry, cp)
         proven += ev.proven
-    against = "" if report.checkpoint_verified else " (UNVERIFIED checkpoint)"
-    if out and proven == len(out):
+    if out and proven == len(out) and report.checkpoint_verified:
         report.check(
             True,
             f"events: all {len(out)} custody events are canonical and proven in the log by "
-            f"inclusion proofs against the checkpoint{against}",
+            "inclusion proofs against the checkpoint",
         )
+    elif out and proven == len(out):
+        report.not_verified("events", "proven only against a checkpoint that did not verify")
     return out
 
 
@@ -165,32 +171,51 @@ class _Members:
         self.hashed: dict[str, tuple[str, int] | str] = {}
         self.listed: set[str] = set()
 
+    def _scan(
+        self, info: zipfile.ZipInfo, limit: int, keep: list[bytes] | None
+    ) -> tuple[str, int] | str:
+        digest = hashlib.sha256()
+        length = 0
+        try:
+            with self.zf.open(info) as f:
+                while block := f.read(_CHUNK):
+                    digest.update(block)
+                    length += len(block)
+                    if keep is not None:
+                        keep.append(block)
+                    if length > limit:
+                        break
+        # zlib.error: a damaged deflated member, which zipfile does not wrap.
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as e:
+            return f"is damaged in the zip ({e})"
+        except NotImplementedError as e:  # an unsupported compression method
+            return f"cannot be read ({e})"
+        return digest.hexdigest(), length
+
     def digest(self, name: str, limit: int) -> tuple[str, int] | str:
         """(sha256 hex, size) of a member, or why it could not be read."""
         self.listed.add(name)
-        if name in self.hashed:
-            return self.hashed[name]
+        if name not in self.hashed:
+            info = self.infos.get(name)
+            self.hashed[name] = (
+                "is missing from the zip" if info is None else self._scan(info, limit, None)
+            )
+        return self.hashed[name]
+
+    def read(self, name: str, limit: int) -> bytes | str:
+        """The bytes of a small member (manifest, export proof), or why they could not be read."""
+        self.listed.add(name)
         info = self.infos.get(name)
-        found: tuple[str, int] | str
         if info is None:
-            found = "is missing from the zip"
-        else:
-            digest = hashlib.sha256()
-            length = 0
-            try:
-                with self.zf.open(info) as f:
-                    while block := f.read(_CHUNK):
-                        digest.update(block)
-                        length += len(block)
-                        if length > limit:
-                            break
-                found = (digest.hexdigest(), length)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-                found = f"is damaged in the zip ({e})"
-            except NotImplementedError as e:  # an unsupported compression method
-                found = f"cannot be read ({e})"
+            return "is missing from the zip"
+        blocks: list[bytes] = []
+        found = self._scan(info, limit, blocks)
+        if isinstance(found, str):
+            return found
+        if found[1] > limit:
+            return f"is larger than {limit} bytes"
         self.hashed[name] = found
-        return found
+        return b"".join(blocks)
 
 
 def _check_member(
@@ -357,10 +382,10 @@ def _check_manifest(
     _check_case_events(report, manifest, events)
     _check_documents(report, manifest.get("documents"), members)
 
-    unlisted = sorted(set(members.infos) - members.listed)
+    unlisted = sorted(set(members.infos) - members.listed - {EXPORT_PROOF})
     report.check(
         not unlisted,
-        "zip: holds exactly the members the manifest lists"
+        f"zip: holds exactly the members the manifest lists, and {EXPORT_PROOF}"
         if not unlisted
         else "zip: holds members the manifest does not list: " + ", ".join(unlisted),
     )
@@ -379,20 +404,20 @@ def _open_bundle(report: Report, path: Path) -> tuple[zipfile.ZipFile, str, int]
     return zf, bundle_sha, bundle_size
 
 
-def _read_manifest(report: Report, members: _Members) -> dict[str, Any] | None:
-    raw = members.digest(MANIFEST, MAX_MANIFEST)
+def _read_manifest(report: Report, members: _Members) -> tuple[dict[str, Any], bytes] | None:
+    raw = members.read(MANIFEST, MAX_MANIFEST)
     if isinstance(raw, str):
         report.check(False, f"{MANIFEST} {raw}")
         return None
     try:
-        manifest = json.loads(members.zf.read(MANIFEST))
+        manifest = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         report.check(False, f"{MANIFEST}: not readable JSON: {e}")
         return None
     if not isinstance(manifest, dict):
         report.check(False, f"{MANIFEST}: not a JSON object")
         return None
-    return manifest
+    return manifest, raw
 
 
 def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
@@ -408,21 +433,23 @@ def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
         members = _Members(zf)
         for dupe in sorted(members.dupes):
             report.check(False, f"zip: {dupe} appears more than once")
-        manifest = _read_manifest(report, members)
-        if manifest is None:
+        read = _read_manifest(report, members)
+        if read is None:
             return report
+        manifest, raw = read
         _check_manifest(report, manifest, members, verifier_key)
+        proof = members.read(EXPORT_PROOF, MAX_PROOF)
+        check_export_proof(report, proof, manifest, raw, verifier_key)
     report.warnings.append(
         "the custody report (PDF) and the JSON-LD are summaries made at export time: they are "
         "checked against the manifest, not against the log; the originals and the events are "
         "what the log proves"
     )
-    report.checks.append(
-        (
-            True,
-            f"bundle SHA-256 {bundle_sha} ({bundle_size} bytes): the portal's custody log "
-            "records this hash in its evidence.exported event",
-        )
+    # The proof of the export is inside the zip, so the log records the manifest's hash, which
+    # covers every member, and cannot record the hash of the zip file itself.
+    report.warnings.append(
+        f"bundle file SHA-256 {bundle_sha} ({bundle_size} bytes), computed here: the log "
+        f"records the SHA-256 of {MANIFEST}, not of the zip file"
     )
     return report
 

@@ -5,8 +5,10 @@
 2. a checkpoint is signed, and everything in the bundle is proven against that one checkpoint;
 3. the bundle is written to a file (originals streamed and re-hashed as they go; bytes that no
    longer match are recorded on the item as an integrity failure);
-4. only then is its SHA-256 known, and the `evidence.exported` event records it. `dest`
-   appears only once that event is committed.
+4. the `evidence.exported` event records the manifest's SHA-256 (the manifest names the hash
+   of every other member);
+5. a checkpoint is signed after that event, and the export proof is added to the bundle, so
+   the manifest is bound to the log offline. `dest` appears only once all this is done.
 """
 
 from __future__ import annotations
@@ -52,14 +54,15 @@ def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bo
         )
 
 
-def _write(rt: Runtime, plan: Plan, out: Path, progress: Progress | None) -> None:
+def _write(rt: Runtime, plan: Plan, out: Path, progress: Progress | None) -> bytes:
+    """Write the bundle but its export proof; return the manifest's bytes."""
     # Imported here: the PDF and zip writers load fpdf2 and Pillow (~17 MiB a process), which
     # only an export needs, not every instance serving uploads.
     from portal.export.bundle import write_bundle
 
     try:
         with out.open("w+b") as f:
-            write_bundle(rt.storage, plan, f, progress=progress)
+            manifest = write_bundle(rt.storage, plan, f, progress=progress)
             f.flush()
             os.fsync(f.fileno())
     except BundleIntegrityError as exc:
@@ -71,6 +74,20 @@ def _write(rt: Runtime, plan: Plan, out: Path, progress: Progress | None) -> Non
                 now=rt.clock(),
             )
         raise
+    return manifest
+
+
+def _prove(rt: Runtime, plan: Plan, out: Path, log_index: int) -> None:
+    """Add the export proof: the export event proven against a checkpoint signed after it."""
+    from portal.export.bundle import add_export_proof
+
+    checkpoint = rt.sign_checkpoint()
+    with rt.sessions() as db:
+        proof = export.export_proof(db, index=log_index, checkpoint=checkpoint)
+    with out.open("r+b") as f:
+        add_export_proof(f, plan, proof)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def export_case(
@@ -91,13 +108,11 @@ def export_case(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _write(rt, plan, tmp, progress)
-        sha, size = _sha256_file(tmp)
+        manifest = _write(rt, plan, tmp, progress)
         with transaction(rt.sessions) as db:
-            entry = export.record(
-                db, plan=plan, bundle_sha256=sha, bundle_size=size, now=rt.clock()
-            )
-            log_index = entry.seq
+            log_index = export.record(db, plan=plan, manifest=manifest, now=rt.clock()).seq
+        _prove(rt, plan, tmp, log_index)
+        sha, size = _sha256_file(tmp)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

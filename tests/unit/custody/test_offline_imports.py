@@ -17,6 +17,7 @@ OFFLINE = {
     "portal.custody.note",
     "portal.custody.offline",
     "portal.custody.receipt",
+    "portal.export.proof",
     "portal.export.verify",
 }
 # Packages the modules above sit in: importing a module runs its package's (empty) __init__.
