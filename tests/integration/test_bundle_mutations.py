@@ -171,3 +171,20 @@ def test_without_the_export_proof_the_manifest_is_not_verified(
     unverified = {p for p, _ in report.unverified}
     assert {"case", "exported_by", "files[0].consent", "files[1].received_at"} <= unverified
     assert not any(ok and "title" in m for ok, m in report.checks)
+
+
+@pytest.mark.parametrize("member", [MANIFEST, "custody.jsonld"])
+def test_a_damaged_deflated_member_is_a_finding_not_a_crash(
+    bundle: Bundle, tmp_path: Path, member: str
+) -> None:
+    path, key = bundle
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = tmp_path / "z.zip"
+    # Early in the stream, where a flipped bit breaks the deflate codes (zlib.error).
+    damaged.write_bytes(flip(path.read_bytes(), start + 2))
+    report = verify_bundle(damaged, key)
+    assert not report.ok
+    assert any(member in m and "damaged" in m for ok, m in report.checks if not ok), report.text()

@@ -1,6 +1,6 @@
 """Court exports: bundles from real uploads verify offline, and every tampering is named;
 the PDF and JSON-LD describe every item and event; consent scopes and witness identity rules
-hold, and each export is one `evidence.exported` event recording the bundle's hash."""
+hold, and each export is one `evidence.exported` event recording the manifest's hash."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_bundle_from_real_uploads_verifies(
 
     files = members(path)
     manifest = json.loads(files["manifest.json"])
-    assert manifest["format"] == "portal-bundle/1"
+    assert manifest["format"] == "portal-bundle/2"
     assert manifest["case"]["id"] == case_id
     for item in two_items:
         entry = next(f for f in manifest["files"] if f["evidence_id"] == item.id)
@@ -192,7 +192,7 @@ def test_flipping_a_byte_in_any_file_fails_and_names_it(
     path, _, _ = bundle
     key = runtime(client).log_verifier
     files = members(path)
-    assert len(files) == 5  # manifest, report, JSON-LD, two originals
+    assert len(files) == 6  # manifest, export proof, report, JSON-LD, two originals
     for name, data in files.items():
         if name == "manifest.json":
             continue  # below, and its events and hashes one by one in the next test
@@ -285,7 +285,7 @@ def test_originals_are_streamed_not_loaded(
 # --- 4. the export is one event with the bundle's hash; nothing else is stored ----------------
 
 
-def test_export_is_logged_with_the_bundle_hash(
+def test_export_is_logged_with_the_manifest_hash(
     client: TestClient,
     bundle: tuple[Path, str, Any],
     two_items: list[Item],
@@ -300,7 +300,10 @@ def test_export_is_logged_with_the_bundle_hash(
     assert event["type"] == "evidence.exported" and event["subject"] == case_id
     assert event["actor"].startswith("staff:") and event["actor"].endswith(":investigator")
     details = event["details"]
-    assert details["bundle_sha256"] == digest and details["bundle_size"] == path.stat().st_size
+    # The zip holds the proof of this event, so the event records the manifest's hash.
+    manifest_bytes = members(path)["manifest.json"]
+    assert details["manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
+    assert details["manifest_size"] == len(manifest_bytes)
     assert [i["evidence"] for i in details["items"]] == [i.id for i in two_items]
     assert [i["sha256"] for i in details["items"]] == [i.sha256 for i in two_items]
     assert details["include_witness_identity"] is False
@@ -540,7 +543,9 @@ def test_cli_export_and_verify_bundle(
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     assert digest in r.output
     exported = [e for e in log_events(client) if e["type"] == "evidence.exported"]
-    assert exported[-1]["actor"] == "cli" and exported[-1]["details"]["bundle_sha256"] == digest
+    manifest_sha = hashlib.sha256(members(out)["manifest.json"]).hexdigest()
+    assert exported[-1]["actor"] == "cli"
+    assert exported[-1]["details"]["manifest_sha256"] == manifest_sha
 
     key_file = tmp_path / "log.pub"
     key_file.write_text(runtime(client).log_verifier + "\n")
@@ -598,6 +603,7 @@ def test_the_verifier_needs_only_the_offline_modules() -> None:
         "portal.custody.note",
         "portal.custody.offline",
         "portal.export",
+        "portal.export.proof",
         "portal.export.verify",
     }
     for heavy in ("sqlalchemy", "fastapi", "pydantic", "fpdf", "typer", "rich", "boto3"):
