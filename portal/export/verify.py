@@ -26,35 +26,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from portal.custody.merkle import ProofError, leaf_hash, verify_inclusion
 from portal.custody.note import Checkpoint
-from portal.custody.offline import Report, canonical_json, check_checkpoint, decode_proof
+from portal.custody.offline import (
+    Report,
+    canonical_json,
+    check_checkpoint,
+    decode_proof,
+    natural,
+)
+from portal.export.members import Members, check_member
 from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
 
 BUNDLE_FORMAT = "portal-bundle/2"
 MAX_MANIFEST = 256 << 20
 MAX_PROOF = 1 << 20
-_CHUNK = 1 << 20
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-
-
-def _natural(v: object) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
-
-
-def _safe_member(name: object) -> bool:
-    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
-        return False
-    p = PurePosixPath(name)
-    return not p.is_absolute() and ".." not in p.parts
 
 
 @dataclass
@@ -74,7 +66,7 @@ def _new_index(
     report: Report, i: int, entry: Mapping[str, Any], seen: Mapping[int, _Event]
 ) -> int | None:
     """The leaf index the entry names, unless it is invalid or was listed before."""
-    index = _natural(entry.get("leaf_index"))
+    index = natural(entry.get("leaf_index"))
     if index is None:
         report.check(False, f"events[{i}]: leaf index {entry.get('leaf_index')!r} is invalid")
         return None
@@ -157,92 +149,6 @@ def _events(report: Report, raw: object, cp: Checkpoint | None) -> dict[int, _Ev
     return out
 
 
-class _Members:
-    """The zip's members, hashed at most once each, streaming."""
-
-    def __init__(self, zf: zipfile.ZipFile) -> None:
-        self.zf = zf
-        self.infos: dict[str, zipfile.ZipInfo] = {}
-        self.dupes: set[str] = set()
-        for info in zf.infolist():
-            if info.filename in self.infos:
-                self.dupes.add(info.filename)
-            self.infos[info.filename] = info
-        self.hashed: dict[str, tuple[str, int] | str] = {}
-        self.listed: set[str] = set()
-
-    def _scan(
-        self, info: zipfile.ZipInfo, limit: int, keep: list[bytes] | None
-    ) -> tuple[str, int] | str:
-        digest = hashlib.sha256()
-        length = 0
-        try:
-            with self.zf.open(info) as f:
-                while block := f.read(_CHUNK):
-                    digest.update(block)
-                    length += len(block)
-                    if keep is not None:
-                        keep.append(block)
-                    if length > limit:
-                        break
-        # zlib.error: a damaged deflated member, which zipfile does not wrap.
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as e:
-            return f"is damaged in the zip ({e})"
-        except NotImplementedError as e:  # an unsupported compression method
-            return f"cannot be read ({e})"
-        return digest.hexdigest(), length
-
-    def digest(self, name: str, limit: int) -> tuple[str, int] | str:
-        """(sha256 hex, size) of a member, or why it could not be read."""
-        self.listed.add(name)
-        if name not in self.hashed:
-            info = self.infos.get(name)
-            self.hashed[name] = (
-                "is missing from the zip" if info is None else self._scan(info, limit, None)
-            )
-        return self.hashed[name]
-
-    def read(self, name: str, limit: int) -> bytes | str:
-        """The bytes of a small member (manifest, export proof), or why they could not be read."""
-        self.listed.add(name)
-        info = self.infos.get(name)
-        if info is None:
-            return "is missing from the zip"
-        blocks: list[bytes] = []
-        found = self._scan(info, limit, blocks)
-        if isinstance(found, str):
-            return found
-        if found[1] > limit:
-            return f"is larger than {limit} bytes"
-        self.hashed[name] = found
-        return b"".join(blocks)
-
-
-def _check_member(
-    report: Report, members: _Members, label: str, path: object, sha: object, size: object
-) -> bool:
-    if not _safe_member(path):
-        return report.check(False, f"{label}: path {path!r} is not a safe relative zip path")
-    assert isinstance(path, str)
-    want_size = _natural(size)
-    if not (isinstance(sha, str) and _SHA256_HEX.fullmatch(sha)):
-        return report.check(False, f"{label}: sha256 {sha!r} is not 64 lowercase hex digits")
-    if want_size is None:
-        return report.check(False, f"{label}: size {size!r} is not a non-negative integer")
-    found = members.digest(path, want_size)
-    if isinstance(found, str):
-        return report.check(False, f"{label}: {path} {found}")
-    got_sha, got_size = found
-    same = got_sha == sha and got_size == want_size
-    return report.check(
-        same,
-        f"{label}: {path} has SHA-256 {got_sha} and {got_size} bytes, as listed"
-        if same
-        else f"{label}: {path} does NOT match: SHA-256 {got_sha} ({got_size} bytes), "
-        f"manifest lists {sha} ({want_size} bytes)",
-    )
-
-
 def _check_upload(
     report: Report, label: str, entry: Mapping[str, Any], upload: _Event | None, index: int | None
 ) -> None:
@@ -314,17 +220,17 @@ def _check_item(
     i: int,
     entry: object,
     events: Mapping[int, _Event],
-    members: _Members,
+    members: Members,
 ) -> None:
     if not isinstance(entry, Mapping):
         report.check(False, f"files[{i}]: not an object")
         return
     name, item_id = entry.get("name"), entry.get("evidence_id")
     label = f"file {name!r} (item {item_id})" if isinstance(name, str) else f"files[{i}]"
-    index = _natural(entry.get("leaf_index"))
+    index = natural(entry.get("leaf_index"))
     _check_upload(report, label, entry, events.get(index) if index is not None else None, index)
     _check_history(report, label, entry, events, index)
-    _check_member(report, members, label, entry.get("path"), entry.get("sha256"), entry.get("size"))
+    check_member(report, members, label, entry.get("path"), entry.get("sha256"), entry.get("size"))
 
 
 def _check_case_events(
@@ -349,20 +255,20 @@ def _check_case_events(
     )
 
 
-def _check_documents(report: Report, docs: object, members: _Members) -> None:
+def _check_documents(report: Report, docs: object, members: Members) -> None:
     for i, doc in enumerate(docs if isinstance(docs, list) else []):
         if not isinstance(doc, Mapping):
             report.check(False, f"documents[{i}]: not an object")
             continue
         label = f"document {doc.get('path')!r}"
         sha, size = doc.get("sha256"), doc.get("size")
-        _check_member(report, members, label, doc.get("path"), sha, size)
+        check_member(report, members, label, doc.get("path"), sha, size)
     if docs is not None and not isinstance(docs, list):
         report.check(False, f"{MANIFEST}: documents is not a list")
 
 
 def _check_manifest(
-    report: Report, manifest: Mapping[str, Any], members: _Members, verifier_key: str | None
+    report: Report, manifest: Mapping[str, Any], members: Members, verifier_key: str | None
 ) -> None:
     fmt = manifest.get("format")
     report.check(
@@ -404,7 +310,7 @@ def _open_bundle(report: Report, path: Path) -> tuple[zipfile.ZipFile, str, int]
     return zf, bundle_sha, bundle_size
 
 
-def _read_manifest(report: Report, members: _Members) -> tuple[dict[str, Any], bytes] | None:
+def _read_manifest(report: Report, members: Members) -> tuple[dict[str, Any], bytes] | None:
     raw = members.read(MANIFEST, MAX_MANIFEST)
     if isinstance(raw, str):
         report.check(False, f"{MANIFEST} {raw}")
@@ -430,7 +336,7 @@ def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
         return report
     zf, bundle_sha, bundle_size = opened
     with zf:
-        members = _Members(zf)
+        members = Members(zf)
         for dupe in sorted(members.dupes):
             report.check(False, f"zip: {dupe} appears more than once")
         read = _read_manifest(report, members)

@@ -603,6 +603,7 @@ def test_the_verifier_needs_only_the_offline_modules() -> None:
         "portal.custody.note",
         "portal.custody.offline",
         "portal.export",
+        "portal.export.members",
         "portal.export.proof",
         "portal.export.verify",
     }

@@ -17,6 +17,7 @@ OFFLINE = {
     "portal.custody.note",
     "portal.custody.offline",
     "portal.custody.receipt",
+    "portal.export.members",
     "portal.export.proof",
     "portal.export.verify",
 }
