@@ -89,8 +89,8 @@ class EventType(StrEnum):
     CASE_REOPENED = "case.reopened"
     """A closed case was reopened."""
     EVIDENCE_EXPORTED = "evidence.exported"
-    """Items were exported in a court bundle; details list them, the bundle's SHA-256, and
-    whether witness identity was included."""
+    """Items were exported in a court bundle; details list them, the SHA-256 of its manifest
+    (which names every other member's hash), and whether witness identity was included."""
     LOG_VERIFIED = "log.verified"
     """The whole log was audited (and, with content, every original re-read and re-hashed)."""
     STORAGE_ORPHAN_REMOVED = "storage.orphan_removed"
