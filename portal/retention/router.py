@@ -73,6 +73,7 @@ def _policy(p: RetentionPolicy) -> PolicyOut:
 
 @router.put(
     "/retention/policies/{category}",
+    response_model=PolicyOut,
     responses={
         202: {"model": ChangeRequestOut, "description": "Pending a second supervisor"},
         **responses(404, 422),
