@@ -121,11 +121,22 @@ def unlink(client: TestClient, auth: dict[str, str], case_id: str, evidence_id: 
 
 
 def close(
-    client: TestClient, auth: dict[str, str], case_id: str, offense: str | None = None
-) -> None:
+    client: TestClient,
+    auth: dict[str, str],
+    case_id: str,
+    offense: str | None = None,
+    confirmer: dict[str, str] | None = None,
+) -> str | None:
+    """Close a case; a downgrade's request is confirmed by `confirmer` when one is given.
+
+    Returns the downgrade request's id, if the closure made one."""
     body = {"offense": offense} if offense else {}
     r = client.post(f"/api/v1/cases/{case_id}/close", json=body, headers=auth)
     assert r.status_code == 200, r.text
+    request_id: str | None = r.json().get("offense_request")
+    if request_id is not None and confirmer is not None:
+        confirm_change(client, confirmer, request_id)
+    return request_id
 
 
 def hold(client: TestClient, auth: dict[str, str], evidence_id: str) -> str:
