@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from portal.auth.models import StaffUser
 from portal.changes.schemas import ChangeRequestOut
 from portal.db import transaction
-from portal.deps import ChangeConfirmer, RuntimeDep
+from portal.deps import ChangeConfirmer, ChangeRequester, RuntimeDep
 from portal.errors import responses
 from portal.flows import changes as change_flows
 from portal.runtime import Runtime
@@ -23,7 +23,7 @@ def _lapse(rt: Runtime) -> None:
 
 
 @router.get("/changes")
-def pending(rt: RuntimeDep, user: StaffUser = ChangeConfirmer) -> list[ChangeRequestOut]:
+def pending(rt: RuntimeDep, user: StaffUser = ChangeRequester) -> list[ChangeRequestOut]:
     _lapse(rt)
     with rt.sessions() as db:
         return [ChangeRequestOut.of(r) for r in change_flows.pending(db)]
@@ -45,7 +45,7 @@ def confirm(request_id: str, rt: RuntimeDep, user: StaffUser = ChangeConfirmer) 
 
 @router.post("/changes/{request_id}/withdraw", responses=responses(404, 409))
 def withdraw(
-    request_id: str, rt: RuntimeDep, user: StaffUser = ChangeConfirmer
+    request_id: str, rt: RuntimeDep, user: StaffUser = ChangeRequester
 ) -> ChangeRequestOut:
     _lapse(rt)
     with transaction(rt.sessions) as db:

@@ -136,7 +136,7 @@ def confirm(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> 
 def withdraw(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> ChangeRequest:
     req = _open(db, request_id)
     if req.requested_by != user.id:
-        raise Forbidden("only the author may withdraw a change request", code="not_author")
+        raise Conflict("only the author may withdraw a change request", code="not_author")
     req.state, req.decided_by, req.decided_at = ChangeState.WITHDRAWN, user.id, now
     custody.append(
         db,

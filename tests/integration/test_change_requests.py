@@ -158,7 +158,8 @@ def test_the_author_cannot_confirm_and_others_cannot_withdraw(
         (sup, "confirm", 409, "own_request"),
         (inv, "confirm", 403, "forbidden"),
         (admin, "confirm", 403, "forbidden"),
-        (sup2, "withdraw", 403, "not_author"),
+        (sup2, "withdraw", 409, "not_author"),
+        (inv, "withdraw", 409, "not_author"),
     ]
     for auth, step, status, code in refusals:
         r = client.post(f"/api/v1/changes/{request_id}/{step}", headers=auth)
@@ -233,6 +234,20 @@ def test_downgrading_the_offence_at_closure_waits_for_a_second_supervisor(
     assert until_of(client, ev) == T0 + 3 * 365 * DAY
     cases = {c["id"]: c for c in client.get("/api/v1/cases", headers=sup2).json()}
     assert cases[case]["offense"] == "misdemeanor"
+
+
+def test_an_investigator_sees_and_withdraws_their_own_downgrade(
+    client: TestClient, sup: dict[str, str]
+) -> None:
+    inv = staff_login(client, "investigator", name="ivan")
+    case = new_case(client, inv, offense="felony")
+    r = client.post(f"/api/v1/cases/{case}/close", json={"offense": "misdemeanor"}, headers=inv)
+    request_id = r.json()["offense_request"]
+    assert [x["id"] for x in client.get("/api/v1/changes", headers=inv).json()] == [request_id]
+    r = client.post(f"/api/v1/changes/{request_id}/withdraw", headers=inv)
+    assert r.status_code == 200 and r.json()["state"] == "withdrawn"
+    cases = {c["id"]: c for c in client.get("/api/v1/cases", headers=sup).json()}
+    assert (cases[case]["status"], cases[case]["offense"]) == ("closed", "felony")
     assert len(events(client, "change.confirmed", request_id)) == 1
 
 
