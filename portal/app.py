@@ -115,6 +115,7 @@ def _housekeeping(rt: Runtime) -> list[asyncio.Task[None]]:
 def _include_routers(app: FastAPI) -> None:
     from portal.auth.router import router as staff_router
     from portal.cases.router import router as cases_router
+    from portal.changes.router import router as changes_router
     from portal.custody.router import router as log_router
     from portal.evidence.router import router as evidence_router
     from portal.export.router import router as export_router
@@ -131,6 +132,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(evidence_router)
     app.include_router(cases_router)
     app.include_router(retention_router)
+    app.include_router(changes_router)
     app.include_router(export_router)
     app.include_router(web_router)
     app.include_router(web_root_router)

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         description="After a witness withdraws consent, how long until the items no case or "
         "hold needs are destroyed.",
     )
+    change_request_ttl: timedelta = Field(
+        timedelta(days=7),
+        description="How long a change request that weakens a rule protecting evidence (a "
+        "lowered or shortened retention policy, a downgraded offence class) waits for a second "
+        "supervisor's confirmation; after that it lapses unapplied and `change.expired` is "
+        "logged (when requests are next listed, confirmed or withdrawn).",
+    )
     retention_interval: timedelta = Field(
         timedelta(hours=1),
         description="How often the in-process sweepers run: destruction of due, approved "

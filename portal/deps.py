@@ -88,6 +88,10 @@ TimelineReader = require(Permission.EVIDENCE_READ, Permission.LOG)
 RetentionManager = require(Permission.RETENTION)
 Holder = require(Permission.HOLDS)
 Approver = require(Permission.DISPOSITION)
+ChangeConfirmer = require(Permission.CHANGES)
+# Anyone who can ask for a change (a supervisor, or an investigator closing a case) sees the
+# pending requests and withdraws their own.
+ChangeRequester = require(Permission.CHANGES, Permission.CASES)
 Auditor = require(Permission.LOG)
 Managers = require(Permission.MANAGE_USERS, Permission.MANAGE_INVESTIGATORS)
 SettingsReader = require(Permission.SETTINGS)

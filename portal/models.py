@@ -9,6 +9,7 @@ from __future__ import annotations
 def import_models() -> None:
     from portal.auth import models as _auth  # noqa: F401
     from portal.cases import models as _cases  # noqa: F401
+    from portal.changes import models as _changes  # noqa: F401
     from portal.custody import models as _custody  # noqa: F401
     from portal.evidence import models as _evidence  # noqa: F401
     from portal.ratelimit import models as _ratelimit  # noqa: F401

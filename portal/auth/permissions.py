@@ -28,6 +28,8 @@ class Permission(StrEnum):
     """Retention policies and overrides."""
     DISPOSITION = "disposition"
     """Approve destruction."""
+    CHANGES = "changes"
+    """List pending change requests; confirm another's, withdraw one's own."""
     MANAGE_INVESTIGATORS = "users.investigators"
     MANAGE_USERS = "users.all"
     SETTINGS = "settings"
@@ -52,6 +54,7 @@ MATRIX: dict[str, frozenset[Permission]] = {
         Permission.HOLDS,
         Permission.RETENTION,
         Permission.DISPOSITION,
+        Permission.CHANGES,
         Permission.MANAGE_INVESTIGATORS,
     },
     "auditor": frozenset({Permission.LOG}),

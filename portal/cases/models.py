@@ -13,7 +13,12 @@ from portal.db import Base, UtcDateTime
 
 # How grave the offence is decides how long a closed case's evidence is kept (retention).
 Offense = Literal["misdemeanor", "felony", "homicide"]
-OFFENSES: tuple[Offense, ...] = get_args(Offense)
+OFFENSES: tuple[Offense, ...] = get_args(Offense)  # lightest first
+
+
+def is_downgrade(old: str, new: str) -> bool:
+    """A lighter class keeps evidence for less time, with fewer approvals."""
+    return OFFENSES.index(new) < OFFENSES.index(old)
 
 
 class CaseState(StrEnum):

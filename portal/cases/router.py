@@ -74,10 +74,14 @@ def close_case(
     case_id: str, body: CaseClose, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> dict[str, str]:
     with transaction(rt.sessions) as db:
-        case = case_flows.close(
+        done = case_flows.close(
             db, rt.retention, user=user, case_id=case_id, offense=body.offense, now=rt.clock()
         )
-        return {"id": case.id, "status": case.status, "offense": case.offense}
+        case = done.case
+        out = {"id": case.id, "status": case.status, "offense": case.offense}
+        if done.request is not None:  # a downgrade waits for a second supervisor
+            out["offense_request"] = done.request.id
+        return out
 
 
 @router.post("/cases/{case_id}/reopen", responses=responses(404, 409))

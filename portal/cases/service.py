@@ -118,6 +118,13 @@ def close(
     return case
 
 
+def set_offense(db: Session, *, case_id: str, offense: Offense) -> Case:
+    """Change the offence class (a confirmed downgrade: the request's events record who)."""
+    case = get(db, case_id=case_id)
+    case.offense = offense
+    return case
+
+
 def reopen(db: Session, *, user: StaffUser, case_id: str, now: datetime) -> Case:
     case = get(db, case_id=case_id)
     if case.status == CaseState.OPEN:

@@ -100,3 +100,14 @@ class EventType(StrEnum):
     STORAGE_ORPHAN_KEPT = "storage.orphan_kept"
     """The delete announced by a `storage.orphan_removed` (`removal`, its seq) did not happen:
     Object Lock or a legal hold refused it, or storage failed; the object is still there."""
+    CHANGE_REQUESTED = "change.requested"
+    """Someone asked to weaken a rule that protects evidence (lower a category's approvals or
+    shorten its keep, downgrade a case's offence, grant the supervisor role); nothing changes
+    until a second person confirms. Details: kind, target, old, new."""
+    CHANGE_CONFIRMED = "change.confirmed"
+    """A second, different person confirmed a change request; the change took effect in the
+    same transaction."""
+    CHANGE_WITHDRAWN = "change.withdrawn"
+    """The author withdrew their pending change request."""
+    CHANGE_EXPIRED = "change.expired"
+    """A change request stayed unconfirmed past CHANGE_REQUEST_TTL and lapsed unapplied."""

@@ -1,18 +1,24 @@
 """Case changes that move retention dates: linking, unlinking, closing and reopening.
 
+Closing with a lighter offence class than the case's own closes the case but only *asks* for
+the downgrade: a second supervisor confirms it (flows/changes.py), or it never happens.
+
 The case records the change and its custody event; retention then recomputes every item the
 change touches, in the same transaction, so no item is ever left with a date from before.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
 from portal.cases import service as cases
-from portal.cases.models import Case, Offense
+from portal.cases.models import Case, Offense, is_downgrade
+from portal.changes import service as changes
+from portal.changes.models import ChangeKind, ChangeRequest
 from portal.evidence import service as evidence
 from portal.retention import service as retention
 
@@ -46,6 +52,12 @@ def unlink(
     retention.recompute(db, ctx, item=item, reason=f"unlinked from case {case_id}", now=now)
 
 
+@dataclass(frozen=True)
+class Closure:
+    case: Case  # closed, with its offence as it stands: unchanged while a downgrade is pending
+    request: ChangeRequest | None
+
+
 def close(
     db: Session,
     ctx: retention.Context,
@@ -54,10 +66,27 @@ def close(
     case_id: str,
     offense: Offense | None,
     now: datetime,
-) -> Case:
-    case = cases.close(db, user=user, case_id=case_id, offense=offense, now=now)
+) -> Closure:
+    """Close a case; a lighter offence class than its own becomes a request."""
+    current = cases.get(db, case_id=case_id)
+    downgrade = offense is not None and is_downgrade(current.offense, offense)
+    old_offense = current.offense
+    case = cases.close(
+        db, user=user, case_id=case_id, offense=None if downgrade else offense, now=now
+    )
+    req = None
+    if downgrade:
+        req = changes.request(
+            db,
+            user=user,
+            kind=ChangeKind.OFFENSE,
+            target=case.id,
+            old={"offense": old_offense},
+            new={"offense": offense},
+            now=now,
+        )
     retention.recompute_case(db, ctx, case_id=case.id, reason=f"case {case.id} closed", now=now)
-    return case
+    return Closure(case, req)
 
 
 def reopen(

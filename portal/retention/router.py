@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from portal.auth.models import StaffUser
+from portal.changes.schemas import ChangeRequestOut
 from portal.db import transaction
 from portal.deps import Approver, Holder, RetentionManager, RuntimeDep
 from portal.errors import responses
 from portal.evidence.models import Evidence
+from portal.flows import changes as change_flows
 from portal.retention import disposition, service
-from portal.retention.models import Hold
+from portal.retention.models import Hold, RetentionPolicy
 from portal.retention.schemas import (
     DueOut,
     ForecastOut,
@@ -54,25 +57,35 @@ def _due(d: disposition.DueItem) -> DueOut:
 @router.get("/retention/policies")
 def list_policies(rt: RuntimeDep, user: StaffUser = RetentionManager) -> list[PolicyOut]:
     with rt.sessions() as db:
-        return [
-            PolicyOut(
-                category=p.category,
-                keep_days=p.keep_days,
-                trigger=p.trigger,
-                approvals_required=p.approvals_required,
-                approvals_floor=service.approvals_floor(p.category),
-                updated_at=p.updated_at,
-            )
-            for p in service.policies(db).values()
-        ]
+        return [_policy(p) for p in service.policies(db).values()]
 
 
-@router.put("/retention/policies/{category}", responses=responses(404, 422))
+def _policy(p: RetentionPolicy) -> PolicyOut:
+    return PolicyOut(
+        category=p.category,
+        keep_days=p.keep_days,
+        trigger=p.trigger,
+        approvals_required=p.approvals_required,
+        approvals_floor=service.approvals_floor(p.category),
+        updated_at=p.updated_at,
+    )
+
+
+@router.put(
+    "/retention/policies/{category}",
+    response_model=PolicyOut,
+    responses={
+        202: {"model": ChangeRequestOut, "description": "Pending a second supervisor"},
+        **responses(404, 422),
+    },
+)
 def set_policy(
     category: str, body: PolicyUpdate, rt: RuntimeDep, user: StaffUser = RetentionManager
-) -> PolicyOut:
+) -> PolicyOut | JSONResponse:
+    """Raising or lengthening applies at once (200); a change that weakens the rule is only
+    a request (202) until a second supervisor confirms it at /api/v1/changes."""
     with transaction(rt.sessions) as db:
-        p = service.set_policy(
+        done = change_flows.change_policy(
             db,
             rt.retention,
             user=user,
@@ -82,14 +95,10 @@ def set_policy(
             approvals_required=body.approvals_required,
             now=rt.clock(),
         )
-        return PolicyOut(
-            category=p.category,
-            keep_days=p.keep_days,
-            trigger=p.trigger,
-            approvals_required=p.approvals_required,
-            approvals_floor=service.approvals_floor(p.category),
-            updated_at=p.updated_at,
-        )
+        if done.request is not None:
+            out = ChangeRequestOut.of(done.request).model_dump(mode="json")
+            return JSONResponse(out, status_code=202)
+        return _policy(done.policy)
 
 
 @router.get("/retention/due")

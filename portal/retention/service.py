@@ -95,17 +95,10 @@ def policy_json(p: RetentionPolicy) -> dict[str, Any]:
     }
 
 
-def set_policy(
-    db: Session,
-    ctx: Context,
-    *,
-    user: StaffUser,
-    category: str,
-    keep_days: int | None,
-    trigger: str,
-    approvals_required: int,
-    now: datetime,
+def check_policy(
+    db: Session, *, category: str, keep_days: int | None, trigger: str, approvals_required: int
 ) -> RetentionPolicy:
+    """The category's current rule, after refusing a new one that may never be set."""
     policy = db.get(RetentionPolicy, category)
     if policy is None:
         raise NotFound(f"no retention category {category!r}")
@@ -117,6 +110,39 @@ def set_policy(
             f"{category!r} needs at least {floor} approvals to destroy an item",
             code="below_approvals_floor",
         )
+    return policy
+
+
+def weakens(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a rule change could destroy an item earlier or with fewer approvals.
+
+    A changed trigger counts too: which clock starts earlier depends on the item."""
+    if new["approvals_required"] < old["approvals_required"] or new["trigger"] != old["trigger"]:
+        return True
+    if new["keep_days"] is None:
+        return False
+    return old["keep_days"] is None or new["keep_days"] < old["keep_days"]
+
+
+def set_policy(
+    db: Session,
+    ctx: Context,
+    *,
+    user: StaffUser,
+    category: str,
+    keep_days: int | None,
+    trigger: str,
+    approvals_required: int,
+    now: datetime,
+) -> RetentionPolicy:
+    """Apply a rule at once: callers send a weakening change through a confirmed request."""
+    policy = check_policy(
+        db,
+        category=category,
+        keep_days=keep_days,
+        trigger=trigger,
+        approvals_required=approvals_required,
+    )
     old = policy_json(policy)
     policy.keep_days, policy.trigger = keep_days, trigger
     policy.approvals_required, policy.updated_at = approvals_required, now

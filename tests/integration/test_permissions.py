@@ -135,6 +135,13 @@ def world(client: TestClient, video: Path) -> World:
     )
     assert hold.status_code == 201, hold.text
     world.ids["hold_id"] = hold.json()["id"]
+    lowered = client.put(
+        "/api/v1/retention/policies/no-case",
+        json={"keep_days": 30, "trigger": "triage", "approvals_required": 0},
+        headers=world.headers("supervisor"),
+    )
+    assert lowered.status_code == 202, lowered.text
+    world.ids["request_id"] = lowered.json()["id"]
     return world
 
 

@@ -38,6 +38,7 @@ from tests.support.retention import (
     Witness,
     approve,
     close,
+    confirm_change,
     events,
     hold,
     item,
@@ -45,6 +46,7 @@ from tests.support.retention import (
     new_case,
     new_witness,
     original,
+    put_policy,
     release,
     send,
     tombstone,
@@ -173,7 +175,12 @@ def assert_kept(client: TestClient, settings: Settings, evidence_id: str) -> Non
 
 
 def test_policies_are_data_that_supervisors_change_and_items_follow(
-    client: TestClient, clock: Clock, sup: dict[str, str], inv: dict[str, str], clip: bytes
+    client: TestClient,
+    clock: Clock,
+    sup: dict[str, str],
+    sup2: dict[str, str],
+    inv: dict[str, str],
+    clip: bytes,
 ) -> None:
     r = client.get("/api/v1/retention/policies", headers=sup)
     assert r.status_code == 200, r.text
@@ -189,9 +196,14 @@ def test_policies_are_data_that_supervisors_change_and_items_follow(
     new = {"keep_days": 30, "trigger": "receipt", "approvals_required": 1}
     url = "/api/v1/retention/policies/unreviewed"
     assert client.put(url, json=new, headers=inv).status_code == 403
+    # Shortening is a request until a second supervisor confirms it.
     r = client.put(url, json=new, headers=sup)
-    assert r.status_code == 200, r.text
-    assert (r.json()["keep_days"], r.json()["approvals_required"]) == (30, 1)
+    assert r.status_code == 202, r.text
+    assert until_of(client, ev) == T0 + 365 * DAY
+    confirm_change(client, sup2, r.json()["id"])
+    policies = client.get("/api/v1/retention/policies", headers=sup).json()
+    policy = next(p for p in policies if p["category"] == "unreviewed")
+    assert (policy["keep_days"], policy["approvals_required"]) == (30, 1)
     changed = events(client, "policy.changed", "unreviewed")
     assert len(changed) == 1
     assert changed[0]["details"] == {
@@ -590,8 +602,7 @@ def test_felony_and_homicide_need_two_different_supervisors(
     if offense == "homicide":
         # Indefinite by default; a policy with a date lets it come due.
         body = {"keep_days": 30, "trigger": "case_closure", "approvals_required": 2}
-        r = client.put("/api/v1/retention/policies/homicide", json=body, headers=sup)
-        assert r.status_code == 200, r.text
+        put_policy(client, sup, "homicide", body, confirmer=sup2)
     ev = send(client, new_witness(client), varied(clip, offense))
     case = new_case(client, sup, offense=offense)
     link(client, sup, case, ev)

@@ -22,6 +22,7 @@ from tests.support.retention import (
     Clock,
     approve,
     close,
+    confirm_change,
     events,
     hold,
     item,
@@ -306,6 +307,9 @@ def test_approvals_required_has_a_floor(
         }
         assert after[category] == policies[category]
     assert policies[category]["approvals_floor"] == lowest
+    # At the floor is allowed, though only as a request a second supervisor confirms.
     r = client.put(url, json={**body, "approvals_required": lowest}, headers=sup)
-    assert r.status_code == 200, r.text
-    assert r.json()["approvals_required"] == lowest
+    assert r.status_code == 202, r.text
+    confirm_change(client, staff_login(client, "supervisor", name="sven"), r.json()["id"])
+    after = {p["category"]: p for p in client.get("/api/v1/retention/policies", headers=sup).json()}
+    assert after[category]["approvals_required"] == lowest

@@ -266,7 +266,7 @@ def check(client: TestClient, settings: Settings, clip: bytes, plan: Schedule) -
                 it.cases.remove(case.id)
             elif kind == "close" and case.closed_at is None:
                 offense = (None, *OFFENSES)[action.b % 4]
-                close(client, sup, case.id, offense)
+                close(client, sup, case.id, offense, confirmer=supervisors[1])
                 case.offense, case.closed_at = offense or case.offense, clock.now
             elif kind == "reopen" and case.closed_at is not None:
                 r = client.post(f"/api/v1/cases/{case.id}/reopen", headers=sup)

@@ -121,11 +121,22 @@ def unlink(client: TestClient, auth: dict[str, str], case_id: str, evidence_id: 
 
 
 def close(
-    client: TestClient, auth: dict[str, str], case_id: str, offense: str | None = None
-) -> None:
+    client: TestClient,
+    auth: dict[str, str],
+    case_id: str,
+    offense: str | None = None,
+    confirmer: dict[str, str] | None = None,
+) -> str | None:
+    """Close a case; a downgrade's request is confirmed by `confirmer` when one is given.
+
+    Returns the downgrade request's id, if the closure made one."""
     body = {"offense": offense} if offense else {}
     r = client.post(f"/api/v1/cases/{case_id}/close", json=body, headers=auth)
     assert r.status_code == 200, r.text
+    request_id: str | None = r.json().get("offense_request")
+    if request_id is not None and confirmer is not None:
+        confirm_change(client, confirmer, request_id)
+    return request_id
 
 
 def hold(client: TestClient, auth: dict[str, str], evidence_id: str) -> str:
@@ -150,3 +161,30 @@ def withdraw(client: TestClient, witness: Witness) -> Any:
 
 def approve(client: TestClient, auth: dict[str, str], evidence_id: str) -> Any:
     return client.post(f"/api/v1/retention/due/{evidence_id}/approval", headers=auth)
+
+
+def put_policy(
+    client: TestClient,
+    auth: dict[str, str],
+    category: str,
+    body: dict[str, Any],
+    confirmer: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Set a category's rule; a weakening change is a request that `confirmer` confirms.
+
+    Returns the policy as it stands after."""
+    r = client.put(f"/api/v1/retention/policies/{category}", json=body, headers=auth)
+    if r.status_code == 202:
+        assert confirmer is not None, f"{category} change needs a second supervisor"
+        confirmed = client.post(f"/api/v1/changes/{r.json()['id']}/confirm", headers=confirmer)
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["state"] == "confirmed"
+    else:
+        assert r.status_code == 200, r.text
+    found = client.get("/api/v1/retention/policies", headers=auth).json()
+    return dict(next(p for p in found if p["category"] == category))
+
+
+def confirm_change(client: TestClient, auth: dict[str, str], request_id: str) -> None:
+    r = client.post(f"/api/v1/changes/{request_id}/confirm", headers=auth)
+    assert r.status_code == 200, r.text
