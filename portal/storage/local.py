@@ -233,8 +233,14 @@ class LocalStorage:
                 _fsync_dir(dst.parent)
                 _fsync_dir(self.partials)
                 return
-            os.chmod(src, 0o444)
-            os.replace(src, dst)
+            try:
+                os.chmod(src, 0o444)
+                os.replace(src, dst)
+            except FileNotFoundError:
+                # Another finaliser of this upload (a HEAD and a retried PATCH) moved it
+                # between the check above and here: the bytes are home all the same.
+                if not dst.exists():
+                    raise
             _fsync_dir(dst.parent)
             _fsync_dir(self.partials)
 
