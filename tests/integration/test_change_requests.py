@@ -4,15 +4,15 @@ lengthening applies at once. Every step is a custody event; every refusal change
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.api import PASSWORD, runtime, staff_login
-from tests.support.media import make_video
 from tests.support.retention import (
+    T0,
     Clock,
     close,
     events,
@@ -26,32 +26,8 @@ from tests.support.retention import (
 
 pytestmark = pytest.mark.both_backends
 
-T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 POLICIES = "/api/v1/retention/policies"
-
-
-@pytest.fixture
-def clock(client: TestClient) -> Clock:
-    c = Clock(T0)
-    runtime(client).clock = c
-    return c
-
-
-@pytest.fixture
-def sup(client: TestClient, clock: Clock) -> dict[str, str]:
-    return staff_login(client, "supervisor", name="sara")
-
-
-@pytest.fixture
-def sup2(client: TestClient, clock: Clock) -> dict[str, str]:
-    return staff_login(client, "supervisor", name="sven")
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = make_video(tmp_path_factory.mktemp("changes") / "clip.mp4", seconds=0.5, size="64x64")
-    return path.read_bytes()
 
 
 def login(client: TestClient, name: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,84 +18,15 @@ from fastapi.testclient import TestClient
 
 from portal.custody.offline import Report
 from portal.custody.receipt import verify_receipt
+from tests.support.mutations import mutations, other
 from tests.support.uploads import padded, upload
 
 pytestmark = pytest.mark.both_backends
 
 Receipt = dict[str, Any]
-Mutation = tuple[str, str, Callable[[Receipt], None]]
-"""(the path a verifier must flag, what was done, the edit)"""
 
 # The receipt asserts each listed file was received, not the order they are listed in.
-UNORDERED = {"files"}
-
-
-def _other(value: Any) -> Any:
-    """A different value of the same JSON type."""
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, int):
-        return value + 1
-    if isinstance(value, str):
-        return value[:-1] + ("A" if value[-1:] != "A" else "B") if value else "x"
-    return [*value, value[0] if value else "x"]
-
-
-def _wrong_type(value: Any) -> Any:
-    return 1 if isinstance(value, str) else "1"
-
-
-def _at(receipt: Receipt, steps: tuple[str | int, ...]) -> Any:
-    node: Any = receipt
-    for step in steps:
-        node = node[step]
-    return node
-
-
-def _name(steps: tuple[str | int, ...]) -> str:
-    text = ""
-    for step in steps:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
-    return text
-
-
-def _edit(steps: tuple[str | int, ...], change: Callable[[Any, str | int], None]) -> Any:
-    def apply(receipt: Receipt) -> None:
-        change(_at(receipt, steps[:-1]), steps[-1])
-
-    return apply
-
-
-def mutations(node: Any, steps: tuple[str | int, ...] = ()) -> Iterator[Mutation]:
-    """Every single alteration below `node`, depth first."""
-    if steps:
-        value = node
-        path = _name(steps)
-        parent = _name(steps[:-1])
-
-        def put(v: Any) -> Callable[[Any, str | int], None]:
-            return lambda container, key: container.__setitem__(key, copy.deepcopy(v))
-
-        if not isinstance(value, dict):  # a dict's new value is its extra field, below
-            yield path, "new value", _edit(steps, put(_other(value)))
-        yield path, "wrong type", _edit(steps, put(_wrong_type(value)))
-        yield path, "null", _edit(steps, put(None))
-        # Dropping a list element is a claim about the list; a missing key, about the key.
-        yield (
-            (parent if isinstance(steps[-1], int) else path),
-            "removal",
-            _edit(steps, lambda container, key: container.__delitem__(key)),
-        )
-    if isinstance(node, dict):
-        extra = (*steps, "extra")
-        yield _name(extra), "extra field", lambda r: _at(r, steps).__setitem__("extra", "1")
-        for key in node:
-            yield from mutations(node[key], (*steps, key))
-    elif isinstance(node, list):
-        if len(node) > 1 and _name(steps) not in UNORDERED:
-            yield _name(steps), "reordering", lambda r: _at(r, steps).reverse()
-        for i, item in enumerate(node):
-            yield from mutations(item, (*steps, i))
+UNORDERED = frozenset({"files"})
 
 
 def escaped(report: Report, path: str) -> bool:
@@ -126,7 +56,7 @@ def test_the_real_receipt_verifies(real_receipt: tuple[Receipt, str]) -> None:
 
 def test_every_alteration_fails_or_is_unverified(real_receipt: tuple[Receipt, str]) -> None:
     receipt, key = real_receipt
-    found = list(mutations(receipt))
+    found = list(mutations(receipt, unordered=UNORDERED))
     assert len(found) > 150  # the walk reached every field of both files and the consent
     escapes = []
     for path, what, edit in found:
@@ -147,7 +77,7 @@ def test_every_alteration_fails_or_is_unverified(real_receipt: tuple[Receipt, st
 )
 def test_issue_reproductions_file_fields(real_receipt: tuple[Receipt, str], field: str) -> None:
     receipt, key = real_receipt
-    receipt["files"][0][field] = _other(receipt["files"][0][field])
+    receipt["files"][0][field] = other(receipt["files"][0][field])
     assert not verify_receipt(receipt, key).ok
 
 

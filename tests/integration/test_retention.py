@@ -31,9 +31,9 @@ from portal.retention.disposition import RunReport
 from portal.retention.service import DEFAULT_POLICIES
 from portal.storage import ObjectLocked, StorageUnavailable
 from portal.submissions.models import Submission
-from tests.support.api import runtime, staff_login
-from tests.support.media import make_video
+from tests.support.api import runtime
 from tests.support.retention import (
+    T0,
     Clock,
     Witness,
     approve,
@@ -53,10 +53,10 @@ from tests.support.retention import (
     triage,
     unlink,
     until_of,
+    varied,
     withdraw,
 )
 
-T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 YEAR = timedelta(days=365)
 GRACE = timedelta(days=7)
@@ -69,40 +69,6 @@ GRACE = timedelta(days=7)
 def settings(tmp_path: Path) -> Settings:
     # Staff sessions must outlive the years these tests travel through.
     return Settings(data_dir=tmp_path / "data", session_ttl=timedelta(days=40 * 365))
-
-
-@pytest.fixture
-def clock(client: TestClient) -> Clock:
-    c = Clock(T0)
-    runtime(client).clock = c
-    return c
-
-
-@pytest.fixture
-def sup(client: TestClient, clock: Clock) -> dict[str, str]:
-    return staff_login(client, "supervisor", name="sara")
-
-
-@pytest.fixture
-def sup2(client: TestClient, clock: Clock) -> dict[str, str]:
-    return staff_login(client, "supervisor", name="sven")
-
-
-@pytest.fixture
-def inv(client: TestClient, clock: Clock) -> dict[str, str]:
-    return staff_login(client, "investigator", name="ivan")
-
-
-@pytest.fixture(scope="session")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A small valid MP4; `media(n)` makes distinct files from it."""
-    path = make_video(tmp_path_factory.mktemp("retention") / "clip.mp4", seconds=0.5, size="64x64")
-    return path.read_bytes()
-
-
-def varied(clip: bytes, tag: object) -> bytes:
-    # MP4 sniffing and probing read the head; trailing bytes only change the SHA-256.
-    return clip + f"-{tag}".encode()
 
 
 def submission(client: TestClient, submission_id: str) -> Submission:

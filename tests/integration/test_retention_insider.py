@@ -17,8 +17,8 @@ from portal.evidence.models import Evidence
 from portal.retention.disposition import RunReport
 from portal.retention.models import Approval, Hold, RetentionPolicy
 from tests.support.api import runtime, staff_login
-from tests.support.media import make_video
 from tests.support.retention import (
+    T0,
     Clock,
     approve,
     close,
@@ -32,36 +32,14 @@ from tests.support.retention import (
     send,
     triage,
     until_of,
+    varied,
 )
 
 pytestmark = pytest.mark.both_backends
 
-T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 YEAR = timedelta(days=365)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock(client: TestClient) -> Clock:
-    c = Clock(T0)
-    runtime(client).clock = c
-    return c
-
-
-@pytest.fixture
-def sup(client: TestClient, clock: Clock) -> dict[str, str]:
-    return staff_login(client, "supervisor", name="sara")
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = make_video(tmp_path_factory.mktemp("insider") / "clip.mp4", seconds=0.5, size="64x64")
-    return path.read_bytes()
-
-
-def varied(clip: bytes, tag: object) -> bytes:
-    return clip + f"-{tag}".encode()
 
 
 def run(client: TestClient, **kw: Any) -> RunReport:

@@ -188,3 +188,13 @@ def put_policy(
 def confirm_change(client: TestClient, auth: dict[str, str], request_id: str) -> None:
     r = client.post(f"/api/v1/changes/{request_id}/confirm", headers=auth)
     assert r.status_code == 200, r.text
+
+
+T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
+"""Where the retention suites' clocks start."""
+
+
+def varied(clip: bytes, tag: object) -> bytes:
+    """A distinct file from one clip: MP4 sniffing and probing read the head; trailing bytes
+    only change the SHA-256."""
+    return clip + f"-{tag}".encode()
