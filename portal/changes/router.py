@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from portal.auth.models import StaffUser
+from portal.changes import service as changes
 from portal.changes.schemas import ChangeRequestOut
 from portal.db import transaction
 from portal.deps import ChangeConfirmer, ChangeRequester, RuntimeDep
@@ -19,14 +20,14 @@ def _lapse(rt: Runtime) -> None:
     """Lapse (and log) the requests that waited too long, in a transaction of its own so
     that the lapse is kept even when the step that follows is refused."""
     with transaction(rt.sessions) as db:
-        change_flows.expire(db, ttl=rt.settings.change_request_ttl, now=rt.clock())
+        changes.expire(db, ttl=rt.settings.change_request_ttl, now=rt.clock())
 
 
 @router.get("/changes")
 def pending(rt: RuntimeDep, user: StaffUser = ChangeRequester) -> list[ChangeRequestOut]:
     _lapse(rt)
     with rt.sessions() as db:
-        return [ChangeRequestOut.of(r) for r in change_flows.pending(db)]
+        return [ChangeRequestOut.of(r) for r in changes.pending(db)]
 
 
 @router.post("/changes/{request_id}/confirm", responses=responses(404, 409))
@@ -49,7 +50,7 @@ def withdraw(
 ) -> ChangeRequestOut:
     _lapse(rt)
     with transaction(rt.sessions) as db:
-        req = change_flows.withdraw(
+        req = changes.withdraw(
             db,
             user=user,
             request_id=request_id,

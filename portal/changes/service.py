@@ -18,7 +18,6 @@ from portal.auth.models import StaffUser
 from portal.changes.models import ChangeKind, ChangeRequest, ChangeState
 from portal.clock import as_utc
 from portal.custody import service as custody
-from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.errors import Conflict, Forbidden, NotFound
 from portal.ids import new_id
@@ -82,7 +81,7 @@ def expire(db: Session, *, ttl: timedelta, now: datetime) -> list[ChangeRequest]
         custody.append(
             db,
             type=EventType.CHANGE_EXPIRED,
-            actor=Actor("system"),
+            actor=custody.SYSTEM,
             subject=req.id,
             details=_details(req, requested_at=custody.rfc3339(as_utc(req.requested_at))),
             at=now,

@@ -9,7 +9,8 @@ the same transaction as its `change.confirmed` event. Raising or lengthening app
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from portal.auth.models import StaffUser
 from portal.cases import service as cases
 from portal.changes import service as changes
 from portal.changes.models import ChangeKind, ChangeRequest
+from portal.errors import Conflict
 from portal.retention import service as retention
 from portal.retention.models import RetentionPolicy
 
@@ -65,14 +67,6 @@ def change_policy(
     return PolicyOutcome(applied, None)
 
 
-def expire(db: Session, *, ttl: timedelta, now: datetime) -> list[ChangeRequest]:
-    return changes.expire(db, ttl=ttl, now=now)
-
-
-def pending(db: Session) -> list[ChangeRequest]:
-    return changes.pending(db)
-
-
 def confirm(
     db: Session,
     ctx: retention.Context,
@@ -82,6 +76,7 @@ def confirm(
     now: datetime,
 ) -> ChangeRequest:
     req = changes.confirm(db, user=user, request_id=request_id, now=now)
+    _ensure_current(db, req)
     if req.kind == ChangeKind.POLICY:
         retention.set_policy(
             db,
@@ -101,5 +96,16 @@ def confirm(
     return req
 
 
-def withdraw(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> ChangeRequest:
-    return changes.withdraw(db, user=user, request_id=request_id, now=now)
+def _ensure_current(db: Session, req: ChangeRequest) -> None:
+    """What the confirmer approved is a change from `old`: if the rule or the case has moved
+    since, applying `new` would make a change nobody reviewed (the refusal rolls back)."""
+    if req.kind == ChangeKind.POLICY:
+        policy = db.get(RetentionPolicy, req.target)
+        now_is: dict[str, Any] | None = retention.policy_json(policy) if policy else None
+    else:
+        now_is = {"offense": cases.get(db, case_id=req.target).offense}
+    if now_is != req.old:
+        raise Conflict(
+            "the rule or case changed since this request was made; ask again",
+            code="request_stale",
+        )

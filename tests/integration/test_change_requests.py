@@ -235,3 +235,19 @@ def test_upgrading_the_offence_at_closure_applies_at_once(
     assert r.status_code == 200 and r.json()["offense"] == "homicide"
     assert "offense_request" not in r.json()
     assert events(client, "change.requested") == []
+
+
+def test_a_request_over_a_rule_that_changed_since_is_stale(
+    client: TestClient, clock: Clock, sup: dict[str, str], sup2: dict[str, str]
+) -> None:
+    """Confirming applies `new` over `old`: after the rule moved, that change was never
+    reviewed, so the confirmation is refused and nothing changes."""
+    request_id = lower_no_case(client, sup)
+    body = {"keep_days": 900, "trigger": "triage", "approvals_required": 2}
+    assert client.put(f"{POLICIES}/no-case", json=body, headers=sup2).status_code == 200
+    before, size = policy(client, sup, "no-case"), len(events(client))
+    r = client.post(f"/api/v1/changes/{request_id}/confirm", headers=sup2)
+    assert (r.status_code, r.json()["error"]) == (409, "request_stale"), r.text
+    assert r.json()["message"]
+    assert policy(client, sup, "no-case") == before and len(events(client)) == size
+    assert [x["state"] for x in client.get("/api/v1/changes", headers=sup).json()] == ["pending"]
