@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.custody.actors import Actor
 from portal.db import Base, UtcDateTime
 
 ROLES = ("investigator", "supervisor", "auditor", "admin")
+# Roles whose grant needs a second admin: a supervisor approves destruction and confirms
+# weakening rules; an admin confirms these very grants.
+GUARDED_ROLES = ("supervisor", "admin")
 
 
 class StaffUser(Base):
@@ -21,6 +24,9 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A supervisor or admin account waits, unable to sign in, until a second admin confirms
+    # the grant (changes/): one admin alone must not be able to make two approvers.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -58,7 +58,8 @@ MATRIX: dict[str, frozenset[Permission]] = {
         Permission.MANAGE_INVESTIGATORS,
     },
     "auditor": frozenset({Permission.LOG}),
-    "admin": frozenset({Permission.MANAGE_USERS, Permission.SETTINGS}),
+    # CHANGES: admins confirm the supervisor and admin grants of another admin.
+    "admin": frozenset({Permission.MANAGE_USERS, Permission.SETTINGS, Permission.CHANGES}),
 }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import make_url
@@ -14,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from portal.auth import service
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
+from portal.changes.schemas import ChangeRequestOut
 from portal.db import transaction
-from portal.deps import Managers, RuntimeDep, SettingsReader, StaffDep
+from portal.deps import Admins, Managers, RuntimeDep, SettingsReader, StaffDep
 from portal.errors import Forbidden, responses
+from portal.flows import changes as change_flows
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 
@@ -33,6 +36,8 @@ class UserOut(BaseModel):
     name: str
     role: str
     disabled: bool
+    pending: bool
+    """The role waits for a second admin's confirmation; the account cannot sign in yet."""
     created_at: datetime
 
 
@@ -43,8 +48,32 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=service.MIN_PASSWORD, max_length=1024)
 
 
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["investigator", "supervisor", "auditor", "admin"]
+
+
 def _out(u: StaffUser) -> UserOut:
-    return UserOut(id=u.id, name=u.name, role=u.role, disabled=u.disabled, created_at=u.created_at)
+    return UserOut(
+        id=u.id,
+        name=u.name,
+        role=u.role,
+        disabled=u.disabled,
+        pending=u.pending,
+        created_at=u.created_at,
+    )
+
+
+def _account(done: change_flows.AccountOutcome, status: int) -> UserOut | JSONResponse:
+    if done.request is not None:
+        out = ChangeRequestOut.of(done.request).model_dump(mode="json")
+        return JSONResponse(out, status_code=202)
+    return JSONResponse(_out(done.user).model_dump(mode="json"), status_code=status)
+
+
+_PENDING_GRANT: dict[int | str, dict[str, Any]] = {
+    202: {"model": ChangeRequestOut, "description": "Supervisor or admin: pending a second admin"}
+}
 
 
 @router.post("/auth/login", responses=responses(401, 403))
@@ -91,15 +120,41 @@ def list_users(rt: RuntimeDep, user: StaffUser = Managers) -> list[UserOut]:
         return [_out(u) for u in service.list_users(db, roles=_manageable_roles(user))]
 
 
-@router.post("/users", status_code=201, responses=responses(401, 403, 409))
-def create_user(body: UserCreate, rt: RuntimeDep, user: StaffUser = Managers) -> UserOut:
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    responses={**_PENDING_GRANT, **responses(401, 403, 409)},
+)
+def create_user(
+    body: UserCreate, rt: RuntimeDep, user: StaffUser = Managers
+) -> UserOut | JSONResponse:
+    """Investigator and auditor accounts are created at once (201); a supervisor or admin
+    account is created pending, unable to sign in, with a change request (202) that a second
+    admin confirms at /api/v1/changes."""
     if body.role not in _manageable_roles(user):
         raise Forbidden(f"a {user.role} may not create {body.role} accounts")
     with transaction(rt.sessions) as db:
-        created = service.add_user(
-            db, name=body.name, role=body.role, password=body.password, now=rt.clock(), by=user
+        done = change_flows.create_account(
+            db, by=user, name=body.name, role=body.role, password=body.password, now=rt.clock()
         )
-        return _out(created)
+        return _account(done, 201)
+
+
+@router.post(
+    "/users/{user_id}/role",
+    response_model=UserOut,
+    responses={**_PENDING_GRANT, **responses(401, 403, 404, 409)},
+)
+def change_role(
+    user_id: str, body: RoleChange, rt: RuntimeDep, user: StaffUser = Admins
+) -> UserOut | JSONResponse:
+    """Any other role applies at once (200); granting supervisor or admin is a request (202)."""
+    with transaction(rt.sessions) as db:
+        done = change_flows.change_role(
+            db, by=user, user_id=user_id, role=body.role, now=rt.clock()
+        )
+        return _account(done, 200)
 
 
 @router.post("/users/{user_id}/disable", responses=responses(401, 403, 404))

@@ -41,7 +41,10 @@ def add_user(
     password: str,
     now: datetime,
     by: StaffUser | None = None,
+    pending: bool = False,
 ) -> StaffUser:
+    """Create an account. A `pending` one cannot sign in until `grant_role` activates it (the
+    password hash stays in this row: the log and the change request never carry it)."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", code="bad_role")
     if len(password) < MIN_PASSWORD:
@@ -56,15 +59,53 @@ def add_user(
         created_at=now,
         failed_logins=0,
         disabled=False,
+        pending=pending,
     )
     db.add(user)
     db.flush()
+    details: dict[str, object] = {"name": name, "role": role}
+    if pending:
+        details["pending"] = True
     custody.append(
         db,
         type=EventType.STAFF_CREATED,
         actor=by.actor if by else custody.SYSTEM,
         subject=user.id,
-        details={"name": name, "role": role},
+        details=details,
+        at=now,
+    )
+    return user
+
+
+def role_state(user: StaffUser) -> dict[str, object]:
+    """What a role change request saw of its target; a confirmation applies only if the
+    account still stands so (not disabled, not granted or changed meanwhile)."""
+    return {"role": None if user.pending else user.role, "disabled": user.disabled}
+
+
+def check_role_change(user: StaffUser, role: str) -> None:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", code="bad_role")
+    if user.disabled:
+        raise Conflict("the account is disabled", code="account_disabled")
+    if user.pending:
+        raise Conflict("the account waits for a confirmation of its role", code="account_pending")
+    if user.role == role:
+        raise Conflict(f"the account already has the {role} role", code="no_change")
+
+
+def grant_role(
+    db: Session, *, user: StaffUser, role: str, now: datetime, by: StaffUser | None = None
+) -> StaffUser:
+    """Give `user` the role `role` (activating a pending account); logged."""
+    details = {"name": user.name, "from": role_state(user)["role"], "to": role}
+    user.role, user.pending = role, False
+    custody.append(
+        db,
+        type=EventType.STAFF_ROLE_CHANGED,
+        actor=by.actor if by else custody.SYSTEM,
+        subject=user.id,
+        details=details,
         at=now,
     )
     return user
@@ -135,9 +176,9 @@ def login(
     if user is None:
         _verify(_DUMMY_HASH, password)
         return _failed(db, None, "unknown_account", now)
-    if user.disabled:
+    if user.disabled or user.pending:
         _verify(_DUMMY_HASH, password)
-        return _failed(db, user, "disabled", now)
+        return _failed(db, user, "pending" if user.pending else "disabled", now)
     if user.locked_until is not None and as_utc(user.locked_until) > now:
         return _failed(db, user, "locked", now)
     if not _verify(user.password_hash, password):
@@ -217,7 +258,7 @@ def resolve(db: Session, *, token: str, now: datetime) -> StaffUser:
     if session is None or session.revoked_at is not None or as_utc(session.expires_at) <= now:
         raise Unauthorized("the session is not valid or has expired; log in again")
     user = db.get(StaffUser, session.user_id)
-    if user is None or user.disabled:
+    if user is None or user.disabled or user.pending:
         raise Unauthorized("the account is disabled")
     return user
 

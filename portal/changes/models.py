@@ -17,6 +17,9 @@ class ChangeKind(StrEnum):
     """Lower a retention category's approvals or shorten its keep (target: the category)."""
     OFFENSE = "offense"
     """Downgrade a case's offence class (target: the case id)."""
+    ROLE = "role"
+    """Grant the supervisor or admin role, to a new (pending) account or an existing one
+    (target: the account id)."""
 
 
 class ChangeState(StrEnum):

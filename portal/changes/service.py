@@ -8,6 +8,7 @@ transaction. Requests left pending past their time-to-live lapse, logged, unappl
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,11 +23,15 @@ from portal.custody.events import EventType
 from portal.errors import Conflict, Forbidden, NotFound
 from portal.ids import new_id
 
-# Who may confirm each kind: a second supervisor, for rules that protect evidence.
+# Who may confirm each kind: a second supervisor, for rules that protect evidence; a second
+# admin, for the grants that make approvers and confirmers.
 CONFIRMER_ROLE: dict[ChangeKind, str] = {
     ChangeKind.POLICY: "supervisor",
     ChangeKind.OFFENSE: "supervisor",
+    ChangeKind.ROLE: "admin",
 }
+# The author of a request made from the command line, by whoever runs the machine.
+OPERATOR = "system"
 
 
 def _details(req: ChangeRequest, **extra: Any) -> dict[str, Any]:
@@ -36,13 +41,14 @@ def _details(req: ChangeRequest, **extra: Any) -> dict[str, Any]:
 def request(
     db: Session,
     *,
-    user: StaffUser,
+    user: StaffUser | None,
     kind: ChangeKind,
     target: str,
     old: dict[str, Any],
     new: dict[str, Any],
     now: datetime,
 ) -> ChangeRequest:
+    """Record a pending request; `user` None is the operator at the command line."""
     req = ChangeRequest(
         id=new_id(),
         kind=kind,
@@ -50,14 +56,14 @@ def request(
         old=old,
         new=new,
         state=ChangeState.PENDING,
-        requested_by=user.id,
+        requested_by=user.id if user else OPERATOR,
         requested_at=now,
     )
     db.add(req)
     custody.append(
         db,
         type=EventType.CHANGE_REQUESTED,
-        actor=user.actor,
+        actor=user.actor if user else custody.SYSTEM,
         subject=req.id,
         details=_details(req),
         at=now,
@@ -119,7 +125,10 @@ def confirm(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> 
         )
     needed = CONFIRMER_ROLE[ChangeKind(req.kind)]
     if user.role != needed:
-        raise Forbidden(f"only a {needed} may confirm a {req.kind} change", code="forbidden")
+        raise Forbidden(f"only a {needed} may confirm a {req.kind} change", code="wrong_confirmer")
+    if req.kind == ChangeKind.ROLE and req.target == user.id:
+        raise Conflict("nobody may confirm a role for their own account", code="own_request")
+    _ensure_logged(db, req)
     req.state, req.decided_by, req.decided_at = ChangeState.CONFIRMED, user.id, now
     custody.append(
         db,
@@ -130,6 +139,21 @@ def confirm(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> 
         at=now,
     )
     return req
+
+
+def _ensure_logged(db: Session, req: ChangeRequest) -> None:
+    """Apply only what was asked on the record: the row is mutable, its `change.requested`
+    event is not, so a request edited in the database is refused (and nothing applied)."""
+    try:
+        entry = custody.first_event(db, type=EventType.CHANGE_REQUESTED, subject=req.id)
+        logged = json.loads(entry.event)["details"]
+    except NotFound:
+        logged = None
+    if logged != _details(req):
+        raise Conflict(
+            "this change request differs from the one on the custody log; nothing was applied",
+            code="request_altered",
+        )
 
 
 def withdraw(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> ChangeRequest:

@@ -120,19 +120,30 @@ def users_add(
     role: Annotated[str, typer.Option(help="investigator, supervisor, auditor or admin.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Create a staff account; the password is read without echo, or from stdin."""
+    """Create a staff account; the password is read without echo, or from stdin. A
+    supervisor or admin account (except a portal's first admin) waits for an admin's
+    confirmation in the API."""
     from portal.app import build_runtime
-    from portal.auth.service import add_user
     from portal.db import transaction
+    from portal.flows.changes import create_account
 
     rt = build_runtime(_settings(data_dir))
     password = _read_password()
     try:
         with transaction(rt.sessions) as db:
-            add_user(db, name=name, role=role, password=password, now=rt.clock())
+            done = create_account(
+                db, by=None, name=name, role=role, password=password, now=rt.clock()
+            )
+            request_id = done.request.id if done.request else None
     except PortalError as exc:
         _fail(exc)
-    console.print(f"created {role} {name}")
+    if request_id is None:
+        console.print(f"created {role} {name}")
+    else:
+        console.print(
+            f"created {name}, pending: an admin must confirm the {role} role "
+            f"(POST /api/v1/changes/{request_id}/confirm) before the account can sign in"
+        )
 
 
 @users.command("list")

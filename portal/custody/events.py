@@ -22,6 +22,9 @@ class EventType(StrEnum):
     """A checkpoint of the log was signed."""
     STAFF_CREATED = "staff.created"
     """A staff account was created (by the CLI, an admin, or a supervisor)."""
+    STAFF_ROLE_CHANGED = "staff.role_changed"
+    """A staff account's role changed (details: name, from, to; `from` is null when a pending
+    account was confirmed). Granting supervisor or admin needs a confirmed change request."""
     STAFF_DISABLED = "staff.disabled"
     """A staff account was disabled and its sessions ended."""
     STAFF_LOGIN = "staff.login"
@@ -102,8 +105,8 @@ class EventType(StrEnum):
     Object Lock or a legal hold refused it, or storage failed; the object is still there."""
     CHANGE_REQUESTED = "change.requested"
     """Someone asked to weaken a rule that protects evidence (lower a category's approvals or
-    shorten its keep, downgrade a case's offence, grant the supervisor role); nothing changes
-    until a second person confirms. Details: kind, target, old, new."""
+    shorten its keep, downgrade a case's offence, grant the supervisor or admin role); nothing
+    changes until a second person confirms. Details: kind, target, old, new."""
     CHANGE_CONFIRMED = "change.confirmed"
     """A second, different person confirmed a change request; the change took effect in the
     same transaction."""

@@ -4,6 +4,8 @@ Lowering a category's approvals, shortening its keep (or moving its clock), and 
 case's offence class could each let evidence be destroyed earlier or with fewer approvals, so
 one person may only ask; a second, different supervisor's confirmation applies the change, in
 the same transaction as its `change.confirmed` event. Raising or lengthening applies at once.
+Granting the supervisor or admin role (to a new account or an existing one) is the same kind
+of request, confirmed by a second admin: one admin alone could otherwise make two approvers.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.auth.models import StaffUser
+from portal.auth import service as auth
+from portal.auth.models import GUARDED_ROLES, StaffUser
 from portal.cases import service as cases
 from portal.changes import service as changes
 from portal.changes.models import ChangeKind, ChangeRequest
@@ -88,6 +91,9 @@ def confirm(
             approvals_required=req.new["approvals_required"],
             now=now,
         )
+    elif req.kind == ChangeKind.ROLE:
+        target = auth.get_user(db, user_id=req.target)
+        auth.grant_role(db, user=target, role=req.new["role"], now=now, by=user)
     else:
         case = cases.set_offense(db, case_id=req.target, offense=req.new["offense"])
         retention.recompute_case(
@@ -102,6 +108,8 @@ def _ensure_current(db: Session, req: ChangeRequest) -> None:
     if req.kind == ChangeKind.POLICY:
         policy = db.get(RetentionPolicy, req.target)
         now_is: dict[str, Any] | None = retention.policy_json(policy) if policy else None
+    elif req.kind == ChangeKind.ROLE:
+        now_is = auth.role_state(auth.get_user(db, user_id=req.target))
     else:
         now_is = {"offense": cases.get(db, case_id=req.target).offense}
     if now_is != req.old:
@@ -109,3 +117,64 @@ def _ensure_current(db: Session, req: ChangeRequest) -> None:
             "the rule or case changed since this request was made; ask again",
             code="request_stale",
         )
+
+
+@dataclass(frozen=True)
+class AccountOutcome:
+    user: StaffUser  # pending (unable to sign in) while `request` waits
+    request: ChangeRequest | None
+
+
+def _needs_second_admin(db: Session, *, by: StaffUser | None, role: str) -> bool:
+    if role not in GUARDED_ROLES:
+        return False
+    # The very first admin comes from the command line of a portal that has none yet;
+    # every later grant of supervisor or admin waits for a second admin.
+    bootstrap = by is None and role == "admin" and not _active_admins(db)
+    return not bootstrap
+
+
+def _active_admins(db: Session) -> list[StaffUser]:
+    return [u for u in auth.list_users(db, roles=("admin",)) if not (u.disabled or u.pending)]
+
+
+def create_account(
+    db: Session, *, by: StaffUser | None, name: str, role: str, password: str, now: datetime
+) -> AccountOutcome:
+    """Create a staff account; a supervisor or admin one waits for a second admin."""
+    guarded = _needs_second_admin(db, by=by, role=role)
+    user = auth.add_user(
+        db, name=name, role=role, password=password, now=now, by=by, pending=guarded
+    )
+    if not guarded:
+        return AccountOutcome(user, None)
+    req = changes.request(
+        db,
+        user=by,
+        kind=ChangeKind.ROLE,
+        target=user.id,
+        old=auth.role_state(user),
+        new={"role": role},
+        now=now,
+    )
+    return AccountOutcome(user, req)
+
+
+def change_role(
+    db: Session, *, by: StaffUser | None, user_id: str, role: str, now: datetime
+) -> AccountOutcome:
+    """Change an account's role: granting supervisor or admin is a request, the rest applies."""
+    user = auth.get_user(db, user_id=user_id)
+    auth.check_role_change(user, role)
+    if not _needs_second_admin(db, by=by, role=role):
+        return AccountOutcome(auth.grant_role(db, user=user, role=role, now=now, by=by), None)
+    req = changes.request(
+        db,
+        user=by,
+        kind=ChangeKind.ROLE,
+        target=user.id,
+        old=auth.role_state(user),
+        new={"role": role},
+        now=now,
+    )
+    return AccountOutcome(user, req)

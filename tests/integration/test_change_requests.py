@@ -133,7 +133,7 @@ def test_the_author_cannot_confirm_and_others_cannot_withdraw(
     refusals = [
         (sup, "confirm", 409, "own_request"),
         (inv, "confirm", 403, "forbidden"),
-        (admin, "confirm", 403, "forbidden"),
+        (admin, "confirm", 403, "wrong_confirmer"),
         (sup2, "withdraw", 409, "not_author"),
         (inv, "withdraw", 409, "not_author"),
     ]

@@ -196,17 +196,31 @@ def names_listed(client: TestClient, headers: dict[str, str]) -> set[str]:
 
 
 def test_admin_creates_any_role(client: TestClient) -> None:
+    """Investigator and auditor accounts at once; supervisor and admin ones wait for a second
+    admin (tests/integration/test_role_grants.py)."""
     admin = staff_login(client, "admin")
+    second = staff_login(client, "admin", "admin-2")
     me = client.get("/api/v1/auth/me", headers=admin).json()
     for role in ("investigator", "supervisor", "auditor", "admin"):
         r = client.post("/api/v1/users", json=new_user(f"new-{role}", role), headers=admin)
-        assert r.status_code == 201, r.text
-        body = r.json()
+        guarded = role in ("supervisor", "admin")
+        assert r.status_code == (202 if guarded else 201), r.text
+        if guarded:
+            user_id = r.json()["target"]
+            r = client.post(f"/api/v1/changes/{r.json()['id']}/confirm", headers=second)
+            assert r.status_code == 200, r.text
+            (body,) = [
+                u for u in client.get("/api/v1/users", headers=admin).json() if u["id"] == user_id
+            ]
+        else:
+            body = r.json()
         assert (body["name"], body["role"], body["disabled"]) == (f"new-{role}", role, False)
-        assert set(body) == {"id", "name", "role", "disabled", "created_at"}
+        assert set(body) == {"id", "name", "role", "disabled", "pending", "created_at"}
+        assert body["pending"] is False
         (created,) = of_type(client, "staff.created", body["id"])
         assert created["actor"] == f"staff:{me['id']}:admin"
-        assert created["details"] == {"name": f"new-{role}", "role": role}
+        expected = {"name": f"new-{role}", "role": role}
+        assert created["details"] == ({**expected, "pending": True} if guarded else expected)
         r = login(client, f"new-{role}")
         assert r.status_code == 200 and r.json()["role"] == role
     assert {"new-investigator", "new-supervisor", "new-auditor", "new-admin"} <= names_listed(

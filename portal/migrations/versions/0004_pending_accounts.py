@@ -1,0 +1,27 @@
+"""pending accounts: a supervisor or admin account waits for a second admin's confirmation
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("pending", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("pending")
