@@ -31,7 +31,7 @@ def account(name: str, role: str) -> dict[str, str]:
 def can_login(client: TestClient, name: str) -> bool:
     r = client.post("/api/v1/auth/login", data={"username": name, "password": PASSWORD})
     assert r.status_code in (200, 401), r.text
-    return r.status_code == 200
+    return bool(r.status_code == 200)
 
 
 def confirm(client: TestClient, auth: dict[str, str], request_id: str) -> Any:
@@ -183,6 +183,23 @@ def test_a_request_edited_in_the_database_is_refused(client: TestClient) -> None
     assert not can_login(client, "sup")
 
 
+def race(client: TestClient, calls: list[tuple[str, dict[str, str]]]) -> list[int]:
+    """POST every call at once (threads released together); their statuses."""
+    results: list[int] = []
+    barrier = threading.Barrier(len(calls))
+
+    def call(path: str, auth: dict[str, str]) -> None:
+        barrier.wait()
+        results.append(client.post(path, headers=auth).status_code)
+
+    threads = [threading.Thread(target=call, args=c) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def test_concurrent_withdrawals_of_one_request_one_passes(client: TestClient) -> None:
     """Two withdrawals (or a withdrawal and a confirmation) of one request race: the row lock
     lets exactly one decide it, on both databases."""
@@ -195,18 +212,7 @@ def test_concurrent_withdrawals_of_one_request_one_passes(client: TestClient) ->
             (f"/api/v1/changes/{req['id']}/withdraw", admin),
             (f"/api/v1/changes/{req['id']}/confirm", second),
         ]
-        results: list[int] = []
-        barrier = threading.Barrier(len(calls))
-
-        def call(path: str, auth: dict[str, str]) -> None:
-            barrier.wait()
-            results.append(client.post(path, headers=auth).status_code)
-
-        threads = [threading.Thread(target=call, args=c) for c in calls]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = race(client, calls)
         assert sorted(results)[0] == 200 and sorted(results)[1:] == [409, 409], results
         decided = [
             e
