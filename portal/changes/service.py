@@ -95,14 +95,12 @@ def expire(db: Session, *, ttl: timedelta, now: datetime) -> list[ChangeRequest]
     return stale
 
 
-def pending(db: Session) -> list[ChangeRequest]:
-    return list(
-        db.scalars(
-            select(ChangeRequest)
-            .where(ChangeRequest.state == ChangeState.PENDING)
-            .order_by(ChangeRequest.requested_at, ChangeRequest.id)
-        )
-    )
+def pending(db: Session, *, target: str | None = None) -> list[ChangeRequest]:
+    """Pending requests, oldest first; with `target`, only those about it (a case's page)."""
+    query = select(ChangeRequest).where(ChangeRequest.state == ChangeState.PENDING)
+    if target is not None:
+        query = query.where(ChangeRequest.target == target)
+    return list(db.scalars(query.order_by(ChangeRequest.requested_at, ChangeRequest.id)))
 
 
 def _open(db: Session, request_id: str) -> ChangeRequest:

@@ -51,3 +51,6 @@ ContactViewer = Annotated[StaffUser, need(Permission.WITNESS_CONTACT)]
 Holder = Annotated[StaffUser, need(Permission.HOLDS)]
 RetentionViewer = Annotated[StaffUser, need(Permission.RETENTION)]
 Approver = Annotated[StaffUser, need(Permission.DISPOSITION)]
+ChangeConfirmer = Annotated[StaffUser, need(Permission.CHANGES)]
+# Anyone who can ask for a change (an investigator closing a case too) sees them.
+ChangeViewer = Annotated[StaffUser, need(Permission.CHANGES, Permission.CASES)]

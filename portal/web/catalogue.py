@@ -302,6 +302,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nav.cases": {"es": "Casos", "en": "Cases"},
     "nav.retention": {"es": "Destrucción pendiente", "en": "Due for destruction"},
     "nav.log": {"es": "Registro de custodia", "en": "Custody log"},
+    "nav.changes": {"es": "Cambios por confirmar", "en": "Changes to confirm"},
     "queue.title": {"es": "Bandeja de pruebas", "en": "Evidence queue"},
     "queue.filters": {"es": "Filtros", "en": "Filters"},
     "queue.status": {"es": "Estado", "en": "Status"},
@@ -386,6 +387,50 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cases.status": {"es": "Estado", "en": "Status"},
     "cases.close": {"es": "Cerrar el caso", "en": "Close the case"},
     "cases.reopen": {"es": "Reabrir", "en": "Reopen"},
+    "changes.title": {"es": "Cambios por confirmar", "en": "Changes to confirm"},
+    "changes.intro": {
+        "es": "Un cambio que podría destruir pruebas antes, con menos aprobaciones, o crear a "
+        "alguien que aprueba, solo se aplica cuando lo confirma una segunda persona.",
+        "en": "A change that could destroy evidence sooner, with fewer approvals, or make someone "
+        "an approver, applies only when a second person confirms it.",
+    },
+    "changes.none": {"es": "No hay cambios pendientes.", "en": "No changes are pending."},
+    "changes.pending_here": {
+        "es": "Cambio pendiente de confirmación (aún no aplicado)",
+        "en": "Change awaiting confirmation (not applied yet)",
+    },
+    "changes.policy": {"es": "Regla «{category}»:", "en": "Rule “{category}”:"},
+    "changes.keep": {"es": "conservar {old} → {new} días;", "en": "keep {old} → {new} days;"},
+    "changes.indefinite": {"es": "sin límite", "en": "indefinitely"},
+    "changes.approvals": {
+        "es": "aprobaciones {old} → {new}.",
+        "en": "approvals {old} → {new}.",
+    },
+    "changes.offense": {
+        "es": "Rebajar el tipo de delito del caso",
+        "en": "Downgrade the case's offense class",
+    },
+    "changes.role": {"es": "Cuenta {name}:", "en": "Account {name}:"},
+    "changes.new_account": {"es": "cuenta nueva", "en": "new account"},
+    "changes.asked_by": {"es": "Pedido por {name} el {when}.", "en": "Asked by {name} on {when}."},
+    "changes.operator": {
+        "es": "el operador (línea de órdenes)",
+        "en": "the operator (command line)",
+    },
+    "changes.needs_supervisor": {
+        "es": "Lo confirma otro supervisor.",
+        "en": "Another supervisor confirms it.",
+    },
+    "changes.needs_admin": {
+        "es": "Lo confirma otro administrador.",
+        "en": "Another administrator confirms it.",
+    },
+    "changes.confirm": {"es": "Confirmar y aplicar", "en": "Confirm and apply"},
+    "changes.withdraw": {"es": "Retirar mi petición", "en": "Withdraw my request"},
+    "role.investigator": {"es": "investigador", "en": "investigator"},
+    "role.supervisor": {"es": "supervisor", "en": "supervisor"},
+    "role.auditor": {"es": "auditor", "en": "auditor"},
+    "role.admin": {"es": "administrador", "en": "administrator"},
     "offense.misdemeanor": {"es": "falta", "en": "misdemeanor"},
     "offense.felony": {"es": "delito grave", "en": "felony"},
     "offense.homicide": {"es": "homicidio", "en": "homicide"},

@@ -465,6 +465,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
     rt = runtime(web)
     with transaction(rt.sessions) as db:
         from portal.cases import service as cases
+        from portal.flows import changes as change_flows
         from portal.retention import service as retention
 
         owner = add_user(db, name="owner", role="supervisor", password=PASSWORD, now=rt.clock())
@@ -478,7 +479,24 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
             case_reference=None,
             now=rt.clock(),
         ).id
-    ids = {"evidence_id": evidence_id, "case_id": case_id, "hold_id": hold_id}
+        lowered = change_flows.change_policy(
+            db,
+            rt.retention,
+            user=owner,
+            category="no-case",
+            keep_days=30,
+            trigger="triage",
+            approvals_required=0,
+            now=rt.clock(),
+        )
+        assert lowered.request is not None
+        request_id = lowered.request.id
+    ids = {
+        "evidence_id": evidence_id,
+        "case_id": case_id,
+        "hold_id": hold_id,
+        "request_id": request_id,
+    }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},
         "/web/staff/evidence/{evidence_id}/link": {"case_id": case_id},

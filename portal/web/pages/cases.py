@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from portal.auth import service as auth
 from portal.cases import service as case_service
 from portal.cases.schemas import CaseClose, CaseCreate
+from portal.changes import service as changes
 from portal.db import transaction
 from portal.deps import RuntimeDep
 from portal.evidence import service as evidence
@@ -55,7 +57,18 @@ def case_page(request: Request, case_id: str, rt: RuntimeDep, user: CaseWorker) 
     with transaction(rt.sessions) as db:
         case = case_service.get(db, case_id=case_id)
         items = evidence.case_evidence(db, user=user, case=case, now=rt.clock())
-    return render(request, "staff/case.html", user=user, case=case, items=items)
+        # A pending offence downgrade is shown where the case is: nothing has changed yet.
+        pending = changes.pending(db, target=case.id)
+        names = auth.names_of(db, user_ids={r.requested_by for r in pending})
+    return render(
+        request,
+        "staff/case.html",
+        user=user,
+        case=case,
+        items=items,
+        pending=pending,
+        names=names,
+    )
 
 
 @router.post("/staff/cases/{case_id}/close")
