@@ -22,6 +22,7 @@ from portal.errors import install_handlers
 from portal.flows import finalise, receipt
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.models import import_models
+from portal.ops.logs import RequestIds
 from portal.retention.service import ensure_default_policies
 from portal.runtime import Runtime
 from portal.storage import open_storage
@@ -119,12 +120,14 @@ def _include_routers(app: FastAPI) -> None:
     from portal.custody.router import router as log_router
     from portal.evidence.router import router as evidence_router
     from portal.export.router import router as export_router
+    from portal.ops.router import router as ops_router
     from portal.retention.router import router as retention_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
     from portal.web.router import root_router as web_root_router
     from portal.web.router import router as web_router
 
+    app.include_router(ops_router)
     app.include_router(submissions_router)
     app.include_router(tus_router)
     app.include_router(log_router)
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_handlers(app)
 
     app.add_middleware(TusResumableHeader)
+    app.add_middleware(RequestIds, log_access=settings.access_log and settings.log_format == "json")
     # Outermost, so every route, the rate limits and the scheme-dependent parts see the
     # client a trusted proxy names. The one place proxies are trusted: `portal serve` turns
     # uvicorn's own copy of this off (PORTAL_TRUSTED_PROXIES, not FORWARDED_ALLOW_IPS).

@@ -111,15 +111,27 @@ class Settings(BaseSettings):
     change_request_ttl: timedelta = Field(
         timedelta(days=7),
         description="How long a change request that weakens a rule protecting evidence (a "
-        "lowered or shortened retention policy, a downgraded offence class) waits for a second "
-        "supervisor's confirmation; after that it lapses unapplied and `change.expired` is "
-        "logged (when requests are next listed, confirmed or withdrawn).",
+        "lowered or shortened retention policy, a downgraded offence class, a supervisor or "
+        "admin grant) waits for a second supervisor's (admin's) confirmation; after that it "
+        "lapses unapplied and `change.expired` is logged (when requests are next listed, "
+        "confirmed or withdrawn).",
     )
     retention_interval: timedelta = Field(
         timedelta(hours=1),
         description="How often the in-process sweepers run: destruction of due, approved "
         "items, and the end of expired unfinished uploads (their partials deleted, "
         "`upload.terminated` logged).",
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that /metrics (Prometheus format) asks for; empty turns "
+        "/metrics off (404), so counts are never public by accident. With several worker "
+        "processes also set PROMETHEUS_MULTIPROC_DIR to an empty folder.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json` writes one JSON object per log line with a request id (never an "
+        "address or token), for log collectors.",
     )
     access_log: bool = Field(
         False,

@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal import metrics
 from portal.auth.service import LoginPolicy
 from portal.clock import utcnow
 from portal.config import Settings
@@ -58,9 +59,13 @@ class Runtime:
         self, *, as_of: datetime | None = None, dry_run: bool = False
     ) -> disposition.RunReport:
         now = self.clock()
-        return disposition.run(
+        report = disposition.run(
             self.sessions, self.retention, as_of=as_of or now, dry_run=dry_run, now=now
         )
+        if not dry_run:
+            metrics.RETENTION_RUNS.inc()
+            metrics.PURGES.inc(len(report.destroyed))
+        return report
 
     def close_idle_playbacks(self) -> int:
         with transaction(self.sessions) as db:

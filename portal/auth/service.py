@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import metrics
 from portal.auth.models import ROLES, StaffSession, StaffUser
 from portal.clock import as_utc
 from portal.custody import service as custody
@@ -211,6 +212,7 @@ def _verify(stored: str, password: str) -> bool:
 
 
 def _failed(db: Session, user: StaffUser | None, reason: str, now: datetime) -> LoginResult:
+    metrics.LOGIN_FAILURES.labels(reason).inc()
     custody.append(
         db,
         type=EventType.STAFF_LOGIN_FAILED,

@@ -82,11 +82,18 @@ def serve(
             "portal: no staff accounts yet; create the first with\n"
             "    portal users add NAME --role admin"
         )
+    json_logs = settings.log_format == "json"
+    if json_logs:
+        from portal.ops.logs import use_json_logs
+
+        use_json_logs()
     uvicorn.run(
         create_app(runtime=runtime),
         host=settings.host,
         port=settings.port,
-        access_log=settings.access_log,
+        # In JSON mode the app writes its own access lines, without the client's address.
+        access_log=settings.access_log and not json_logs,
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
         # The app applies PORTAL_TRUSTED_PROXIES itself (portal.app); a second, differently
         # configured copy here would decide first.
         proxy_headers=False,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from portal import metrics
 from portal.custody import merkle, note
 from portal.custody.actors import SYSTEM as SYSTEM  # re-exported: callers write custody.SYSTEM
 from portal.custody.actors import Actor
@@ -75,6 +76,7 @@ def append(
     for level, index, digest in merkle.nodes_for_append(seq, leaf, siblings):
         session.add(LogNode(level=level, index=index, hash=digest))
     session.flush()
+    metrics.CUSTODY_APPENDS.labels(str(type)).inc()
     return entry
 
 

@@ -8,6 +8,7 @@ custody events commit in one transaction.
 
 from __future__ import annotations
 
+from portal import metrics
 from portal.db import transaction
 from portal.errors import UnsupportedMediaType
 from portal.evidence import service as evidence
@@ -20,6 +21,14 @@ from portal.uploads import service as uploads
 
 def finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
     """Turn a complete upload into evidence; None when there is nothing (more) to do."""
+    with metrics.FINALISE_SECONDS.time():
+        item = _finalise(rt, upload_id=upload_id)
+    if item is not None:
+        metrics.UPLOADS_FINISHED.inc()
+    return item
+
+
+def _finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
     done = completion.move_home(rt.upload_deps, upload_id=upload_id)
     if done is None:
         return None

@@ -21,6 +21,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from portal import metrics
 from portal.db import rowcount
 from portal.errors import RateLimited
 from portal.ratelimit.models import RateCounter
@@ -95,6 +96,7 @@ def hit(
     )
     if db.execute(stmt).first() is None:
         retry_after = max(1, math.ceil(end - stamp))
+        metrics.RATE_LIMITED.labels(str(bucket)).inc()
         raise RateLimited(
             f"too many {WHAT[bucket]} from this network; try again in {retry_after} seconds",
             retry_after=retry_after,

@@ -22,6 +22,7 @@ import rehashes
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal import metrics
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.actors import Actor
@@ -199,6 +200,7 @@ def terminate_all(deps: Deps, *, submission_id: str, reason: str) -> int:
 
 
 def terminate_row(db: Session, deps: Deps, upload: Upload, *, reason: str) -> None:
+    metrics.UPLOADS_FAILED.labels(reason).inc()
     upload.status = UploadState.TERMINATED
     upload.lock_owner = None
     custody.append(

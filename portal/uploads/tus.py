@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Annotated
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from portal import metrics
 from portal.clock import as_utc
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.errors import (
@@ -150,6 +152,7 @@ async def create(
         defer_length=upload_defer_length == "1",
         metadata=metadata,
     )
+    metrics.UPLOADS_STARTED.inc()
     location = f"{base_url(request, rt)}/api/v1/uploads/{upload.id}"
     headers = _tus_headers(
         Location=location, **{"Upload-Expires": _expires(as_utc(upload.expires_at))}
@@ -241,6 +244,7 @@ async def patch(
     upload_checksum: Annotated[str | None, Header()] = None,
 ) -> Response:
     _check_version(tus_resumable)
+    clock = time.perf_counter()
     if content_type != OCTET:
         raise UnsupportedMediaType(f"PATCH bodies must be sent as {OCTET}")
     offset = protocol.parse_length(upload_offset, "Upload-Offset")
@@ -263,6 +267,8 @@ async def patch(
         if isinstance(started, patch_.PatchResult)
         else await _stream_into(request, started, inline=rt.storage.inline_writes),
     )
+    metrics.BYTES_RECEIVED.inc(result.offset - offset)
+    metrics.PATCH_SECONDS.observe(time.perf_counter() - clock)
     return Response(
         status_code=204,
         headers=_tus_headers(

@@ -105,9 +105,7 @@ class World:
         return self.auth
 
 
-def seed(server: Server, role: str, video: Path) -> World:
-    """Staff accounts through the CLI and the API; evidence through a real tus upload."""
-    admin = staff_name("admin")
+def cli_add_user(server: Server, name: str, role: str) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -115,9 +113,9 @@ def seed(server: Server, role: str, video: Path) -> World:
             "portal",
             "users",
             "add",
-            admin,
+            name,
             "--role",
-            "admin",
+            role,
             "--data-dir",
             str(server.data_dir),
         ],
@@ -126,6 +124,13 @@ def seed(server: Server, role: str, video: Path) -> World:
         check=True,
         capture_output=True,
     )
+
+
+def seed(server: Server, role: str, video: Path) -> World:
+    """Staff accounts through the CLI and the API; evidence through a real tus upload."""
+    # The first admin at once; the supervisor, made by the operator, waits for that admin.
+    cli_add_user(server, staff_name("admin"), "admin")
+    cli_add_user(server, staff_name("supervisor"), "supervisor")
     world = World(server=server, role=role, auth={})
     staff = {"admin": world.login("admin")}
     user_ids: dict[str, str] = {}
@@ -133,9 +138,12 @@ def seed(server: Server, role: str, video: Path) -> World:
         r = c.get("/api/v1/auth/me", headers=staff["admin"])
         assert r.status_code == 200, r.text
         user_ids["admin"] = r.json()["id"]
-        for other in STAFF_ROLES:
-            if other == "admin":
-                continue
+        (grant,) = c.get("/api/v1/changes", headers=staff["admin"]).json()
+        r = c.post(f"/api/v1/changes/{grant['id']}/confirm", headers=staff["admin"])
+        assert r.status_code == 200, r.text
+        user_ids["supervisor"] = grant["target"]
+        staff["supervisor"] = world.login("supervisor")
+        for other in ("investigator", "auditor"):
             r = c.post(
                 "/api/v1/users",
                 json={"name": staff_name(other), "role": other, "password": PASSWORD},
@@ -144,6 +152,14 @@ def seed(server: Server, role: str, video: Path) -> World:
             assert r.status_code == 201, r.text
             user_ids[other] = r.json()["id"]
             staff[other] = world.login(other)
+        # A pending change request, so that confirm and withdraw meet a real one.
+        r = c.put(
+            "/api/v1/retention/policies/no-case",
+            json={"keep_days": 30, "trigger": "triage", "approvals_required": 0},
+            headers=staff["supervisor"],
+        )
+        assert r.status_code == 202, r.text
+        request_id = r.json()["id"]
 
         r = c.post(
             "/api/v1/submissions",
@@ -183,6 +199,7 @@ def seed(server: Server, role: str, video: Path) -> World:
         "evidence_id": [item["id"]],
         "case_id": [case_id],
         "hold_id": [hold_id],
+        "request_id": [request_id],
         "category": [p["category"] for p in policies],
         # Never the account under test: disabling it would end the run's credentials.
         "user_id": [uid for r, uid in user_ids.items() if r != role],
