@@ -8,6 +8,7 @@ than the allowed age is a `RemoteError`: the command exits non-zero with its mes
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ def run(
 ) -> Outcome:
     state.mkdir(parents=True, exist_ok=True)
     out = Outcome()
-    with client or httpx.Client(timeout=30) as http:
+    with contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=30) as http:
         note_text = remote.fetch_checkpoint(http, url)
         cp = remote.open_checkpoint(note_text, key, what="the portal's checkpoint")
         out.checkpoint = cp

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from cryptography import x509
 from rfc3161_client import (
+    HashAlgorithm,
     PKIStatus,
     TimestampRequestBuilder,
     TimeStampResponse,
@@ -98,7 +99,11 @@ def request(
 ) -> bytes:
     """Ask the TSA at `url` for a token over `message`; the DER answer, checked."""
     query = (
-        TimestampRequestBuilder().data(message).nonce(nonce=True).cert_request(cert_request=True)
+        TimestampRequestBuilder()
+        .hash_algorithm(HashAlgorithm.SHA256)  # the imprint verifiers expect
+        .data(message)
+        .nonce(nonce=True)
+        .cert_request(cert_request=True)
     ).build()
     try:
         r = httpx.post(

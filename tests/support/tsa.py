@@ -33,7 +33,6 @@ dir = {dir}
 serial = $dir/serial
 crypto_device = builtin
 signer_cert = $dir/tsa.pem
-certs = $dir/ca.pem
 signer_key = $dir/tsa.key
 signer_digest = sha256
 default_policy = 1.2.3.4.1
@@ -151,14 +150,14 @@ class Tsa:
             path.write_bytes(query)
             if self.mode == "other_imprint":
                 path = self._query_for_other_message()
+            # Only the signer's certificate goes in: openssl writes a chain's SET OF in
+            # non-DER order, which strict DER parsers (rfc3161-client) rightly refuse.
             reply = self._openssl(
                 "-reply",
                 "-config",
                 str(self.directory / "tsa.cnf"),
                 "-queryfile",
                 str(path),
-                "-chain",
-                str(self.ca),
             )
             return 200, reply
 
