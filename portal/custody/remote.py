@@ -69,8 +69,14 @@ def fetch_timestamp(client: httpx.Client, url: str, size: int) -> bytes | None:
 
 def fetch_consistency(client: httpx.Client, url: str, first: int, second: int) -> list[bytes]:
     """The hashes of a consistency proof from size `first` to `second` (unverified)."""
-    data = _get(client, f"{_base(url)}/proof/consistency?first={first}&second={second}")
-    assert data is not None
+    data = _get(
+        client, f"{_base(url)}/proof/consistency?first={first}&second={second}", missing_ok=True
+    )
+    if data is None:
+        raise ForkError(
+            f"FORK: the portal says it never signed a checkpoint of size {first} or {second}, "
+            "yet one was seen signed by its key"
+        )
     try:
         proof = httpx.Response(200, content=data).json()["proof"]
         return [base64.b64decode(h, validate=True) for h in proof]
