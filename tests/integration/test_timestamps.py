@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,14 @@ from portal.app import create_app
 from portal.cli import app
 from portal.config import Settings
 from portal.custody import tsa as tsa_mod
-from tests.support.api import new_submission, runtime
+from portal.export.verify import verify_bundle
+from tests.support.api import new_submission, runtime, staff_login
+from tests.support.evidence import received
 from tests.support.tsa import Tsa, make_ca, start_tsa
 from tests.support.uploads import upload
 
 runner = CliRunner()
+COURT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}
 
 
 @pytest.fixture
@@ -161,3 +165,32 @@ def test_tsa_answers_are_checked(tsa: Tsa) -> None:
         tsa_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
     with pytest.raises(tsa_mod.TimestampError, match="did not answer"):
         tsa_mod.request("http://127.0.0.1:9/", b"checkpoint", roots=roots, timeout=2)
+
+
+def test_court_bundle_carries_the_checkpoint_timestamp(
+    stamped: TestClient, tsa: Tsa, video: Path, tmp_path: Path
+) -> None:
+    item = received(stamped, video.read_bytes(), consent=COURT)
+    staff = staff_login(stamped, "investigator")
+    r = stamped.post("/api/v1/cases", json={"title": "Balcony"}, headers=staff)
+    case_id = r.json()["id"]
+    r = stamped.post(
+        f"/api/v1/cases/{case_id}/evidence", json={"evidence_id": item.id}, headers=staff
+    )
+    assert r.status_code == 204, r.text
+    r = stamped.post(f"/api/v1/cases/{case_id}/exports", headers=staff)
+    assert r.status_code == 200, r.text
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(r.content)
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["timestamp"]["token"]
+    key = runtime(stamped).log_verifier
+    report = verify_bundle(path, key, tsa_mod.load_roots(tsa.ca))
+    assert report.ok, report.text()
+    assert "timestamp valid: the checkpoint existed at" in report.text()
+    unverified = verify_bundle(path, key)
+    assert unverified.ok and "NOT VERIFIED] timestamp: genTime" in unverified.text()
+    other_ca, _ = make_ca(tmp_path / "other-ca", cn="Someone Else")
+    refused = verify_bundle(path, key, tsa_mod.load_roots(other_ca))
+    assert not refused.ok and "timestamp INVALID" in refused.text()
