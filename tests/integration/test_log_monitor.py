@@ -164,3 +164,11 @@ def test_monitor_and_against_from_the_command_line(tmp_path: Path, video: Path) 
         assert r.exit_code == 1 and "MONITOR FAILED" in r.output
     finally:
         srv.stop()
+
+
+def test_witnesses_get_a_plain_explanation_in_both_languages(client: TestClient) -> None:
+    r = client.get("/web/about/log?lang=es")
+    assert r.status_code == 200 and "Qué prueba su recibo" in r.text
+    r = client.get("/web/about/log?lang=en")
+    assert r.status_code == 200 and "What your receipt proves" in r.text
+    assert "--against" in r.text
