@@ -100,6 +100,7 @@ def _housekeeping(rt: Runtime) -> list[asyncio.Task[None]]:
     jobs: list[tuple[float, Callable[[], object], str]] = [
         # Sign whenever anything was logged (views, logins...), not only on uploads.
         (s.checkpoint_interval.total_seconds(), rt.sign_checkpoint, "signing"),
+        (s.checkpoint_interval.total_seconds(), rt.timestamp_checkpoints, "timestamps"),
         (s.playback_idle.total_seconds() / 2, rt.close_idle_playbacks, "playbacks"),
         (s.retention_interval.total_seconds(), rt.run_retention, "retention"),
         (

@@ -89,6 +89,21 @@ class Settings(BaseSettings):
         description="How often a checkpoint is signed when events arrived since the last "
         "(seconds, or ISO 8601).",
     )
+    tsa_url: str | None = Field(
+        None,
+        description="RFC 3161 Time-Stamping Authority that each signed checkpoint is sent to "
+        "(after its commit; the periodic sweep retries checkpoints still without a token). "
+        "Off by default.",
+    )
+    tsa_ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of the TSA certificates to trust; when set, a token that does "
+        "not chain to one of them is refused. Unset: only the token's message imprint and "
+        "nonce are checked.",
+    )
+    tsa_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for the TSA before trying again later."
+    )
     session_ttl: timedelta = Field(
         timedelta(hours=8), description="How long a staff login lasts before logging in again."
     )

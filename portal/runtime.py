@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.fernet import Fernet
@@ -19,7 +21,7 @@ from portal import metrics
 from portal.auth.service import LoginPolicy
 from portal.clock import utcnow
 from portal.config import Settings
-from portal.custody import note
+from portal.custody import note, timestamp, tsa
 from portal.custody import service as custody
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
@@ -29,6 +31,8 @@ from portal.retention import disposition
 from portal.retention import service as retention_svc
 from portal.storage import Storage
 from portal.uploads.service import Deps, Limits
+
+log = logging.getLogger("portal")
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Runtime:
     log_signer: str
     rate_limit_key: bytes
     clock: Callable[[], datetime] = utcnow
+    # One stamping run per process at a time: a crowd of finished uploads asks the TSA once.
+    _stamping: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @functools.cached_property
     def readers(self) -> sessionmaker[Session]:
@@ -119,6 +125,32 @@ class Runtime:
                 at=self.clock(),
                 force=force,
             )
+
+    def timestamp_checkpoints(self) -> int:
+        """Send checkpoints still without an RFC 3161 token to the TSA, when one is set; how
+        many got one. Never inside a transaction: a TSA that is down delays the token only."""
+        s = self.settings
+        if not s.tsa_url or not self._stamping.acquire(blocking=False):
+            return 0
+        try:
+            roots = tsa.load_roots(s.tsa_ca_bundle) if s.tsa_ca_bundle else None
+            return timestamp.stamp_missing(
+                self.sessions, url=s.tsa_url, roots=roots, timeout=s.tsa_timeout
+            )
+        finally:
+            self._stamping.release()
+
+    def timestamp_soon(self) -> None:
+        """Timestamp in a thread of its own, so the request that signed waits for no TSA."""
+
+        def run() -> None:
+            try:
+                self.timestamp_checkpoints()
+            except Exception:  # the periodic sweep asks again
+                log.exception("timestamping checkpoints failed")
+
+        if self.settings.tsa_url:
+            threading.Thread(target=run, name="portal-tsa", daemon=True).start()
 
     @property
     def upload_deps(self) -> Deps:

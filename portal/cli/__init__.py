@@ -37,6 +37,16 @@ def _export_commands() -> None:
 
 
 _export_commands()
+
+
+def _log_commands() -> None:
+    from portal.cli.log import monitor_command, verify_receipt_command
+
+    app.command("verify-receipt")(verify_receipt_command)
+    custody_cli.command("monitor")(monitor_command)
+
+
+_log_commands()
 console = Console()
 err = Console(stderr=True)
 
@@ -242,39 +252,6 @@ def custody_verify(
     except Exception as exc:  # a damaged log may refuse even this append
         err.print(f"[red]could not record the audit in the log[/red]: {exc}")
         raise typer.Exit(1) from None
-    raise typer.Exit(0 if report.ok else 1)
-
-
-@app.command("verify-receipt")
-def verify_receipt_cmd(
-    receipt: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Receipt JSON.")],
-    public_key: Annotated[
-        str | None,
-        typer.Option(help="The log's verifier key, or a file holding it (from a trusted source)."),
-    ] = None,
-    file: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--file",
-            help="A local copy of a listed file, found by its SHA-256, whatever its name "
-            "(repeatable).",
-        ),
-    ] = None,
-) -> None:
-    """Check a witness receipt offline: signature, proofs, every shown field, and optionally
-    local copies of the files. Fields nothing proves are printed as NOT VERIFIED."""
-    from portal.custody.receipt import load_receipt, verify_receipt
-
-    key = public_key
-    if key is not None and Path(key).is_file():
-        key = Path(key).read_text().strip()
-    try:
-        data = load_receipt(receipt)
-        report = verify_receipt(data, key, file or [])
-    except ValueError as exc:
-        err.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(2) from None
-    console.print(report.text(), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
 
 

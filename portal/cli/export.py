@@ -127,13 +127,30 @@ def verify_bundle_command(
         str | None,
         typer.Option(help="The log's verifier key, or a file holding it (from a trusted source)."),
     ] = None,
+    tsa_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-ca",
+            exists=True,
+            dir_okay=False,
+            help="PEM file of the TSA certificates you trust; without it the checkpoint's "
+            "timestamp is printed as NOT VERIFIED.",
+        ),
+    ] = None,
 ) -> None:
-    """Check a court bundle offline: every file's hash, every proof, the checkpoint signature."""
+    """Check a court bundle offline: every file's hash, every proof, the checkpoint signature
+    and its timestamp."""
+    from portal.custody.tsa import TimestampError, load_roots
     from portal.export.verify import verify_bundle
 
     key = public_key
     if key is not None and Path(key).is_file():
         key = Path(key).read_text().strip()
-    report = verify_bundle(bundle, key)
+    try:
+        roots = load_roots(tsa_ca) if tsa_ca is not None else None
+    except TimestampError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    report = verify_bundle(bundle, key, roots)
     console.print(report.text(), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)

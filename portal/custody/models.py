@@ -48,3 +48,15 @@ class Checkpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CheckpointTimestamp(Base):
+    """An RFC 3161 token over a checkpoint's note, asked for after the checkpoint committed."""
+
+    __tablename__ = "log_timestamps"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The TSA's whole DER answer (TimeStampResp), as the verifiers read it.
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    gen_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    tsa_url: Mapped[str] = mapped_column(String(512))

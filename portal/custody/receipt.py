@@ -3,8 +3,8 @@
 A receipt shows fields; each is OK only when it equals the same field of a custody event whose
 inclusion under the signed checkpoint is proven: the consent from `consent.given`, each file
 from its `upload.completed`. Fields that nothing binds (`issued_at`, anything unknown, whether
-the file list is complete) are reported as not verified. Standard library, `cryptography` and
-the log's own modules only.
+the file list is complete) are reported as not verified. Standard library,
+`cryptography`, rfc3161-client (timestamps) and the log's own modules only.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from .note import Checkpoint
 from .offline import Report, canonical_json, check_checkpoint, check_inclusion
+from .tsa import report_timestamp
 
 RECEIPT_FORMAT = "portal-receipt/2"
 
@@ -36,7 +39,16 @@ _FILE = {
     "media_type": ("details", "media_type"),
     "received_at": ("at",),
 }
-_TOP = ("format", "submission", "issued_at", "consent", "log", "checkpoint", "files")
+_TOP = (
+    "format",
+    "submission",
+    "issued_at",
+    "consent",
+    "log",
+    "checkpoint",
+    "timestamp",
+    "files",
+)
 _LOG = ("origin", "public_key")
 _MISSING = object()
 
@@ -230,14 +242,23 @@ def verify_receipt(
     receipt: Mapping[str, Any],
     verifier_key: str | None = None,
     local_files: Sequence[Path] = (),
+    tsa_roots: Sequence[x509.Certificate] | None = None,
 ) -> Report:
-    """Check a receipt, and local copies of its files (matched by SHA-256), against the log."""
+    """Check a receipt, and local copies of its files (matched by SHA-256), against the log;
+    its checkpoint's timestamp against the TSA certificates `tsa_roots` the verifier trusts."""
     if not isinstance(receipt, Mapping):
         raise ValueError("a receipt must be a JSON object")
     report = Report()
     _check_top(report, receipt)
     cp = check_checkpoint(report, receipt, verifier_key, kind="receipt")
     _check_log(report, receipt, verifier_key)
+    note_text = receipt.get("checkpoint")
+    report_timestamp(
+        report,
+        receipt.get("timestamp"),
+        note_text if isinstance(note_text, str) and cp is not None else None,
+        tsa_roots,
+    )
     submission = receipt.get("submission")
     _check_entry(
         report,

@@ -1,4 +1,5 @@
-"""Custody-log routes: the signed head and key are public; proofs are for auditors."""
+"""Custody-log routes: the signed head, its key, timestamps and consistency proofs between
+signed sizes are public; inclusion proofs and entries (events name evidence) are for auditors."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
-from portal.custody import merkle
+from portal.custody import merkle, timestamp
 from portal.custody import service as custody
 from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
 from portal.deps import Auditor, RuntimeDep
@@ -59,14 +60,21 @@ def inclusion(
     )
 
 
-@router.get("/proof/consistency", dependencies=[Auditor], responses=responses(401, 403))
+@router.get("/proof/consistency", responses=responses(404))
 def consistency(
     rt: RuntimeDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
 ) -> ConsistencyProof:
+    """Public: that the checkpoint of size `second` extends the one of size `first`.
+
+    Both must be signed sizes; the answer is hashes only (between signed sizes they name no
+    single event), so a witness or an outside monitor can check that the log was not forked
+    or rolled back."""
+    if first > second:
+        raise Invalid("need first <= second", code="bad_range")
     with rt.sessions() as db:
-        size = custody.tree_size(db)
-        if not first <= second <= size:
-            raise Invalid(f"need 1 <= first <= second <= {size}", code="bad_range")
+        for size in (first, second):
+            if custody.checkpoint_at(db, size=size) is None:
+                raise NotFound(f"no checkpoint was signed at size {size}", code="not_signed")
         get = custody.node_fetcher(db)
         proof = merkle.consistency_proof(first, second, get)
         roots = merkle.root(first, get), merkle.root(second, get)
@@ -77,6 +85,16 @@ def consistency(
         first_root=b64(roots[0]),
         second_root=b64(roots[1]),
     )
+
+
+@router.get("/timestamp/{size}", responses=responses(404))
+def checkpoint_timestamp(rt: RuntimeDep, size: int) -> Response:
+    """The RFC 3161 answer (DER) over the checkpoint of `size`, once the TSA has given one."""
+    with rt.sessions() as db:
+        token = timestamp.token(db, size=size)
+    if token is None:
+        raise NotFound(f"no timestamp for a checkpoint of size {size}", code="not_stamped")
+    return Response(token, media_type="application/timestamp-reply")
 
 
 @router.get("/entries", dependencies=[Auditor], responses=responses(401, 403))

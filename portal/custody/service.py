@@ -107,6 +107,10 @@ def latest_checkpoint(db: Session) -> Checkpoint | None:
     return db.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
 
 
+def checkpoint_at(db: Session, *, size: int) -> Checkpoint | None:
+    return db.get(Checkpoint, size)
+
+
 class InconsistentLog(PortalError):
     status, code = 500, "log_inconsistent"
 

@@ -66,6 +66,7 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
         "include_witness_identity": plan.include_witness_identity,
         "log": {"origin": plan.origin, "public_key": plan.public_key},
         "checkpoint": plan.checkpoint_note,
+        **({"timestamp": plan.timestamp} if plan.timestamp is not None else {}),
         "files": files,
         "events": [
             {

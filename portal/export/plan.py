@@ -74,6 +74,8 @@ class Plan:
     include_witness_identity: bool
     actors: dict[str, str] = field(default_factory=dict)
     """Every actor string in the events, with a name a reader understands."""
+    timestamp: dict[str, Any] | None = None
+    """The checkpoint's RFC 3161 token (portal.custody.tsa.document), if the TSA answered."""
 
     def label(self, actor: str) -> str:
         return self.actors.get(actor, actor)

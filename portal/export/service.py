@@ -30,6 +30,7 @@ from portal.auth.permissions import Permission, allowed
 from portal.cases.models import Case, CaseLink
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody import timestamp
 from portal.custody.actors import Actor, staff_ids
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry
@@ -282,6 +283,7 @@ def plan(
         exported_by=actor,
         include_witness_identity=include_witness_identity,
         actors=_actor_labels(db, actors),
+        timestamp=timestamp.of(db, checkpoint=checkpoint),
     )
 
 

@@ -27,10 +27,12 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from portal.custody.merkle import ProofError, leaf_hash, verify_inclusion
 from portal.custody.note import Checkpoint
@@ -41,6 +43,7 @@ from portal.custody.offline import (
     decode_proof,
     natural,
 )
+from portal.custody.tsa import report_timestamp
 from portal.export.members import Members, check_member
 from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
 
@@ -268,7 +271,11 @@ def _check_documents(report: Report, docs: object, members: Members) -> None:
 
 
 def _check_manifest(
-    report: Report, manifest: Mapping[str, Any], members: Members, verifier_key: str | None
+    report: Report,
+    manifest: Mapping[str, Any],
+    members: Members,
+    verifier_key: str | None,
+    tsa_roots: Sequence[x509.Certificate] | None,
 ) -> None:
     fmt = manifest.get("format")
     report.check(
@@ -276,6 +283,13 @@ def _check_manifest(
         f"bundle format {fmt!r}" + ("" if fmt == BUNDLE_FORMAT else f", not {BUNDLE_FORMAT!r}"),
     )
     cp = check_checkpoint(report, manifest, verifier_key, kind="bundle")
+    note_text = manifest.get("checkpoint")
+    report_timestamp(
+        report,
+        manifest.get("timestamp"),
+        note_text if isinstance(note_text, str) and cp is not None else None,
+        tsa_roots,
+    )
     events = _events(report, manifest.get("events"), cp)
 
     files = manifest.get("files")
@@ -326,9 +340,14 @@ def _read_manifest(report: Report, members: Members) -> tuple[dict[str, Any], by
     return manifest, raw
 
 
-def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
+def verify_bundle(
+    path: Path | str,
+    verifier_key: str | None = None,
+    tsa_roots: Sequence[x509.Certificate] | None = None,
+) -> Report:
     """Check an export bundle offline; `verifier_key` is the log's public key from a trusted
-    source (without it the key named in the bundle is used, and the report says so)."""
+    source (without it the key named in the bundle is used, and the report says so);
+    `tsa_roots` the TSA certificates trusted for the checkpoint's timestamp."""
     report = Report()
     path = Path(path)
     opened = _open_bundle(report, path)
@@ -343,7 +362,7 @@ def verify_bundle(path: Path | str, verifier_key: str | None = None) -> Report:
         if read is None:
             return report
         manifest, raw = read
-        _check_manifest(report, manifest, members, verifier_key)
+        _check_manifest(report, manifest, members, verifier_key, tsa_roots)
         proof = members.read(EXPORT_PROOF, MAX_PROOF)
         check_export_proof(report, proof, manifest, raw, verifier_key)
     report.warnings.append(

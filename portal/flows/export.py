@@ -38,6 +38,9 @@ def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bo
     with rt.sessions() as db:
         export.exportable(db, case_id=cases.get(db, case_id=case_id).id)
     checkpoint = rt.sign_checkpoint()
+    # A staff export may wait for the TSA (at most PORTAL_TSA_TIMEOUT); without an answer
+    # the bundle goes without a timestamp, as a receipt does.
+    rt.timestamp_checkpoints()
     with rt.sessions() as db:
         case = cases.get(db, case_id=case_id)
         return export.plan(

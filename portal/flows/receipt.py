@@ -32,6 +32,7 @@ def after_receipt(rt: Runtime, evidence_id: str) -> None:
         # The file is received and logged; a failed derivation must not undo that.
         log.exception("deriving metadata for %s failed", evidence_id)
     rt.sign_checkpoint()
+    rt.timestamp_soon()
 
 
 def finish_receipts(rt: Runtime) -> int:

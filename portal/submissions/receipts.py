@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal.clock import as_utc
 from portal.custody import service as custody
+from portal.custody import timestamp
 from portal.custody.events import EventType
 from portal.custody.models import Checkpoint
 from portal.custody.receipt import RECEIPT_FORMAT
@@ -59,7 +60,7 @@ def build(
         }
         for item in submissions.files_of(db, submission_id=submission.id)
     ]
-    return {
+    body = {
         "format": RECEIPT_FORMAT,
         "submission": submission.id,
         # Not signed: the verifier reports it as not verified.
@@ -76,6 +77,11 @@ def build(
         "checkpoint": checkpoint.note,
         "files": files,
     }
+    # Once the TSA has answered (after the commit, or a later sweep): when it existed.
+    stamp = timestamp.of(db, checkpoint=checkpoint)
+    if stamp is not None:
+        body["timestamp"] = stamp
+    return body
 
 
 def covering_checkpoint(db: Session, *, submission: Submission) -> Checkpoint | None:

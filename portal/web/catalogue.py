@@ -138,6 +138,45 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     # --- receipt and status -----------------------------------------------------------------------
     "receipt.title": {"es": "Su recibo", "en": "Your receipt"},
+    "about_log.link": {
+        "es": "Qué prueba su recibo, y cómo comprobarlo",
+        "en": "What your receipt proves, and how to check it",
+    },
+    "about_log.title": {"es": "Qué prueba su recibo", "en": "What your receipt proves"},
+    "about_log.log": {
+        "es": "Cada entrega y cada vez que alguien mira o mueve su archivo quedan anotadas en "
+        "un registro público que solo puede crecer: nada anotado puede borrarse ni cambiarse "
+        "sin que se note.",
+        "en": "Each hand-over, and every time someone views or moves your file, is written in "
+        "a public record that can only grow: nothing written can be removed or changed "
+        "unnoticed.",
+    },
+    "about_log.receipt": {
+        "es": "Su recibo lleva la huella de cada archivo y una prueba matemática, firmada por "
+        "el portal, de que la entrega está en ese registro. Cualquiera puede comprobarla sin "
+        "confiar en nosotros.",
+        "en": "Your receipt holds each file's fingerprint and a mathematical proof, signed by "
+        "the portal, that the hand-over is in that record. Anyone can check it without "
+        "trusting us.",
+    },
+    "about_log.timestamp": {
+        "es": "Cuando el portal usa un sello de tiempo, una autoridad independiente confirma "
+        "que el registro, con su entrega, ya existía en esa fecha y hora.",
+        "en": "When the portal uses a timestamp, an independent authority confirms that the "
+        "record, with your hand-over in it, already existed at that date and time.",
+    },
+    "about_log.later": {
+        "es": "Años después, una persona de confianza puede comprobar que su entrega sigue en "
+        "el registro con: portal verify-receipt recibo.json --against <dirección del portal>.",
+        "en": "Years later, someone you trust can check that your hand-over is still in the "
+        "record with: portal verify-receipt receipt.json --against <portal address>.",
+    },
+    "about_log.limits": {
+        "es": "El registro no guarda su nombre ni sus datos de contacto. No prueba que el "
+        "video muestre la verdad: solo qué se entregó y cuándo.",
+        "en": "The record does not hold your name or contact details. It does not prove that "
+        "the video shows the truth: only what was handed over, and when.",
+    },
     "receipt.thanks": {
         "es": "Recibimos sus archivos. Cada uno tiene una huella SHA-256: si alguien cambiara "
         "un solo byte, la huella ya no coincidiría.",

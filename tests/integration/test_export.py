@@ -602,6 +602,7 @@ def test_the_verifier_needs_only_the_offline_modules() -> None:
         "portal.custody.merkle",
         "portal.custody.note",
         "portal.custody.offline",
+        "portal.custody.tsa",
         "portal.export",
         "portal.export.members",
         "portal.export.proof",
