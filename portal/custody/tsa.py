@@ -19,9 +19,7 @@ from typing import Any
 
 from cryptography import x509
 from rfc3161_client import (
-    HashAlgorithm,
     PKIStatus,
-    TimestampRequestBuilder,
     TimeStampResponse,
     VerificationError,
     VerifierBuilder,
@@ -91,34 +89,6 @@ def check(
         except (VerificationError, ValueError) as e:
             raise TimestampError(f"the token's signature does not verify: {e}") from None
     return info.gen_time
-
-
-def request(
-    url: str, message: bytes, *, roots: Sequence[x509.Certificate] | None, timeout: float
-) -> bytes:
-    """Ask the TSA at `url` for a token over `message`; the DER answer, checked."""
-    import httpx  # here: the offline verifiers that import this module make no requests
-
-    query = (
-        TimestampRequestBuilder()
-        .hash_algorithm(HashAlgorithm.SHA256)  # the imprint verifiers expect
-        .data(message)
-        .nonce(nonce=True)
-        .cert_request(cert_request=True)
-    ).build()
-    try:
-        r = httpx.post(
-            url,
-            content=query.as_bytes(),
-            headers={"Content-Type": "application/timestamp-query"},
-            timeout=timeout,
-        )
-    except httpx.HTTPError as e:
-        raise TimestampError(f"the TSA at {url} did not answer: {e}") from None
-    if r.status_code != 200:
-        raise TimestampError(f"the TSA at {url} answered HTTP {r.status_code}")
-    check(r.content, message, roots=roots, nonce=query.nonce)
-    return r.content
 
 
 def document(token: bytes, *, signed_at: str) -> dict[str, Any]:

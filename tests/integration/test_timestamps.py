@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from portal.app import create_app
 from portal.cli import app
 from portal.config import Settings
+from portal.custody import timestamp as timestamp_mod
 from portal.custody import tsa as tsa_mod
 from portal.export.verify import verify_bundle
 from tests.support.api import new_submission, runtime, staff_login
@@ -110,7 +111,7 @@ def test_a_token_for_another_checkpoint_fails(
     sub_id, auth = _receipt(stamped, video)
     receipt = _wait_for_timestamp(stamped, sub_id, auth)
     # Another, genuine token of the same TSA, but over another message.
-    other = tsa_mod.request(tsa.url, b"another checkpoint", roots=None, timeout=10)
+    other = timestamp_mod.request(tsa.url, b"another checkpoint", roots=None, timeout=10)
     receipt["timestamp"]["token"] = base64.b64encode(other).decode()
     r = _verify(tmp_path, receipt, "--tsa-ca", str(tsa.ca))
     assert r.exit_code == 1
@@ -150,21 +151,21 @@ def test_a_wrong_tsa_answer_is_refused_and_nothing_stored(
 
 def test_tsa_answers_are_checked(tsa: Tsa) -> None:
     roots = tsa_mod.load_roots(tsa.ca)
-    answer = tsa_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
+    answer = timestamp_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
     assert tsa_mod.check(answer, b"checkpoint", roots=roots)
     with pytest.raises(tsa_mod.TimestampError, match="another message"):
         tsa_mod.check(answer, b"another", roots=roots)
     tsa.mode = "other_imprint"
     with pytest.raises(tsa_mod.TimestampError, match="another message"):
-        tsa_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
+        timestamp_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
     tsa.mode = "garbage"
     with pytest.raises(tsa_mod.TimestampError, match="not an RFC 3161 timestamp response"):
-        tsa_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
+        timestamp_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
     tsa.mode = "down"
     with pytest.raises(tsa_mod.TimestampError, match="HTTP 503"):
-        tsa_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
+        timestamp_mod.request(tsa.url, b"checkpoint", roots=roots, timeout=10)
     with pytest.raises(tsa_mod.TimestampError, match="did not answer"):
-        tsa_mod.request("http://127.0.0.1:9/", b"checkpoint", roots=roots, timeout=2)
+        timestamp_mod.request("http://127.0.0.1:9/", b"checkpoint", roots=roots, timeout=2)
 
 
 def test_court_bundle_carries_the_checkpoint_timestamp(

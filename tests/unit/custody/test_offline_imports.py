@@ -1,5 +1,6 @@
-"""The offline verifiers run on an expert's machine with the standard library and
-`cryptography` alone: they import nothing else, not even the rest of the portal."""
+"""The offline verifiers run on an expert's machine with the standard library, `cryptography`
+and `rfc3161-client` (for RFC 3161 timestamps, built on cryptography) alone: they import
+nothing else, not even the rest of the portal."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ OFFLINE = {
     "portal.custody.note",
     "portal.custody.offline",
     "portal.custody.receipt",
+    "portal.custody.tsa",
     "portal.export.members",
     "portal.export.proof",
     "portal.export.verify",
@@ -43,7 +45,11 @@ def test_offline_modules_import_only_stdlib_cryptography_and_each_other() -> Non
     for module in sorted(OFFLINE):
         for name in _imports(module):
             top = name.split(".")[0]
-            allowed = top in sys.stdlib_module_names or top == "cryptography" or name in OFFLINE
+            allowed = (
+                top in sys.stdlib_module_names
+                or top in ("cryptography", "rfc3161_client")
+                or name in OFFLINE
+            )
             assert allowed, f"{module} imports {name}"
 
 
