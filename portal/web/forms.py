@@ -35,3 +35,10 @@ def validated(model: type[M], **data: Any) -> M:
         raise Invalid(
             "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         ) from None
+
+
+def confirmed(value: str | None) -> None:
+    """Actions that destroy or loosen (approve destruction, unlink, close a case) carry a
+    ticked confirmation box; a form without it changes nothing."""
+    if value != "yes":
+        raise Invalid("tick the box to confirm", code="confirm_needed")

@@ -19,6 +19,7 @@ from portal.web.pages import (  # noqa: F401
     log,
     retention,
     staff_session,
+    users,
     witness,
     witness_status,
 )
