@@ -102,6 +102,20 @@ STAFF: dict[str, dict[str, str]] = {
     "hold.placed": {"es": "Puesta el {when}", "en": "Placed {when}"},
     "hold.released": {"es": "levantada el {when}", "en": "released {when}"},
     # --- queue search and bulk --------------------------------------------------------------------
+    "bulk.title": {"es": "Con los elegidos", "en": "With the ticked items"},
+    "bulk.choose": {"es": "Elegir", "en": "Choose"},
+    "bulk.pick": {"es": "Elegir {name}", "en": "Choose {name}"},
+    "bulk.action": {"es": "Acción", "en": "Action"},
+    "bulk.apply": {"es": "Aplicar a los elegidos", "en": "Apply to the ticked items"},
+    "bulk.done": {"es": "Hecho en {n} elementos.", "en": "Done for {n} items."},
+    "bulk.withdrawn_hint": {
+        "es": "Sólo si alguno tiene el consentimiento retirado y se acepta o vincula.",
+        "en": "Only if one has its consent withdrawn and is accepted or linked.",
+    },
+    "error.nothing_chosen": {
+        "es": "Elija al menos un elemento de la lista.",
+        "en": "Tick at least one item.",
+    },
     "queue.pages": {"es": "Páginas", "en": "Pages"},
     "queue.search": {"es": "Buscar", "en": "Search"},
     "queue.search_hint": {

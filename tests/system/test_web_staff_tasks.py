@@ -231,3 +231,44 @@ def test_supervisor_confirms_unlink_close_and_destruction_and_exports(
     assert len(events_of(live, "disposition.approved", old)) == 1
     assert problems.messages == []
     context.close()
+
+
+def test_bulk_triage_from_the_queue_logs_each_item(
+    browser: Any, live: LiveServer, video: Path
+) -> None:
+    _, _, a = receive(live, video, "uno.mp4")
+    _, _, b = receive(live, video, "dos.mp4")
+    sub_id, token, c = receive(live, video, "tres.mp4")
+    withdraw(live, sub_id, token)
+    live.add_staff("ines", "investigator")
+    context, page, problems = desktop(browser)
+    log_in(page, live, "ines")
+
+    def tick(*names: str) -> None:
+        for name in names:
+            row = page.locator("tr", has=page.locator("a.item-link", has_text=name))
+            row.locator("input[name=ids]").check()
+
+    # A withdrawn item among them without a reason: refused, and no item changes.
+    tick("uno.mp4", "tres.mp4")
+    page.select_option("#bulk-action", "accept")
+    page.fill("#bulk-reason", "vehículo visible")
+    page.click("#bulk-form button[type=submit]")
+    page.wait_for_load_state()
+    assert "indique el motivo" in page.locator(".alert").inner_text()
+    assert events_of(live, "evidence.triaged", a) == events_of(live, "evidence.triaged", c) == []
+    problems.messages.clear()
+
+    page.goto(live.url + "/web/staff/queue")
+    tick("uno.mp4", "dos.mp4")
+    page.select_option("#bulk-action", "accept")
+    page.fill("#bulk-reason", "vehículo visible")
+    page.click("#bulk-form button[type=submit]")
+    page.wait_for_url("**done=2**")
+    check_page(page, "staff-queue-bulk-done")
+    for ev in (a, b):
+        [event] = events_of(live, "evidence.triaged", ev)
+        assert event["details"]["reason"] == "vehículo visible"
+    assert events_of(live, "evidence.triaged", c) == []
+    assert problems.messages == []
+    context.close()

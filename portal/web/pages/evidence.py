@@ -79,6 +79,7 @@ def queue(
     sort: Annotated[str, Query(max_length=20)] = "-received_at",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    done: Annotated[int | None, Query(ge=0, le=1000)] = None,
 ) -> HTMLResponse:
     status = blank(status)
     if status not in (None, "new", "accepted", "declined"):
@@ -119,6 +120,7 @@ def queue(
         items=items,
         cases=cases,
         consents=consents,
+        done=done,
         all_cases=all_cases,
         total=total,
         page=page,
