@@ -74,6 +74,8 @@ class Plan:
     include_witness_identity: bool
     actors: dict[str, str] = field(default_factory=dict)
     """Every actor string in the events, with a name a reader understands."""
+    language: str = "en"
+    """The custody report's language (`en` or `es`)."""
 
     def label(self, actor: str) -> str:
         return self.actors.get(actor, actor)

@@ -130,6 +130,10 @@ STAFF: dict[str, dict[str, str]] = {
         "en": "A zip with the originals, the custody log with its proofs and a PDF report; it "
         "verifies offline.",
     },
+    "export.language": {
+        "es": "Idioma del informe de custodia (PDF)",
+        "en": "Language of the custody report (PDF)",
+    },
     "export.download": {"es": "Descargar la exportación", "en": "Download the export"},
     # --- the custody timeline ---------------------------------------------------------------------
     "tl.raw": {"es": "Evento original", "en": "Raw event"},

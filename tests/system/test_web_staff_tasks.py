@@ -5,6 +5,7 @@ accessibility faults (axe-core) on any staff page."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal.clock import utcnow
@@ -190,6 +192,10 @@ def test_supervisor_confirms_unlink_close_and_destruction_and_exports(
     bundle = Path(info.value.path())
     with zipfile.ZipFile(bundle) as z:
         assert "manifest.json" in z.namelist()
+        report = PdfReader(io.BytesIO(z.read("custody-report.pdf")))
+    first = report.pages[0].extract_text()
+    assert "Informe de cadena de custodia" in first and "delito grave" in first
+    assert "Chain of custody" not in first
     case_id = case_url.rsplit("/", 1)[1]
     [exported] = events_of(live, "evidence.exported", case_id)
     assert [i["evidence"] for i in exported["details"]["items"]] == [ev]

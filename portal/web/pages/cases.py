@@ -15,7 +15,9 @@ from portal.cases import service as case_service
 from portal.cases.schemas import CaseClose, CaseCreate
 from portal.db import transaction
 from portal.deps import RuntimeDep
+from portal.errors import Invalid
 from portal.evidence import service as evidence
+from portal.export.report_words import LANGUAGES as REPORT_LANGUAGES
 from portal.flows import cases as case_flows
 from portal.flows import export as export_flow
 from portal.web.access import CaseWorker
@@ -88,9 +90,17 @@ def reopen_case(case_id: str, rt: RuntimeDep, user: CaseWorker) -> Response:
 
 
 @router.post("/staff/cases/{case_id}/export")
-def export_case(case_id: str, rt: RuntimeDep, user: CaseWorker) -> Response:
+def export_case(
+    case_id: str,
+    rt: RuntimeDep,
+    user: CaseWorker,
+    language: Annotated[str, Form(max_length=2)] = "es",
+) -> Response:
     """The court bundle as a download: the same flow as the API's export (checked, proven,
-    written, logged), without witness identity; the spooled file goes once sent."""
+    written, logged), without witness identity, its custody report in `language`; the spooled
+    file goes once sent."""
+    if language not in REPORT_LANGUAGES:
+        raise Invalid("language must be es or en", code="bad_language")
     spool = rt.settings.data_dir / "tmp"
     spool.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="export-", dir=spool))
@@ -101,6 +111,7 @@ def export_case(case_id: str, rt: RuntimeDep, user: CaseWorker) -> Response:
             actor=str(user.actor),
             include_witness_identity=False,
             dest=workdir / "bundle.zip",
+            language=language,
         )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
