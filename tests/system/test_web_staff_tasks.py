@@ -152,6 +152,12 @@ def test_each_role_lands_on_its_own_page(browser: Any, live: LiveServer) -> None
         assert page.locator("h1").inner_text() == heading
         check_page(page, f"staff-home-{role}")
         assert problems.messages == [], role
+        if role == "investigator":  # a page the role may not open says so in Spanish
+            response = page.goto(live.url + "/web/staff/retention")
+            assert response is not None and response.status == 403
+            assert "Su función no permite" in page.locator(".alert").inner_text()
+            check_page(page, "staff-forbidden")
+            assert page.locator("a.button").get_attribute("href") == "/web/staff/"
         context.close()
 
 
@@ -165,6 +171,7 @@ def test_supervisor_confirms_unlink_close_and_destruction_and_exports(
     log_in(page, live, "sara")
 
     page.goto(live.url + "/web/staff/cases")
+    check_page(page, "staff-cases")
     page.fill("#case-title", "Balacera en la avenida Juárez")
     page.fill("#case-ref", "CI-2026-118")
     page.click("#case-form button[type=submit]")

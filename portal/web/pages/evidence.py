@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -84,10 +85,11 @@ def queue(
     status = blank(status)
     if status not in (None, "new", "accepted", "declined"):
         raise Invalid("status must be new, accepted or declined", code="bad_status")
+    zone = ZoneInfo(rt.settings.time_zone)
     filters = evidence.QueueFilter(
         status,
-        day(received_from),
-        day(received_to, end=True),
+        day(received_from, zone=zone),
+        day(received_to, end=True, zone=zone),
         blank(case),
         blank(media_type),
         blank(q),
