@@ -38,6 +38,8 @@ from portal.web.rendering import render, see_other, translator
 from portal.web.routing import router
 
 PER_PAGE = 50
+# The queue's filters, kept in the pager's links.
+FILTERS = ("q", "status", "media_type", "case", "received_from", "received_to")
 
 
 def evidence_done(evidence_id: str) -> RedirectResponse:
@@ -102,15 +104,8 @@ def queue(
         all_cases = _case_choices(db, user)
         subs = submissions.latest_consents(db, submission_ids={e.submission_id for e in items})
     consents = {e.id: subs[e.submission_id] for e in items if e.submission_id in subs}
-    params = {
-        "q": blank(q) or "",
-        "status": status or "",
-        "media_type": blank(media_type) or "",
-        "case": blank(case) or "",
-        "received_from": blank(received_from) or "",
-        "received_to": blank(received_to) or "",
-        "sort": sort,
-    }
+    params = {k: blank(v) or "" for k, v in request.query_params.items() if k in FILTERS}
+    params["sort"] = sort
 
     def page_url(n: int) -> str:
         return "/web/staff/queue?" + urlencode({**params, "page": n})
@@ -126,7 +121,7 @@ def queue(
         all_cases=all_cases,
         total=total,
         page=page,
-        filters=params,
+        filters={k: params.get(k, "") for k in FILTERS} | {"sort": sort},
         sorts=list(evidence.SORTS),
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PER_PAGE < total else None,
