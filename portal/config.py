@@ -10,6 +10,7 @@ import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
         description="A playback with no range request for this long is closed and logged "
         "as one event.",
     )
+    time_zone: str = Field(
+        "America/Ciudad_Juarez",
+        description="IANA time zone in which the web pages show times (always with the UTC "
+        "offset); stored times stay UTC.",
+    )
     withdrawal_grace: timedelta = Field(
         timedelta(days=7),
         description="After a witness withdraws consent, how long until the items no case or "
@@ -187,6 +193,15 @@ class Settings(BaseSettings):
         if isinstance(v, str) and v.replace(".", "", 1).isdigit():
             return float(v)
         return v
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

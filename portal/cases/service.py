@@ -67,7 +67,16 @@ def list_cases(db: Session) -> list[tuple[Case, int]]:
     return [(c, int(n)) for c, n in rows]
 
 
-def link(db: Session, *, user: StaffUser, case: Case, item: Evidence, now: datetime) -> None:
+def link(
+    db: Session,
+    *,
+    user: StaffUser,
+    case: Case,
+    item: Evidence,
+    now: datetime,
+    withdrawn_reason: str | None = None,
+) -> None:
+    """`withdrawn_reason`: why staff keep an item whose witness withdrew consent, in the event."""
     if db.get(CaseLink, (case.id, item.id)) is not None:
         raise Conflict("the item is already linked to this case", code="already_linked")
     db.add(CaseLink(case_id=case.id, evidence_id=item.id, linked_at=now, linked_by=user.id))
@@ -76,7 +85,8 @@ def link(db: Session, *, user: StaffUser, case: Case, item: Evidence, now: datet
         type=EventType.EVIDENCE_LINKED,
         actor=user.actor,
         subject=item.id,
-        details={"case": case.id},
+        details={"case": case.id}
+        | ({"consent_withdrawn_reason": withdrawn_reason} if withdrawn_reason else {}),
         at=now,
     )
     db.flush()

@@ -42,6 +42,7 @@ class QueueFilter:
     received_to: datetime | None = None
     case_id: str | None = None
     media_type: str | None = None
+    text: str | None = None  # words in the file name or the incident's place or description
 
 
 def get(db: Session, *, evidence_id: str) -> Evidence:
@@ -99,6 +100,18 @@ def queue(
             query = query.where(Evidence.media_type == filters.media_type)
         else:
             query = query.where(Evidence.media_type.like(f"{filters.media_type}/%"))
+    if filters.text:
+        # Staff who may open the queue may read these fields on the item page too.
+        like = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.join(Submission, Submission.id == Evidence.submission_id).where(
+            or_(
+                Evidence.filename.ilike(like, escape="\\"),
+                Submission.incident_place.ilike(like, escape="\\"),
+                Submission.incident_description.ilike(like, escape="\\"),
+            )
+        )
     if filters.case_id:
         query = query.join(CaseLink, CaseLink.evidence_id == Evidence.id).where(
             CaseLink.case_id == filters.case_id
@@ -160,7 +173,9 @@ def triage(
     decision: str,
     reason: str,
     now: datetime,
+    withdrawn_reason: str | None = None,
 ) -> Evidence:
+    """`withdrawn_reason`: why staff keep an item whose witness withdrew consent, in the event."""
     item = get_live(db, evidence_id=evidence_id)
     old = item.status
     item.status = {"accept": "accepted", "decline": "declined"}[decision]
@@ -172,7 +187,8 @@ def triage(
         type=EventType.EVIDENCE_TRIAGED,
         actor=user.actor,
         subject=item.id,
-        details={"from": old, "to": item.status, "reason": reason},
+        details={"from": old, "to": item.status, "reason": reason}
+        | ({"consent_withdrawn_reason": withdrawn_reason} if withdrawn_reason else {}),
         at=now,
     )
     return item

@@ -76,6 +76,8 @@ class Plan:
     """Every actor string in the events, with a name a reader understands."""
     timestamp: dict[str, Any] | None = None
     """The checkpoint's RFC 3161 token (portal.custody.tsa.document), if the TSA answered."""
+    language: str = "en"
+    """The custody report's language (`en` or `es`)."""
 
     def label(self, actor: str) -> str:
         return self.actors.get(actor, actor)

@@ -16,42 +16,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from portal.export.plan import ItemPlan, LoggedEvent, Plan
-
-_WHAT: dict[str, str] = {
-    "consent.given": "The witness gave consent",
-    "consent.withdrawn": "The witness withdrew consent",
-    "submission.created": "The witness opened the submission",
-    "upload.created": "The upload of this file began",
-    "upload.completed": "The last byte of this file arrived; its SHA-256 was fixed",
-    "upload.terminated": "An unfinished upload was cancelled",
-    "evidence.received": "The original was stored, write-once, under its SHA-256",
-    "evidence.derived": "The portal read the original to extract metadata and a thumbnail",
-    "evidence.listed": "Listed in a queue or case view",
-    "evidence.viewed": "Opened (detail and metadata)",
-    "evidence.thumbnail_viewed": "Thumbnail viewed",
-    "evidence.stream_opened": "Playback started",
-    "evidence.streamed": "Playback ended",
-    "evidence.downloaded": "The whole original was downloaded (checked against its SHA-256)",
-    "evidence.triaged": "Triaged",
-    "evidence.linked": "Linked to a case",
-    "evidence.unlinked": "Unlinked from a case",
-    "evidence.timeline_viewed": "Custody timeline viewed",
-    "evidence.integrity_failed": "Stored bytes did NOT match the recorded SHA-256",
-    "evidence.exported": "Exported in a court bundle",
-    "evidence.purge_started": "Destruction began, on the decision named here",
-    "evidence.purge_halted": "Destruction was called off; the item is kept under its rules",
-    "evidence.purged": "The original was destroyed",
-    "witness.contact_viewed": "The witness's contact details were viewed",
-    "witness.details_erased": "The witness's contact details were erased",
-    "case.created": "The case was opened",
-    "case.closed": "The case was closed",
-    "case.reopened": "The case was reopened",
-    "retention.changed": "Retention date changed",
-    "retention.overridden": "Retention override set or removed",
-    "hold.placed": "Legal hold placed",
-    "hold.released": "Legal hold released",
-    "disposition.approved": "Destruction approved",
-}
+from portal.export.report_words import LABELS, WHAT
 
 
 def pdf_text(text: str) -> str:
@@ -64,11 +29,11 @@ def _value(v: Any) -> str:
     return s if len(s) <= 400 else s[:400] + " ..."
 
 
-def describe(event: dict[str, Any]) -> str:
+def describe(event: dict[str, Any], language: str = "en") -> str:
     kind = str(event.get("type"))
     details = event.get("details")
     details = details if isinstance(details, dict) else {}
-    head = _WHAT.get(kind, kind)
+    head = WHAT[language].get(kind, kind)
     facts = "; ".join(f"{k}: {_value(v)}" for k, v in sorted(details.items()))
     return f"{head} [{kind}]" + (f". {facts}" if facts else "")
 
@@ -83,12 +48,14 @@ def _when(at: str) -> str:
 
 
 class _Report(FPDF):
-    footer_text = ""
+    footer_text = ""  # with {page}
 
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("helvetica", size=7)
-        self.cell(0, 5, pdf_text(f"{self.footer_text}   page {self.page_no()}/{{nb}}"), align="C")
+        self.cell(
+            0, 5, pdf_text(self.footer_text.replace("{page}", str(self.page_no()))), align="C"
+        )
 
     def heading(self, text: str, size: float = 13) -> None:
         self.set_font("helvetica", "B", size)
@@ -111,10 +78,13 @@ class _Report(FPDF):
 
 def _new_document(plan: Plan) -> _Report:
     """A4 pages with the footer, and metadata dated at the export rather than now."""
+    w = LABELS[plan.language]
     pdf = _Report(orientation="portrait", unit="mm", format="A4")
-    pdf.footer_text = f"Custody report, case {plan.case.id}, exported {_when(plan.exported_at)}"
+    pdf.footer_text = w["footer"].format(
+        case=plan.case.id, when=_when(plan.exported_at), page="{page}"
+    )
     pdf.set_creation_date(datetime.fromisoformat(plan.exported_at.replace("Z", "+00:00")))
-    pdf.set_title(pdf_text(f"Custody report: {plan.case.title}"))
+    pdf.set_title(pdf_text(w["doc_title"].format(title=plan.case.title)))
     pdf.set_author("portal")
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(auto=True, margin=16)
@@ -124,39 +94,29 @@ def _new_document(plan: Plan) -> _Report:
 
 
 def _cover(pdf: _Report, plan: Plan) -> None:
-    pdf.heading("Chain of custody report", 18)
-    pdf.field("Case", plan.case.title)
-    pdf.field("Case reference", plan.case.reference or "(none)")
-    pdf.field("Case id", plan.case.id, mono=True)
-    pdf.field("Offense class", plan.case.offense)
-    pdf.field("Exported at", _when(plan.exported_at))
-    pdf.field("Exported by", plan.label(plan.exported_by))
-    pdf.field("Items", str(len(plan.items)))
+    w = LABELS[plan.language]
+    pdf.heading(w["title"], 18)
+    pdf.field(w["case"], plan.case.title)
+    pdf.field(w["reference"], plan.case.reference or w["none"])
+    pdf.field(w["case_id"], plan.case.id, mono=True)
+    pdf.field(w["offense"], w.get("offense." + plan.case.offense, plan.case.offense))
+    pdf.field(w["exported_at"], _when(plan.exported_at))
+    pdf.field(w["exported_by"], plan.label(plan.exported_by))
+    pdf.field(w["items"], str(len(plan.items)))
     pdf.field(
-        "Witness identity",
-        "INCLUDED at the exporter's request"
-        if plan.include_witness_identity
-        else "withheld (not in this bundle)",
+        w["identity"], w["identity_in"] if plan.include_witness_identity else w["identity_out"]
     )
     pdf.ln(2)
 
 
 def _how_to_check(pdf: _Report, plan: Plan) -> None:
-    pdf.heading("How this record can be checked", 11)
-    pdf.para(
-        "Every event below is an entry of the portal's append-only custody log, a Merkle tree "
-        "(RFC 9162). The bundle holds each event exactly as logged, with a proof that it is "
-        f"included in the log as of one checkpoint ({plan.checkpoint_size} entries) signed with "
-        "the log's Ed25519 key. Each original file is in the bundle byte for byte; its SHA-256 "
-        "is printed below and is also written into the log event made when the file arrived. "
-        "Anyone can check all of this offline with the command "
-        "'portal verify-bundle bundle.zip --public-key KEY', using the log's public key "
-        "obtained from a trusted source. Times are UTC."
-    )
-    pdf.field("Log origin", plan.origin, mono=True)
-    pdf.field("Checkpoint size", str(plan.checkpoint_size))
-    pdf.field("Checkpoint root", plan.checkpoint_root.hex(), mono=True)
-    pdf.field("Log public key", plan.public_key, mono=True)
+    w = LABELS[plan.language]
+    pdf.heading(w["how"], 11)
+    pdf.para(w["how_text"].format(size=plan.checkpoint_size))
+    pdf.field(w["origin"], plan.origin, mono=True)
+    pdf.field(w["cp_size"], str(plan.checkpoint_size))
+    pdf.field(w["cp_root"], plan.checkpoint_root.hex(), mono=True)
+    pdf.field(w["key"], plan.public_key, mono=True)
 
 
 def render(plan: Plan) -> bytes:
@@ -165,7 +125,7 @@ def render(plan: Plan) -> bytes:
     _how_to_check(pdf, plan)
     if plan.case_events:
         pdf.ln(3)
-        pdf.heading("Case history", 13)
+        pdf.heading(LABELS[plan.language]["case_history"], 13)
         _events_table(pdf, plan, [plan.events[i] for i in plan.case_events])
 
     for n, item in enumerate(plan.items, 1):
@@ -176,27 +136,31 @@ def render(plan: Plan) -> bytes:
 
 
 def _item(pdf: _Report, plan: Plan, n: int, item: ItemPlan) -> None:
-    pdf.heading(f"Item {n} of {len(plan.items)}: {item.filename}")
+    w = LABELS[plan.language]
+    pdf.heading(w["item"].format(n=n, total=len(plan.items), name=item.filename))
     pdf.field("SHA-256", item.sha256, mono=True)
-    pdf.field("Size", f"{item.size:,} bytes")
-    pdf.field("Media type", item.media_type)
-    pdf.field("Received at", _when(item.received_at))
-    pdf.field("Evidence id", item.evidence_id, mono=True)
-    pdf.field("Submission", item.submission_id, mono=True)
-    pdf.field("File in bundle", item.path, mono=True)
-    pdf.field("Receipt log entry", str(item.log_index))
+    size = f"{item.size:,}".replace(",", "." if plan.language == "es" else ",")
+    pdf.field(w["size"], w["bytes"].format(n=size))
+    pdf.field(w["media_type"], item.media_type)
+    pdf.field(w["received"], _when(item.received_at))
+    pdf.field(w["evidence_id"], item.evidence_id, mono=True)
+    pdf.field(w["submission"], item.submission_id, mono=True)
+    pdf.field(w["path"], item.path, mono=True)
+    pdf.field(w["receipt_entry"], str(item.log_index))
     consent = item.consent
+    scopes = ", ".join(w.get("scope." + s, s) for s in consent["scopes"])
     pdf.field(
-        "Consent",
-        f"version {consent['version']}, scopes: {', '.join(consent['scopes'])}; "
-        f"given {_when(consent['given_at'])}",
+        w["consent"],
+        w["consent_text"].format(
+            version=consent["version"], scopes=scopes, when=_when(consent["given_at"])
+        ),
     )
     if item.witness is not None:
         contact = ", ".join(f"{k}: {v}" for k, v in sorted(item.witness.items()))
-        pdf.field("Witness contact", contact or "the witness left no contact details")
+        pdf.field(w["contact"], contact or w["no_contact"])
     pdf.ln(2)
     pdf.set_font("helvetica", "B", 11)
-    pdf.cell(0, 6, pdf_text(f"Custody events ({len(item.events)})"))
+    pdf.cell(0, 6, pdf_text(w["events"].format(n=len(item.events))))
     pdf.ln(7)
     _events_table(pdf, plan, [plan.events[i] for i in item.events])
 
@@ -211,12 +175,13 @@ def _events_table(pdf: FPDF, plan: Plan, events: list[LoggedEvent]) -> None:
         headings_style=FontFace(emphasis="BOLD", fill_color=(225, 225, 225)),
     ) as table:
         head = table.row()
-        for title in ("Log #", "When", "Who", "What"):
-            head.cell(title)
+        w = LABELS[plan.language]
+        for title in (w["col_index"], w["col_when"], w["col_who"], w["col_what"]):
+            head.cell(pdf_text(title))
         for ev in events:
             obj = ev.obj
             row = table.row()
             row.cell(str(ev.index))
             row.cell(pdf_text(_when(str(obj.get("at")))))
             row.cell(pdf_text(plan.label(str(obj.get("actor")))))
-            row.cell(pdf_text(describe(obj)))
+            row.cell(pdf_text(describe(obj, plan.language)))

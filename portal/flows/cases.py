@@ -31,10 +31,11 @@ def link(
     case_id: str,
     evidence_id: str,
     now: datetime,
+    withdrawn_reason: str | None = None,
 ) -> None:
     case = cases.get(db, case_id=case_id)
     item = evidence.get_live(db, evidence_id=evidence_id)
-    cases.link(db, user=user, case=case, item=item, now=now)
+    cases.link(db, user=user, case=case, item=item, now=now, withdrawn_reason=withdrawn_reason)
     retention.recompute(db, ctx, item=item, reason=f"linked to case {case.id}", now=now)
 
 

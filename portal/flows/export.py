@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import tempfile
@@ -101,11 +102,14 @@ def export_case(
     include_witness_identity: bool,
     dest: Path,
     progress: Progress | None = None,
+    language: str = "en",
 ) -> ExportResult:
-    """Write the case's court bundle to `dest` and log it; `dest` appears only once logged."""
+    """Write the case's court bundle to `dest` and log it; `dest` appears only once logged.
+    `language` is the custody report's (`en` or `es`)."""
     plan = _plan(
         rt, case_id=case_id, actor=actor, include_witness_identity=include_witness_identity
     )
+    plan = dataclasses.replace(plan, language=language)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".export-", suffix=".partial", dir=dest.parent)
     os.close(fd)

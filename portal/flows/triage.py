@@ -21,9 +21,16 @@ def triage(
     decision: str,
     reason: str,
     now: datetime,
+    withdrawn_reason: str | None = None,
 ) -> Evidence:
     item = evidence.triage(
-        db, user=user, evidence_id=evidence_id, decision=decision, reason=reason, now=now
+        db,
+        user=user,
+        evidence_id=evidence_id,
+        decision=decision,
+        reason=reason,
+        now=now,
+        withdrawn_reason=withdrawn_reason,
     )
     retention.recompute(db, ctx, item=item, reason=f"triage: {item.status}", now=now)
     return item

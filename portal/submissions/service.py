@@ -168,3 +168,16 @@ def uploads_of(db: Session, *, submission_id: str) -> list[Upload]:
             select(Upload).where(Upload.submission_id == submission_id).order_by(Upload.created_at)
         )
     )
+
+
+def latest_consents(db: Session, *, submission_ids: set[str]) -> dict[str, Consent]:
+    """Each submission's latest consent (scopes given, when withdrawn), for staff lists."""
+    latest: dict[str, Consent] = {}
+    if submission_ids:
+        for c in db.scalars(
+            select(Consent)
+            .where(Consent.submission_id.in_(submission_ids))
+            .order_by(Consent.given_at)
+        ):
+            latest[c.submission_id] = c
+    return latest

@@ -54,3 +54,4 @@ Approver = Annotated[StaffUser, need(Permission.DISPOSITION)]
 ChangeConfirmer = Annotated[StaffUser, need(Permission.CHANGES)]
 # Anyone who can ask for a change (an investigator closing a case too) sees them.
 ChangeViewer = Annotated[StaffUser, need(Permission.CHANGES, Permission.CASES)]
+UserAdmin = Annotated[StaffUser, need(Permission.MANAGE_USERS, Permission.MANAGE_INVESTIGATORS)]

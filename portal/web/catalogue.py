@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_staff import STAFF
+
 CATALOGUE: dict[str, dict[str, str]] = {
     # --- every page -------------------------------------------------------------------------------
     "site.name": {"es": "Portal de entrega de pruebas", "en": "Evidence submission portal"},
@@ -485,3 +487,4 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "log.none": {"es": "Aún no hay punto de control.", "en": "No checkpoint yet."},
     "log.size": {"es": "{size} entradas", "en": "{size} entries"},
 }
+CATALOGUE.update(STAFF)

@@ -8,14 +8,19 @@ no text is left); staff pages use the same catalogue.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
 
 from portal.clock import as_utc
 from portal.web.catalogue import CATALOGUE as CATALOGUE  # read here at call time (tests swap it)
 
 LANGUAGES: Final = ("es", "en")
 DEFAULT: Final = "es"
+# Dates and months in words, as people in the city write them.
+LOCALES: Final = {"es": "es_MX", "en": "en_US"}
 COOKIE: Final = "portal_lang"
 
 # witness.js gets these, rendered into a JSON data block (never executed).
@@ -57,9 +62,16 @@ def choose(query: str | None, cookie: str | None, accept_language: str | None) -
 class Translator:
     """`t("key", name=...)` in the chosen language (English if a key lacks it)."""
 
-    def __init__(self, lang: str, catalogue: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        lang: str,
+        catalogue: dict[str, dict[str, str]] | None = None,
+        *,
+        time_zone: str = "UTC",
+    ) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT
         self.catalogue = CATALOGUE if catalogue is None else catalogue
+        self.zone = ZoneInfo(time_zone)
 
     def __call__(self, key: str, **values: object) -> str:
         entry = self.catalogue.get(key)
@@ -84,8 +96,23 @@ class Translator:
         text = f"{n:,}"
         return text.replace(",", ".") if self.lang == "es" else text
 
-    def when(self, at: datetime | None) -> str:
-        """UTC, unambiguous: 2024-05-01 21:30 UTC."""
+    def decimal(self, value: float) -> str:
+        """One decimal, with the language's decimal mark: 12,5 / 12.5."""
+        text = f"{value:.1f}"
+        return text.replace(".", ",") if self.lang == "es" else text
+
+    def when(self, at: datetime | str | None) -> str:
+        """Local time in the portal's zone, with its offset: `3 dic 2026, 09:13 (UTC-07:00)`.
+        The offset is the date's own (daylight saving included), so no reader has to guess."""
+        if at is None or at == "":
+            return ""
+        moment = as_utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
+        local = moment.astimezone(self.zone)
+        return format_datetime(local, "d MMM y, HH:mm '(UTC'xxx')'", locale=LOCALES[self.lang])
+
+    def day(self, at: datetime | None) -> str:
+        """A local date in words: `3 de diciembre de 2026`."""
         if at is None:
             return ""
-        return as_utc(at).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        local = as_utc(at).astimezone(self.zone)
+        return format_date(local, "long", locale=LOCALES[self.lang])

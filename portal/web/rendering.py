@@ -36,6 +36,11 @@ def secure(request: Request) -> bool:
     return is_secure(request, runtime_of(request).settings.public_url)
 
 
+def translator(request: Request) -> Translator:
+    """The visitor's language and the portal's time zone, for what a page prepares."""
+    return Translator(language(request), time_zone=runtime_of(request).settings.time_zone)
+
+
 def language(request: Request) -> str:
     return i18n.choose(
         request.query_params.get("lang"),
@@ -63,8 +68,8 @@ def render(
     user: StaffUser | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    lang = language(request)
-    t = Translator(lang)
+    t = translator(request)
+    lang = t.lang
     is_https = secure(request)
     csrf = request.cookies.get(csrf_cookie(is_https))
     fresh = None
@@ -106,11 +111,15 @@ def render(
 
 
 def error_page(request: Request, exc: PortalError) -> HTMLResponse:
-    t = Translator(language(request))
+    t = translator(request)
     if isinstance(exc, CsrfRefused):
         message = t("error.csrf")
+    elif "error." + exc.code in i18n.CATALOGUE:  # a refusal the pages explain in words
+        message = t("error." + exc.code)
     elif exc.status == 404 and exc.code == "not_found":
         message = t("error.not_found")
+    elif exc.status == 403:
+        message = t("error.forbidden")
     elif isinstance(exc, Invalid) or exc.status == 422:
         message = t("error.invalid", detail=exc.message)
     else:
@@ -121,7 +130,9 @@ def error_page(request: Request, exc: PortalError) -> HTMLResponse:
         "error.html",
         status=exc.status,
         message=message,
-        back="/web/staff/queue" if staff else "/web/",
+        # /web/staff/ sends each role to its own page.
+        back="/web/staff/" if staff else "/web/",
+        back_label=t("error.staff_back") if staff else t("error.back"),
     )
     for name, value in exc.headers.items():
         if name.lower() != "www-authenticate":

@@ -15,12 +15,14 @@ from portal.errors import NotFound
 # Each page module adds its pages to `router` as it is imported; the catch-all below comes last.
 from portal.web.pages import (  # noqa: F401
     about,
+    bulk,
     cases,
     changes,
     evidence,
     log,
     retention,
     staff_session,
+    users,
     witness,
     witness_status,
 )

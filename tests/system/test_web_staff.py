@@ -111,7 +111,7 @@ def test_investigator_finds_plays_and_sees_the_view_in_the_timeline(
     ):
         assert expected in types, types
     opened = page.locator("#timeline tr[data-type='evidence.stream_opened']").first
-    assert "ines (investigator)" in opened.inner_text()
+    assert "ines (investigador(a))" in opened.inner_text()
 
     # Triage from the page (a CSRF-protected form) shows up too.
     page.check("#d-accept")

@@ -7,9 +7,9 @@ event; thumbnail and content come from `portal.evidence.content`, as the API's d
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +22,7 @@ from portal.cases import service as case_service
 from portal.cases.models import Case
 from portal.db import transaction
 from portal.deps import RuntimeDep
-from portal.errors import Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound
 from portal.evidence import content as serving
 from portal.evidence import service as evidence
 from portal.evidence.models import Disposition
@@ -30,17 +30,36 @@ from portal.evidence.schemas import Triage
 from portal.flows import cases as case_flows
 from portal.flows import triage as triage_flow
 from portal.retention import service as retention
+from portal.submissions import service as submissions
+from portal.web import timeline as tl
 from portal.web.access import CaseWorker, ContactViewer, Player, Reader, Triager
-from portal.web.forms import blank, day, validated
-from portal.web.rendering import render, see_other
+from portal.web.forms import blank, confirmed, day, validated
+from portal.web.rendering import render, see_other, translator
 from portal.web.routing import router
 
 PER_PAGE = 50
+# The queue's filters, kept in the pager's links.
+FILTERS = ("q", "status", "media_type", "case", "received_from", "received_to")
 
 
 def evidence_done(evidence_id: str) -> RedirectResponse:
     """Back to the item's page after a form, which then says the change was made."""
     return see_other(f"/web/staff/evidence/{evidence_id}?done=1")
+
+
+def keep_withdrawn(db: Session, *, evidence_id: str, reason: str) -> str | None:
+    """An action that keeps an item whose witness withdrew consent needs a reason, which the
+    action's custody event records; None when consent stands."""
+    item = evidence.get(db, evidence_id=evidence_id)
+    _, consent = evidence.submission_context(db, item=item)
+    if consent.withdrawn_at is None:
+        return None
+    if len(reason.strip()) < 3:
+        raise Conflict(
+            "the witness withdrew consent: give a reason to keep the item",
+            code="consent_withdrawn",
+        )
+    return reason.strip()
 
 
 def _case_choices(db: Session, user: StaffUser) -> list[Case]:
@@ -62,12 +81,20 @@ def queue(
     received_to: Annotated[str | None, Query(max_length=20)] = None,
     sort: Annotated[str, Query(max_length=20)] = "-received_at",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    done: Annotated[int | None, Query(ge=0, le=1000)] = None,
 ) -> HTMLResponse:
     status = blank(status)
     if status not in (None, "new", "accepted", "declined"):
         raise Invalid("status must be new, accepted or declined", code="bad_status")
+    zone = ZoneInfo(rt.settings.time_zone)
     filters = evidence.QueueFilter(
-        status, day(received_from), day(received_to, end=True), blank(case), blank(media_type)
+        status,
+        day(received_from, zone=zone),
+        day(received_to, end=True, zone=zone),
+        blank(case),
+        blank(media_type),
+        blank(q),
     )
     with transaction(rt.sessions) as db:
         items, total = evidence.queue(
@@ -75,14 +102,10 @@ def queue(
         )
         cases = evidence.case_ids(db, evidence_ids=[e.id for e in items])
         all_cases = _case_choices(db, user)
-    params = {
-        "status": status or "",
-        "media_type": blank(media_type) or "",
-        "case": blank(case) or "",
-        "received_from": blank(received_from) or "",
-        "received_to": blank(received_to) or "",
-        "sort": sort,
-    }
+        subs = submissions.latest_consents(db, submission_ids={e.submission_id for e in items})
+    consents = {e.id: subs[e.submission_id] for e in items if e.submission_id in subs}
+    params = {k: blank(v) or "" for k, v in request.query_params.items() if k in FILTERS}
+    params["sort"] = sort
 
     def page_url(n: int) -> str:
         return "/web/staff/queue?" + urlencode({**params, "page": n})
@@ -93,10 +116,12 @@ def queue(
         user=user,
         items=items,
         cases=cases,
+        consents=consents,
+        done=done,
         all_cases=all_cases,
         total=total,
         page=page,
-        filters=params,
+        filters={k: params.get(k, "") for k in FILTERS} | {"sort": sort},
         sorts=list(evidence.SORTS),
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PER_PAGE < total else None,
@@ -105,26 +130,6 @@ def queue(
 
 def _staff_ids(events: list[dict[str, Any]]) -> set[str]:
     return {e["actor"].split(":")[1] for e in events if e["actor"].startswith("staff:")}
-
-
-def _who(actor: str, names: dict[str, str]) -> str:
-    if actor.startswith("staff:"):
-        _, uid, role = [*actor.split(":"), "", ""][:3]
-        return f"{names.get(uid, uid)} ({role})"
-    return actor
-
-
-def _timeline(events: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "index": e["seq"],
-            "at": e["at"],
-            "type": e["type"],
-            "who": _who(e["actor"], names),
-            "details": json.dumps(e["details"], ensure_ascii=False, sort_keys=True),
-        }
-        for e in events
-    ]
 
 
 @router.get("/staff/evidence/{evidence_id}")
@@ -144,6 +149,7 @@ def evidence_page(
         holds = retention.holds_of(db, evidence_id=item.id)
         events = evidence.timeline(db, user=user, evidence_id=item.id, now=now)
         names = staff_auth.names_of(db, user_ids=_staff_ids(events))
+        titles = {c.id: c.title for c, _ in case_service.list_cases(db)}
         all_cases = _case_choices(db, user)
         has_contact = sub.contact_encrypted is not None
         incident = {
@@ -158,12 +164,13 @@ def evidence_page(
         item=item,
         info=item.media_info or {},
         kind=item.media_type.split("/")[0],
-        linked=linked,
+        linked=[(c, titles.get(c, c)) for c in linked],
         all_cases=[c for c in all_cases if c.id not in linked],
-        consent_scopes=consent.scopes,
+        consent=consent,
+        scope_words=", ".join(translator(request)("scope." + s) for s in consent.scopes),
         incident=incident,
         holds=holds,
-        timeline=_timeline(events, names),
+        timeline=tl.rows_for_page(translator(request), events, names, titles),
         has_contact=has_contact and allowed(user.role, Permission.WITNESS_CONTACT),
         purged=item.disposition == Disposition.PURGED,
         done=bool(done),
@@ -209,9 +216,13 @@ def triage(
     user: Triager,
     decision: Annotated[str, Form(max_length=16)],
     reason: Annotated[str, Form(max_length=4000)],
+    withdrawn_reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     body = validated(Triage, decision=decision, reason=reason.strip())
     with transaction(rt.sessions) as db:
+        kept = None
+        if body.decision == "accept":
+            kept = keep_withdrawn(db, evidence_id=evidence_id, reason=withdrawn_reason)
         triage_flow.triage(
             db,
             rt.retention,
@@ -220,6 +231,7 @@ def triage(
             decision=body.decision,
             reason=body.reason,
             now=rt.clock(),
+            withdrawn_reason=kept,
         )
     return evidence_done(evidence_id)
 
@@ -230,10 +242,18 @@ def link(
     rt: RuntimeDep,
     user: CaseWorker,
     case_id: Annotated[str, Form(max_length=64)],
+    withdrawn_reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     with transaction(rt.sessions) as db:
+        kept = keep_withdrawn(db, evidence_id=evidence_id, reason=withdrawn_reason)
         case_flows.link(
-            db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()
+            db,
+            rt.retention,
+            user=user,
+            case_id=case_id,
+            evidence_id=evidence_id,
+            now=rt.clock(),
+            withdrawn_reason=kept,
         )
     return evidence_done(evidence_id)
 
@@ -244,7 +264,9 @@ def unlink(
     rt: RuntimeDep,
     user: CaseWorker,
     case_id: Annotated[str, Form(max_length=64)],
+    confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    confirmed(confirm)
     with transaction(rt.sessions) as db:
         case_flows.unlink(
             db, rt.retention, user=user, case_id=case_id, evidence_id=evidence_id, now=rt.clock()

@@ -8,13 +8,15 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from portal.cases import service as case_service
 from portal.db import transaction
 from portal.deps import RuntimeDep
+from portal.evidence import service as evidence
 from portal.retention import disposition
 from portal.retention import service as retention
 from portal.retention.schemas import HoldCreate, HoldRelease
 from portal.web.access import Approver, Holder, RetentionViewer
-from portal.web.forms import validated
+from portal.web.forms import confirmed, validated
 from portal.web.pages.evidence import evidence_done
 from portal.web.rendering import render, see_other
 from portal.web.routing import router
@@ -64,11 +66,20 @@ def release_hold(
 def retention_page(request: Request, rt: RuntimeDep, user: RetentionViewer) -> HTMLResponse:
     with rt.sessions() as db:
         due = disposition.due(db, as_of=rt.clock())
-    return render(request, "staff/retention.html", user=user, due=due)
+        linked = evidence.case_ids(db, evidence_ids=[d.item.id for d in due])
+        titles = {c.id: c.title for c, _ in case_service.list_cases(db)}
+    cases = {e: [titles.get(c, c) for c in ids] for e, ids in linked.items()}
+    return render(request, "staff/retention.html", user=user, due=due, cases=cases)
 
 
 @router.post("/staff/retention/{evidence_id}/approve")
-def approve(evidence_id: str, rt: RuntimeDep, user: Approver) -> Response:
+def approve(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: Approver,
+    confirm: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    confirmed(confirm)
     with transaction(rt.sessions) as db:
         disposition.approve(db, user=user, evidence_id=evidence_id, now=rt.clock())
     return see_other("/web/staff/retention")

@@ -31,13 +31,23 @@ def _safe_next(value: str | None) -> str:
     """Only our own staff pages: never an open redirect."""
     if value and value.startswith("/web/staff/") and "//" not in value and "\\" not in value:
         return value
-    return "/web/staff/queue"
+    return ""
+
+
+# Each role's own first page: the work it does most (and one it may open).
+HOMES = {
+    "investigator": "/web/staff/queue",
+    "supervisor": "/web/staff/retention",
+    "auditor": "/web/staff/log",
+    "admin": "/web/staff/users",
+}
 
 
 def _home(user: StaffUser) -> str:
-    if allowed(user.role, Permission.EVIDENCE_READ):
-        return "/web/staff/queue"
-    return "/web/staff/log"
+    home = HOMES.get(user.role)
+    if home is not None:
+        return home
+    return "/web/staff/queue" if allowed(user.role, Permission.EVIDENCE_READ) else "/web/staff/log"
 
 
 @router.get("/staff/login")
@@ -73,7 +83,7 @@ async def login(
             name=username,
         )
     is_https = secure(request)
-    target = _safe_next(next) if next else _home(result.user)
+    target = _safe_next(next) or _home(result.user)
     response = see_other(target)
     ttl = int(rt.settings.session_ttl.total_seconds())
     set_cookie(response, session_cookie(is_https), result.token, secure=is_https, max_age=ttl)

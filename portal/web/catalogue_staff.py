@@ -1,0 +1,194 @@
+"""The staff pages' words for the portal's vocabulary (states, scopes, retention categories,
+custody events, roles) and for the staff tasks, in Spanish and English. Merged into
+`portal.web.catalogue.CATALOGUE`; nothing a Spanish page shows may be a raw code."""
+
+from __future__ import annotations
+
+STAFF: dict[str, dict[str, str]] = {
+    # --- roles and landing pages ------------------------------------------------------------------
+    "role.investigator": {"es": "investigador(a)", "en": "investigator"},
+    "role.supervisor": {"es": "supervisor(a)", "en": "supervisor"},
+    "role.auditor": {"es": "auditor(a)", "en": "auditor"},
+    "role.admin": {"es": "administrador(a)", "en": "administrator"},
+    "nav.users": {"es": "Personal", "en": "Staff accounts"},
+    "users.title": {"es": "Cuentas del personal", "en": "Staff accounts"},
+    "users.name": {"es": "Usuario", "en": "User name"},
+    "users.role": {"es": "Función", "en": "Role"},
+    "users.created": {"es": "Alta", "en": "Created"},
+    "users.state": {"es": "Estado", "en": "State"},
+    "users.active": {"es": "activa", "en": "active"},
+    "users.disabled": {"es": "desactivada", "en": "disabled"},
+    "error.forbidden": {
+        "es": "Su función no permite hacer esto. Pida ayuda a un supervisor.",
+        "en": "Your role may not do this. Ask a supervisor.",
+    },
+    "error.conflict": {
+        "es": "No se pudo hacer en el estado actual: {detail}",
+        "en": "That cannot be done as things stand: {detail}",
+    },
+    "error.staff_back": {"es": "Volver a mi página", "en": "Back to my page"},
+    # --- states -----------------------------------------------------------------------------------
+    "case_state.open": {"es": "abierto", "en": "open"},
+    "case_state.closed": {"es": "cerrado", "en": "closed"},
+    "scope.investigation": {"es": "investigación", "en": "investigation"},
+    "scope.prosecution": {"es": "proceso judicial", "en": "court proceedings"},
+    "scope.public_appeal": {"es": "llamado público", "en": "public appeal"},
+    "category.unreviewed": {"es": "sin revisar", "en": "not yet reviewed"},
+    "category.declined": {"es": "rechazada", "en": "declined"},
+    "category.no-case": {"es": "aceptada, sin caso", "en": "accepted, no case"},
+    "category.case-open": {"es": "en un caso abierto", "en": "in an open case"},
+    "category.case-closed-misdemeanor": {
+        "es": "caso cerrado (falta)",
+        "en": "case closed (misdemeanor)",
+    },
+    "category.case-closed-felony": {
+        "es": "caso cerrado (delito grave)",
+        "en": "case closed (felony)",
+    },
+    "category.homicide": {"es": "homicidio", "en": "homicide"},
+    "category.withdrawn": {"es": "consentimiento retirado", "en": "consent withdrawn"},
+    # --- consent on the queue and the item page ---------------------------------------------------
+    "consent.state": {"es": "Consentimiento", "en": "Consent"},
+    "consent.given_for": {"es": "Dado para: {scopes}", "en": "Given for: {scopes}"},
+    "consent.withdrawn_badge": {"es": "retirado", "en": "withdrawn"},
+    "consent.withdrawn_on": {"es": "Retirado el {when}", "en": "Withdrawn on {when}"},
+    "consent.withdrawn_means": {
+        "es": "El testigo retiró su consentimiento. La prueba se destruye al terminar el plazo de "
+        "gracia, salvo que un caso o una orden de conservación la necesite. Aceptarla o "
+        "vincularla a un caso la conserva contra la voluntad del testigo: sólo con un motivo, "
+        "que queda en el registro de custodia.",
+        "en": "The witness withdrew consent. The item is destroyed when the grace period ends "
+        "unless a case or a legal hold needs it. Accepting it or linking it to a case keeps it "
+        "against the witness's wish: only with a reason, which is kept in the custody log.",
+    },
+    "consent.withdrawn_reason": {
+        "es": "Motivo para conservarla pese al retiro del consentimiento",
+        "en": "Reason to keep it although consent was withdrawn",
+    },
+    "error.consent_withdrawn": {
+        "es": "El testigo retiró su consentimiento: indique el motivo para conservar la prueba.",
+        "en": "The witness withdrew consent: give the reason to keep the item.",
+    },
+    # --- confirmations ----------------------------------------------------------------------------
+    "confirm.title": {"es": "Confirmar", "en": "Confirm"},
+    "confirm.unlink": {
+        "es": "Entiendo que la prueba deja de estar vinculada a «{case}» y que su plazo de "
+        "conservación puede acortarse.",
+        "en": "I understand the item is no longer linked to “{case}” and its retention may "
+        "shorten.",
+    },
+    "confirm.close": {
+        "es": "Entiendo que al cerrar el caso empieza a contar el plazo de conservación de sus "
+        "pruebas.",
+        "en": "I understand that closing the case starts the retention period of its items.",
+    },
+    "confirm.destroy": {
+        "es": "Entiendo que, con las aprobaciones necesarias, el original se destruye para "
+        "siempre.",
+        "en": "I understand that, once approved, the original is destroyed for good.",
+    },
+    "error.confirm_needed": {
+        "es": "Marque la casilla para confirmar.",
+        "en": "Tick the box to confirm.",
+    },
+    "retention.file": {"es": "Archivo", "en": "File"},
+    "retention.cases": {"es": "Casos", "en": "Cases"},
+    "retention.destroy_on": {"es": "Se destruye a partir del", "en": "Destroyed from"},
+    "retention.no_case": {"es": "ninguno", "en": "none"},
+    # --- holds ------------------------------------------------------------------------------------
+    "hold.new": {"es": "Nueva orden de conservación", "en": "New legal hold"},
+    "hold.active": {"es": "Órdenes vigentes y pasadas", "en": "Current and past holds"},
+    "hold.release_reason": {"es": "Motivo para levantarla", "en": "Reason to release it"},
+    "hold.placed": {"es": "Puesta el {when}", "en": "Placed {when}"},
+    "hold.released": {"es": "levantada el {when}", "en": "released {when}"},
+    # --- queue search and bulk --------------------------------------------------------------------
+    "bulk.title": {"es": "Con los elegidos", "en": "With the ticked items"},
+    "bulk.choose": {"es": "Elegir", "en": "Choose"},
+    "bulk.pick": {"es": "Elegir {name}", "en": "Choose {name}"},
+    "bulk.action": {"es": "Acción", "en": "Action"},
+    "bulk.apply": {"es": "Aplicar a los elegidos", "en": "Apply to the ticked items"},
+    "bulk.done": {"es": "Hecho en {n} elementos.", "en": "Done for {n} items."},
+    "bulk.withdrawn_hint": {
+        "es": "Sólo si alguno tiene el consentimiento retirado y se acepta o vincula.",
+        "en": "Only if one has its consent withdrawn and is accepted or linked.",
+    },
+    "error.nothing_chosen": {
+        "es": "Elija al menos un elemento de la lista.",
+        "en": "Tick at least one item.",
+    },
+    "queue.pages": {"es": "Páginas", "en": "Pages"},
+    "queue.search": {"es": "Buscar", "en": "Search"},
+    "queue.search_hint": {
+        "es": "Nombre del archivo, lugar o relato del incidente",
+        "en": "File name, incident place or description",
+    },
+    # --- court export -----------------------------------------------------------------------------
+    "export.title": {"es": "Exportación para el tribunal", "en": "Court export"},
+    "export.note": {
+        "es": "Un archivo zip con los originales, el registro de custodia con sus pruebas "
+        "criptográficas y un informe en PDF; se verifica sin conexión.",
+        "en": "A zip with the originals, the custody log with its proofs and a PDF report; it "
+        "verifies offline.",
+    },
+    "export.language": {
+        "es": "Idioma del informe de custodia (PDF)",
+        "en": "Language of the custody report (PDF)",
+    },
+    "export.download": {"es": "Descargar la exportación", "en": "Download the export"},
+    # --- the custody timeline ---------------------------------------------------------------------
+    "tl.raw": {"es": "Evento original", "en": "Raw event"},
+    "tl.times": {"es": "{n} veces", "en": "{n} times"},
+    "tl.until": {"es": "hasta {when}", "en": "until {when}"},
+    "tl.system": {"es": "el sistema", "en": "the system"},
+    "tl.witness": {"es": "el testigo", "en": "the witness"},
+    "tl.cli": {"es": "la consola de administración", "en": "the admin command line"},
+    "tl.d.reason": {"es": "motivo: {v}", "en": "reason: {v}"},
+    "tl.d.case": {"es": "caso: {v}", "en": "case: {v}"},
+    "tl.d.to": {"es": "ahora: {v}", "en": "now: {v}"},
+    "tl.d.withdrawn": {
+        "es": "conservada pese al retiro del consentimiento: {v}",
+        "en": "kept although consent was withdrawn: {v}",
+    },
+    "tl.d.category": {"es": "conservación: {v}", "en": "retention: {v}"},
+    "tl.d.until": {"es": "hasta {v}", "en": "until {v}"},
+    "tl.d.scopes": {"es": "usos: {v}", "en": "uses: {v}"},
+    "tl.d.size": {"es": "tamaño: {v}", "en": "size: {v}"},
+}
+
+EVENT_NAMES: dict[str, tuple[str, str]] = {
+    "consent.given": ("consentimiento dado", "consent given"),
+    "consent.withdrawn": ("consentimiento retirado", "consent withdrawn"),
+    "submission.created": ("entrega creada", "submission created"),
+    "upload.created": ("subida iniciada", "upload started"),
+    "upload.completed": ("subida completada", "upload completed"),
+    "upload.terminated": ("subida cancelada", "upload cancelled"),
+    "evidence.received": ("prueba recibida", "item received"),
+    "evidence.listed": ("vista en una lista", "shown in a list"),
+    "evidence.viewed": ("ficha consultada", "item page opened"),
+    "evidence.thumbnail_viewed": ("miniatura vista", "thumbnail viewed"),
+    "evidence.stream_opened": ("reproducción iniciada", "playback started"),
+    "evidence.streamed": ("reproducción terminada", "playback ended"),
+    "evidence.downloaded": ("original descargado", "original downloaded"),
+    "evidence.triaged": ("clasificada", "triaged"),
+    "evidence.linked": ("vinculada a un caso", "linked to a case"),
+    "evidence.unlinked": ("desvinculada de un caso", "unlinked from a case"),
+    "evidence.derived": ("copia derivada creada", "derived copy made"),
+    "evidence.timeline_viewed": ("cadena de custodia consultada", "custody timeline viewed"),
+    "evidence.integrity_failed": ("falla de integridad", "integrity check failed"),
+    "evidence.exported": ("exportada para el tribunal", "exported for court"),
+    "evidence.purge_started": ("destrucción iniciada", "destruction started"),
+    "evidence.purge_halted": ("destrucción detenida", "destruction halted"),
+    "evidence.purged": ("original destruido", "original destroyed"),
+    "witness.contact_viewed": ("contacto del testigo consultado", "witness contact viewed"),
+    "witness.details_erased": ("datos del testigo borrados", "witness details erased"),
+    "retention.changed": ("plazo de conservación cambiado", "retention changed"),
+    "retention.overridden": ("plazo de conservación fijado a mano", "retention overridden"),
+    "hold.placed": ("orden de conservación puesta", "legal hold placed"),
+    "hold.released": ("orden de conservación levantada", "legal hold released"),
+    "disposition.approved": ("destrucción aprobada", "destruction approved"),
+    "case.created": ("caso creado", "case created"),
+    "case.closed": ("caso cerrado", "case closed"),
+    "case.reopened": ("caso reabierto", "case reopened"),
+}
+for _type, (_es, _en) in EVENT_NAMES.items():
+    STAFF["event." + _type] = {"es": _es, "en": _en}
