@@ -467,6 +467,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Another administrator confirms it.",
     },
     "changes.confirm": {"es": "Confirmar y aplicar", "en": "Confirm and apply"},
+    "changes.reviewed": {
+        "es": "He revisado este cambio y lo apruebo como segunda persona",
+        "en": "I have reviewed this change and approve it as the second person",
+    },
     "changes.withdraw": {"es": "Retirar mi petición", "en": "Withdraw my request"},
     "role.investigator": {"es": "investigador", "en": "investigator"},
     "role.supervisor": {"es": "supervisor", "en": "supervisor"},

@@ -58,7 +58,7 @@ def test_a_pending_downgrade_shows_on_the_case_and_a_second_supervisor_confirms_
     with rt.sessions() as db:
         ((case, _),) = cases.list_cases(db)
         case_id = case.id
-    post(ivan, f"/web/staff/cases/{case_id}/close", offense="misdemeanor")
+    post(ivan, f"/web/staff/cases/{case_id}/close", offense="misdemeanor", confirm="yes")
 
     page = ivan.get(f"/web/staff/cases/{case_id}").text
     assert "Cambio pendiente de confirmación (aún no aplicado)" in page
@@ -75,7 +75,13 @@ def test_a_pending_downgrade_shows_on_the_case_and_a_second_supervisor_confirms_
     assert "Changes to confirm" in english and "homicide → misdemeanor" in english
     sup.get("/web/staff/changes?lang=es")  # the choice sticks; back to Spanish
     (request_id,) = re.findall(r'/web/staff/changes/(\w+)/confirm"', listing)
-    post(sup, f"/web/staff/changes/{request_id}/confirm")
+    # Without the ticked box nothing is applied.
+    csrf = csrf_of(sup, "/web/staff/changes")
+    r = sup.post(f"/web/staff/changes/{request_id}/confirm", data={"csrf": csrf})
+    assert r.status_code == 422 and "Marque la casilla" in r.text
+    with rt.sessions() as db:
+        assert cases.get(db, case_id=case_id).offense == "homicide"
+    post(sup, f"/web/staff/changes/{request_id}/confirm", confirm="yes")
     with rt.sessions() as db:
         assert cases.get(db, case_id=case_id).offense == "misdemeanor"
     assert "No hay cambios pendientes." in sup.get("/web/staff/changes").text
@@ -94,7 +100,7 @@ def test_the_author_withdraws_in_the_page_and_refusals_show_an_error(web: TestCl
     rt = runtime(web)
     with rt.sessions() as db:
         ((case, _),) = cases.list_cases(db)
-    post(sup, f"/web/staff/cases/{case.id}/close", offense="misdemeanor")
+    post(sup, f"/web/staff/cases/{case.id}/close", offense="misdemeanor", confirm="yes")
     (request_id,) = re.findall(
         r'/web/staff/changes/(\w+)/withdraw"', sup.get("/web/staff/changes").text
     )

@@ -453,6 +453,7 @@ PUBLIC_WEB = {
     ("POST", "/web/receipt"),
     ("POST", "/web/withdraw"),
     ("GET", "/web/static/{path:path}"),
+    ("GET", "/web/about/log"),  # what the custody log and timestamps prove, for witnesses
     ("GET", "/web/staff/login"),
     ("POST", "/web/staff/login"),
     ("POST", "/web/staff/logout"),
@@ -505,6 +506,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "/web/staff/holds/{hold_id}/release": {"reason": "order lifted"},
         "/web/staff/cases": {"title": "New"},
         "/web/staff/cases/{case_id}/close": {"offense": "felony"},
+        "/web/staff/changes/{request_id}/confirm": {"confirm": "yes"},
     }
     routes = [r for r in web_router.router.routes if isinstance(r, APIRoute)]
     assert len(routes) > 25

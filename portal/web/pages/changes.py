@@ -3,7 +3,9 @@ withdrawing one's own (the same services as /api/v1/changes)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from portal.auth import service as auth
@@ -13,6 +15,7 @@ from portal.deps import RuntimeDep
 from portal.flows import changes as change_flows
 from portal.runtime import Runtime
 from portal.web.access import ChangeConfirmer, ChangeViewer
+from portal.web.forms import confirmed
 from portal.web.rendering import render, see_other
 from portal.web.routing import router
 
@@ -37,7 +40,13 @@ def changes_page(request: Request, rt: RuntimeDep, user: ChangeViewer) -> HTMLRe
 
 
 @router.post("/staff/changes/{request_id}/confirm")
-def confirm(request_id: str, rt: RuntimeDep, user: ChangeConfirmer) -> Response:
+def confirm(
+    request_id: str,
+    rt: RuntimeDep,
+    user: ChangeConfirmer,
+    confirm: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    confirmed(confirm)  # it loosens a rule: a ticked box, as for destruction
     _lapse(rt)
     with transaction(rt.sessions) as db:
         change_flows.confirm(db, rt.retention, user=user, request_id=request_id, now=rt.clock())
