@@ -40,7 +40,7 @@ from portal.errors import PortalError
 from portal.flows.reconcile.claims import Claims, Recheck, Snapshot, Suspects, received
 from portal.flows.reconcile.report import Missing, Orphan, Report
 from portal.storage import ObjectLocked, Storage, StoredObject, StoredPartial
-from portal.storage.layout import DERIVED, original_sha256
+from portal.storage.layout import DERIVED, LOG, original_sha256
 from portal.uploads.models import UploadState
 
 Progress = Callable[[str, int], None]
@@ -168,6 +168,8 @@ def _object_orphans(
 ) -> list[Orphan]:
     found = []
     for key in suspects.loose_objects:
+        if key.startswith(LOG):
+            continue  # the custody log's own copy, write-once and locked
         reason = claims.object_reason(key)
         if reason is None:
             continue
