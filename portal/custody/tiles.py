@@ -199,6 +199,14 @@ class TileReader:
         merkle.verify_consistency(first.size, second.size, proof, first.root, second.root)
         return proof
 
+    def _bundle(self, index: int, width: int) -> list[bytes]:
+        try:
+            return parse_entry_bundle(self._fetch(tile_path(-1, index, width)), width)
+        except (LookupError, OSError):
+            if width == WIDTH:
+                raise
+            return parse_entry_bundle(self._fetch(tile_path(-1, index)), WIDTH)[:width]
+
     def entries(self, cp: note.Checkpoint) -> Iterator[tuple[int, bytes]]:
         """Every entry of the checkpoint's tree, each leaf hash checked against its tiles and
         the tiles against the checkpoint root."""
@@ -206,7 +214,7 @@ class TileReader:
             raise TileError(f"the tiles do not hash to the root of checkpoint {cp.size}")
         for n in range((cp.size + WIDTH - 1) // WIDTH):
             width = min(WIDTH, cp.size - n * WIDTH)
-            bundle = parse_entry_bundle(self._fetch(tile_path(-1, n, width)), width)
+            bundle = self._bundle(n, width)
             hashes = self._tile(0, n, cp.size)
             for i, data in enumerate(bundle):
                 if merkle.leaf_hash(data) != hashes[i]:
