@@ -7,6 +7,7 @@ the same tiles, so recovery can only restore the signed log, never merge a fork 
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,7 +48,9 @@ def recover(db: Session, mirror: Mirror, *, now: datetime) -> Recovery:
             raise custody.InconsistentLog(f"{reason}; recovery cannot merge a fork")
         return found
     reader = tiles.TileReader(mirror.fetch)
-    if merkle.root(size, custody.node_fetcher(db)) != reader.root(size):
+    # Nodes below `size` are the same in the larger tree: read from its tiles.
+    signed_root = merkle.root(size, reader.node_fetcher(cp.size))
+    if merkle.root(size, custody.node_fetcher(db)) != signed_root:
         raise custody.InconsistentLog(
             f"the database's first {size} entries are not those of the signed log "
             f"(checkpoint {cp.size}); recovery cannot merge a fork"
@@ -61,6 +64,16 @@ def recover(db: Session, mirror: Mirror, *, now: datetime) -> Recovery:
     db.execute(update(LogHead).where(LogHead.id == 1).values(size=cp.size))
     found.checkpoints = _restore_checkpoints(db, mirror, now=now)
     db.flush()
+    # The last checkpoint's own signing event came after it, so no tile holds it: record
+    # the signing again (at recovery time), as the entry that follows every checkpoint.
+    custody.append(
+        db,
+        type=EventType.LOG_CHECKPOINT_SIGNED,
+        actor=custody.SYSTEM,
+        subject="log",
+        details={"size": cp.size, "root": base64.b64encode(cp.root).decode()},
+        at=now,
+    )
     return found
 
 

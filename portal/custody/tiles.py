@@ -195,6 +195,10 @@ class TileReader:
             if first.root != second.root:
                 raise merkle.ProofError(f"two different roots for size {first.size}")
             return []
+        if first.size == 0:  # every tree extends the empty one
+            if first.root != merkle.EMPTY_ROOT:
+                raise merkle.ProofError("a checkpoint of the empty tree with a wrong root")
+            return []
         proof = merkle.consistency_proof(first.size, second.size, self.node_fetcher(second.size))
         merkle.verify_consistency(first.size, second.size, proof, first.root, second.root)
         return proof

@@ -124,7 +124,11 @@ def test_tampered_tiles_and_bundles_are_refused() -> None:
     bad["tile/0/000.p/10"] = store["tile/0/000.p/10"][:-1]
     with pytest.raises(tiles.TileError, match="bytes"):
         tiles.TileReader(bad.__getitem__).root(10)
-    for bundle in (store["tile/entries/000.p/10"][:-1], b"\x00", store["tile/entries/000.p/10"] * 2):
+    for bundle in (
+        store["tile/entries/000.p/10"][:-1],
+        b"\x00",
+        store["tile/entries/000.p/10"] * 2,
+    ):
         bad = dict(store)
         bad["tile/entries/000.p/10"] = bundle
         with pytest.raises(tiles.TileError):
