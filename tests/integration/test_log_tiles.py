@@ -153,7 +153,8 @@ def test_tiles_verify_with_go_sumdb_tlog(tmp_path: Path) -> None:
     )
     srv = Server(settings.data_dir).start()
     try:
-        key = verifier(httpx.Client(base_url=srv.url))
+        with httpx.Client(base_url=srv.url) as http:
+            key = verifier(http)
         args = [str(binary), f"{srv.url}/api/v1/log", key, str(old.size)]
         root = base64.b64encode(old.root).decode()
         out = subprocess.run(
