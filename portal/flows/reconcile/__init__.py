@@ -110,7 +110,8 @@ def _list_storage(storage: Storage, tick: Progress) -> _Held:
         tick("partials", n)
     objects = {}
     for n, o in enumerate(storage.list_objects(), 1):
-        objects[o.key] = o
+        if not o.key.startswith(LOG):  # the custody log's own copy, write-once and locked
+            objects[o.key] = o
         tick("objects", n)
     return _Held(partials, objects)
 
@@ -168,8 +169,6 @@ def _object_orphans(
 ) -> list[Orphan]:
     found = []
     for key in suspects.loose_objects:
-        if key.startswith(LOG):
-            continue  # the custody log's own copy, write-once and locked
         reason = claims.object_reason(key)
         if reason is None:
             continue
