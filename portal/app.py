@@ -149,11 +149,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
-        # A crash between the last byte's commit and finalise, or in the receipt's follow-up,
-        # leaves work to finish.
-        finalise.finalise_pending(rt)
-        receipt.finish_receipts(rt)
-        rt.sign_checkpoint()
+        if rt.check_log():
+            # A crash between the last byte's commit and finalise, or in the receipt's
+            # follow-up, leaves work to finish.
+            finalise.finalise_pending(rt)
+            receipt.finish_receipts(rt)
+            rt.sign_checkpoint()
         rt.purge_rate_counters()
         tasks = _housekeeping(rt)
         yield

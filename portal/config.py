@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="Ed25519 key that signs checkpoints (mode 0600, never in the database); "
         "default DATA_DIR/keys/log.key.",
     )
+    log_retention: timedelta = Field(
+        timedelta(days=365 * 50),
+        description="How long the custody log's tiles and checkpoints in storage stay locked "
+        "against deletion (Object Lock on S3), from when each is written.",
+    )
     checkpoint_interval: timedelta = Field(
         timedelta(minutes=5),
         description="How often a checkpoint is signed when events arrived since the last "
@@ -185,6 +190,7 @@ class Settings(BaseSettings):
         "upload_lock_lease",
         "checkpoint_interval",
         "rate_limit_window",
+        "log_retention",
         mode="before",
     )
     @classmethod

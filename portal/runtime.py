@@ -23,6 +23,7 @@ from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import note, timestamp, tsa
 from portal.custody import service as custody
+from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
 from portal.evidence.service import close_idle_playbacks
@@ -47,6 +48,21 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     # One stamping run per process at a time: a crowd of finished uploads asks the TSA once.
     _stamping: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        # Every write session carries the guard, so custody.append refuses a rolled-back log.
+        self.sessions.configure(info={custody.GUARD: self.log_mirror})
+
+    @functools.cached_property
+    def log_mirror(self) -> Mirror:
+        """The log's copy in storage and its last signed checkpoint beside the key."""
+        return Mirror(
+            store=self.storage,
+            remembered=self.settings.resolved_log_key_file.with_suffix(".checkpoint"),
+            verifier=note.verifier_from_signer(self.log_signer),
+            retention=self.settings.log_retention,
+            clock=lambda: self.clock(),
+        )
 
     @functools.cached_property
     def readers(self) -> sessionmaker[Session]:
@@ -116,15 +132,29 @@ class Runtime:
     def log_verifier(self) -> str:
         return note.verifier_from_signer(self.log_signer)
 
+    def check_log(self) -> bool:
+        """On start: is the database's log the signed one (publishing what storage lacks)?
+        A refusal is logged and kept: appends answer 503 until `portal custody recover`."""
+        try:
+            with self.readers() as db:
+                self.log_mirror.catch_up(db)
+        except custody.LogRolledBack as exc:
+            log.error("custody log refused: %s", exc.message)
+            return False
+        return True
+
     def sign_checkpoint(self, *, force: bool = False) -> Checkpoint:
         with transaction(self.sessions) as db:
-            return custody.sign_checkpoint(
+            cp = custody.sign_checkpoint(
                 db,
                 signer=self.log_signer,
                 origin=self.settings.log_origin,
                 at=self.clock(),
                 force=force,
             )
+        with self.readers() as db:
+            publish_quietly(self.log_mirror, db, cp.note)
+        return cp
 
     def timestamp_checkpoints(self) -> int:
         """Send checkpoints still without an RFC 3161 token to the TSA, when one is set; how

@@ -34,6 +34,9 @@ def _export_commands() -> None:
 
     app.command("export")(export_command)
     app.command("verify-bundle")(verify_bundle_command)
+    from portal.cli.custody import recover_command
+
+    custody_cli.command("recover")(recover_command)
 
 
 _export_commands()
@@ -218,6 +221,7 @@ def custody_verify(
     from portal.flows.content_audit import audit_log_and_content
 
     rt = build_runtime(_settings(data_dir))
+    rt.check_log()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
     ) as bar:
@@ -238,6 +242,8 @@ def custody_verify(
                 check_content=content,
                 progress=progress,
             )
+    refused = rt.log_mirror.refused
+    report.check(refused is None, refused or "the log extends the last checkpoint signed")
     console.print(report.text(), markup=False, highlight=False)
     try:
         with transaction(rt.sessions) as db:

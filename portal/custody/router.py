@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from portal.custody import merkle, timestamp
+from portal.custody import merkle, tiles, timestamp
 from portal.custody import service as custody
 from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
 from portal.deps import Auditor, RuntimeDep
 from portal.errors import Invalid, NotFound, responses
+from portal.storage import ObjectMissing
 
 router = APIRouter(prefix="/api/v1/log", tags=["custody log"])
 MAX_ENTRIES = 1000
@@ -25,12 +26,47 @@ def b64(data: bytes) -> str:
 
 @router.get("/checkpoint", response_class=PlainTextResponse, responses=responses(404))
 def checkpoint(rt: RuntimeDep) -> PlainTextResponse:
-    """The newest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
-    with rt.sessions() as db:
-        latest = custody.latest_checkpoint(db)
-    if latest is None:
-        raise NotFound("no checkpoint has been signed yet")
-    return PlainTextResponse(latest.note, headers={"Cache-Control": "no-store"})
+    """The newest signed checkpoint (C2SP tlog-checkpoint in a signed note), as published
+    with its tiles; served even while the database's log is refused."""
+    last = rt.log_mirror.last_signed()
+    if last is not None:
+        text = last.note
+    else:
+        with rt.sessions() as db:
+            latest = custody.latest_checkpoint(db)
+        if latest is None:
+            raise NotFound("no checkpoint has been signed yet")
+        text = latest.note
+    return PlainTextResponse(text, headers={"Cache-Control": "public, max-age=5"})
+
+
+def _tile(rt: RuntimeDep, path: str) -> Response:
+    try:
+        tile = tiles.parse_tile_path(path)
+        data = rt.log_mirror.fetch(tile.path)
+    except (tiles.TileError, ObjectMissing):
+        raise NotFound(f"no tile {path}") from None
+    # A path's bytes never change; a partial tile may later give way to the full one.
+    cache = "max-age=31536000, immutable" if tile.width == tiles.WIDTH else "max-age=3600"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": "public, " + cache},
+    )
+
+
+@router.get("/tile/entries/{path:path}", dependencies=[Auditor], responses=responses(401, 403, 404))
+def entry_bundle(rt: RuntimeDep, path: str) -> Response:
+    """An entry bundle (C2SP tlog-tiles): the events themselves, which name evidence."""
+    return _tile(rt, "tile/entries/" + path)
+
+
+@router.get("/tile/{path:path}", responses=responses(404))
+def hash_tile(rt: RuntimeDep, path: str) -> Response:
+    """A hash tile (C2SP tlog-tiles, height 8): hashes only, public."""
+    if path.startswith("entries/"):
+        raise NotFound(f"no tile {path}")
+    return _tile(rt, "tile/" + path)
 
 
 @router.get("/public-key", response_class=PlainTextResponse)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,28 @@ from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry, LogHead, LogNode
 from portal.custody.offline import canonical_json
 from portal.errors import NotFound, PortalError
+
+
+class LogRolledBack(PortalError):
+    """The database's log is behind, or forks from, the last checkpoint signed."""
+
+    status, code = 503, "log_rolled_back"
+
+
+GUARD = "log_guard"
+"""Session.info key of the guard (portal.custody.mirror.Mirror) a running portal sets."""
+
+
+class Guard(Protocol):
+    refused: str | None
+
+    def check(self, db: Session) -> None:
+        """Raise LogRolledBack unless the database's log extends the last signed checkpoint."""
+
+
+def _guard(session: Session) -> Guard | None:
+    guard: Guard | None = session.info.get(GUARD)
+    return guard
 
 
 def rfc3339(at: datetime) -> str:
@@ -39,6 +61,9 @@ def append(
     at: datetime,
 ) -> LogEntry:
     """Append one event. Must run in the same transaction as the change it records."""
+    guard = _guard(session)
+    if guard is not None and guard.refused is not None:
+        guard.check(session)  # still refused raises; a recovered database goes on
     # The UPDATE takes the head row's write lock (PostgreSQL) or is already under the
     # database write lock (SQLite, BEGIN IMMEDIATE): appends are serialised, never racing.
     seq = (
@@ -127,6 +152,9 @@ def sign_checkpoint(
     size = int(
         db.execute(select(LogHead.size).where(LogHead.id == 1).with_for_update()).scalar_one()
     )
+    guard = _guard(db)
+    if guard is not None:
+        guard.check(db)  # against the checkpoint remembered outside the database
     last = latest_checkpoint(db)
     if last is not None and not force:
         tail = db.scalars(select(LogEntry.type).where(LogEntry.seq >= last.size)).all()

@@ -99,6 +99,14 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Store a small write-once object (derivatives)."""
 
+    def put_locked(self, key: str, data: bytes, until: datetime) -> None:
+        """Store a write-once object retained until `until` (the custody log's tiles and
+        checkpoints). An existing `key` is left as it is; compare it to know it agrees."""
+
+    def list_keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
+        """Keys of the objects under `prefix` (ending in `/`) sorting after `start_after`,
+        in ascending order."""
+
     def delete(self, key: str, *, bypass_governance: bool = False) -> None:
         """Remove an object; ObjectLocked while it is held or retained (see below)."""
 

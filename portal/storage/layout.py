@@ -10,6 +10,7 @@ import re
 
 ORIGINALS = "sha256/"
 DERIVED = "derived/"
+LOG = "log/"  # the custody log's tiles and checkpoints (portal.custody.mirror)
 _ORIGINAL = re.compile(r"sha256/([0-9a-f]{64})")
 
 

@@ -295,6 +295,22 @@ class LocalStorage:
                 raise
             _fsync_dir(path.parent)
 
+    def put_locked(self, key: str, data: bytes, until: datetime) -> None:
+        self.put(key, data)
+        self.set_retention(key, until)
+
+    def list_keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
+        folder = self.root.joinpath(*key_parts(prefix.rstrip("/")))
+        with _translated():
+            if not folder.is_dir():
+                return
+            keys = [
+                p.relative_to(self.root).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and not p.name.endswith(".tmp")
+            ]
+        yield from sorted(k for k in keys if k > start_after)
+
     def delete(self, key: str, *, bypass_governance: bool = False) -> None:
         lock = self._lock(key)
         if lock.get("legal_hold"):

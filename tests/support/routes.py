@@ -22,6 +22,7 @@ PUBLIC = {
     ("GET", "/api/v1/log/public-key"),
     ("GET", "/api/v1/log/proof/consistency"),
     ("GET", "/api/v1/log/timestamp/{size}"),
+    ("GET", "/api/v1/log/tile/{path:path}"),  # hash tiles; entry bundles are for auditors
     ("POST", "/api/v1/auth/login"),
     ("OPTIONS", "/api/v1/uploads"),
     ("OPTIONS", "/api/v1/uploads/{upload_id}"),

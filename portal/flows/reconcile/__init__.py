@@ -40,7 +40,7 @@ from portal.errors import PortalError
 from portal.flows.reconcile.claims import Claims, Recheck, Snapshot, Suspects, received
 from portal.flows.reconcile.report import Missing, Orphan, Report
 from portal.storage import ObjectLocked, Storage, StoredObject, StoredPartial
-from portal.storage.layout import DERIVED, original_sha256
+from portal.storage.layout import DERIVED, LOG, original_sha256
 from portal.uploads.models import UploadState
 
 Progress = Callable[[str, int], None]
@@ -110,7 +110,8 @@ def _list_storage(storage: Storage, tick: Progress) -> _Held:
         tick("partials", n)
     objects = {}
     for n, o in enumerate(storage.list_objects(), 1):
-        objects[o.key] = o
+        if not o.key.startswith(LOG):  # the custody log's own copy, write-once and locked
+            objects[o.key] = o
         tick("objects", n)
     return _Held(partials, objects)
 

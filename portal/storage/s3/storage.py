@@ -205,7 +205,34 @@ class S3Storage:
             if not (isinstance(exc.__cause__, ClientError) and http_status(exc.__cause__) == 412):
                 raise
 
+    def put_locked(self, key: str, data: bytes, until: datetime) -> None:
+        full = self._bucket.object_key(key)
+        if self._bucket.head(full) is not None:
+            return
+        lock: dict[str, Any] = {}
+        if self.object_lock_enabled():
+            # Locked in the same PUT: there is no moment when the object exists unlocked.
+            lock = {"ObjectLockMode": self.lock_mode, "ObjectLockRetainUntilDate": until}
+        try:
+            with translated(f"PUT {full}"):
+                self._s3.put_object(
+                    Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*", **lock
+                )
+        except StorageUnavailable as exc:
+            if not (isinstance(exc.__cause__, ClientError) and http_status(exc.__cause__) == 412):
+                raise
+
     # --- listing ------------------------------------------------------------------------
+
+    def list_keys(self, prefix: str, *, start_after: str = "") -> Iterator[str]:
+        after = {"StartAfter": self.prefix + start_after} if start_after else {}
+        with translated(f"list {self.prefix}{prefix}"):
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + prefix, **after
+            )
+            for page in pages:
+                for o in page.get("Contents", []):
+                    yield str(o["Key"]).removeprefix(self.prefix)
 
     def list_objects(self) -> Iterator[StoredObject]:
         """Current versions only: older versions of a key go with it (see `delete`)."""
