@@ -23,6 +23,7 @@ from portal.custody import service as custody
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
 from portal.evidence.service import close_idle_playbacks
+from portal.keys import recipient_key
 from portal.ratelimit import service as ratelimit
 from portal.retention import disposition
 from portal.retention import service as retention_svc
@@ -40,6 +41,11 @@ class Runtime:
     log_signer: str
     rate_limit_key: bytes
     clock: Callable[[], datetime] = utcnow
+
+    @functools.cached_property
+    def recipient_key(self) -> bytes:
+        """The key of one-time links' recipient commitments (portal.keys)."""
+        return recipient_key(self.settings.resolved_contact_key_file)
 
     @functools.cached_property
     def readers(self) -> sessionmaker[Session]:
@@ -74,7 +80,12 @@ class Runtime:
         In `db`'s transaction when given (the count then stands or falls with that work),
         else in one of its own."""
         s = self.settings
-        limit = {"submissions": s.rate_limit_submissions, "uploads": s.rate_limit_uploads}[bucket]
+        limit = {
+            "submissions": s.rate_limit_submissions,
+            "uploads": s.rate_limit_uploads,
+            "request_lookups": s.rate_limit_request_lookups,
+            "request_answers": s.rate_limit_request_answers,
+        }[bucket]
         if limit <= 0:
             return
         with (
