@@ -102,57 +102,61 @@ def list_requests(
         return [_out(request, rt, r, stats[r.id]) for r in reqs]
 
 
-@router.get("/requests/{request_id}", responses=responses(401, 403, 404))
+@router.get("/requests/{evidence_request_id}", responses=responses(401, 403, 404))
 def get_request(
-    request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+    evidence_request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> RequestOut:
     with rt.sessions() as db:
-        req = service.get(db, request_id=request_id)
+        req = service.get(db, request_id=evidence_request_id)
         return _out(request, rt, req, service.stats(db, request_ids=[req.id])[req.id])
 
 
-@router.patch("/requests/{request_id}", responses=responses(401, 403, 404, 409, 422))
+@router.patch("/requests/{evidence_request_id}", responses=responses(401, 403, 404, 409, 422))
 def edit_request(
-    request_id: str,
+    evidence_request_id: str,
     body: RequestText,
     request: Request,
     rt: RuntimeDep,
     user: StaffUser = CaseWorker,
 ) -> RequestOut:
     with transaction(rt.sessions) as db:
-        req = service.edit(db, user=user, request_id=request_id, body=body, now=rt.clock())
+        req = service.edit(db, user=user, request_id=evidence_request_id, body=body, now=rt.clock())
         return _out(request, rt, req)
 
 
-@router.post("/requests/{request_id}/close", responses=responses(401, 403, 404, 409))
+@router.post("/requests/{evidence_request_id}/close", responses=responses(401, 403, 404, 409))
 def close_request(
-    request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+    evidence_request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> RequestOut:
     with transaction(rt.sessions) as db:
         req = service.end(
-            db, user=user, request_id=request_id, state=RequestState.CLOSED, now=rt.clock()
+            db, user=user, request_id=evidence_request_id, state=RequestState.CLOSED, now=rt.clock()
         )
         return _out(request, rt, req)
 
 
-@router.post("/requests/{request_id}/revoke", responses=responses(401, 403, 404, 409))
+@router.post("/requests/{evidence_request_id}/revoke", responses=responses(401, 403, 404, 409))
 def revoke_request(
-    request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+    evidence_request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> RequestOut:
     with transaction(rt.sessions) as db:
         req = service.end(
-            db, user=user, request_id=request_id, state=RequestState.REVOKED, now=rt.clock()
+            db,
+            user=user,
+            request_id=evidence_request_id,
+            state=RequestState.REVOKED,
+            now=rt.clock(),
         )
         return _out(request, rt, req)
 
 
-@router.post("/requests/{request_id}/recipient", responses=responses(401, 403, 404))
+@router.post("/requests/{evidence_request_id}/recipient", responses=responses(401, 403, 404))
 def check_recipient(
-    request_id: str, body: RecipientCheck, rt: RuntimeDep, user: StaffUser = CaseWorker
+    evidence_request_id: str, body: RecipientCheck, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> dict[str, bool]:
     """Was this one-time link made for this name and phone? (The database cannot say who.)"""
     with rt.sessions() as db:
-        req = service.get(db, request_id=request_id)
+        req = service.get(db, request_id=evidence_request_id)
         ok = service.recipient_matches(
             req, key=rt.recipient_key, name=body.recipient_name, phone=body.recipient_phone
         )
@@ -167,17 +171,21 @@ _KINDS = {
 
 
 @router.get(
-    "/requests/{request_id}/{artifact}",
+    "/requests/{evidence_request_id}/{artifact}",
     responses={**responses(401, 403, 404), 200: {"content": {t: {} for t in _KINDS.values()}}},
     response_class=Response,
 )
 def artifact(
-    request_id: str, artifact: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+    evidence_request_id: str,
+    artifact: str,
+    request: Request,
+    rt: RuntimeDep,
+    user: StaffUser = CaseWorker,
 ) -> Response:
     """The QR code (`qr.png`, `qr.svg`) and the printable poster (`poster.pdf`)."""
     media = _KINDS.get(artifact)
     with rt.sessions() as db:
-        req = service.get(db, request_id=request_id)
+        req = service.get(db, request_id=evidence_request_id)
     # A one-time link gets no poster: it is for one person, not a wall.
     if media is None or (req.kind != RequestKind.PUBLIC and artifact == "poster.pdf"):
         raise NotFound("no such file")

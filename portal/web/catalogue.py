@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_requests import REQUESTS
+
 CATALOGUE: dict[str, dict[str, str]] = {
     # --- every page -------------------------------------------------------------------------------
     "site.name": {"es": "Portal de entrega de pruebas", "en": "Evidence submission portal"},
@@ -401,3 +403,5 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "log.none": {"es": "Aún no hay punto de control.", "en": "No checkpoint yet."},
     "log.size": {"es": "{size} entradas", "en": "{size} entries"},
 }
+# Larger feature groups keep their strings in a file of their own.
+CATALOGUE.update(REQUESTS)

@@ -109,6 +109,8 @@ def error_page(request: Request, exc: PortalError) -> HTMLResponse:
     t = Translator(language(request))
     if isinstance(exc, CsrfRefused):
         message = t("error.csrf")
+    elif f"error.{exc.code}" in i18n.CATALOGUE:  # refusals with words of their own
+        message = t(f"error.{exc.code}")
     elif exc.status == 404 and exc.code == "not_found":
         message = t("error.not_found")
     elif isinstance(exc, Invalid) or exc.status == 422:

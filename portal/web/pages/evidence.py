@@ -58,6 +58,7 @@ def queue(
     status: Annotated[str | None, Query(max_length=16)] = None,
     media_type: Annotated[str | None, Query(max_length=100)] = None,
     case: Annotated[str | None, Query(max_length=64)] = None,
+    request_id: Annotated[str | None, Query(max_length=32)] = None,
     received_from: Annotated[str | None, Query(max_length=20)] = None,
     received_to: Annotated[str | None, Query(max_length=20)] = None,
     sort: Annotated[str, Query(max_length=20)] = "-received_at",
@@ -67,7 +68,12 @@ def queue(
     if status not in (None, "new", "accepted", "declined"):
         raise Invalid("status must be new, accepted or declined", code="bad_status")
     filters = evidence.QueueFilter(
-        status, day(received_from), day(received_to, end=True), blank(case), blank(media_type)
+        status,
+        day(received_from),
+        day(received_to, end=True),
+        blank(case),
+        blank(media_type),
+        blank(request_id),
     )
     with transaction(rt.sessions) as db:
         items, total = evidence.queue(
@@ -79,6 +85,7 @@ def queue(
         "status": status or "",
         "media_type": blank(media_type) or "",
         "case": blank(case) or "",
+        "request_id": blank(request_id) or "",
         "received_from": blank(received_from) or "",
         "received_to": blank(received_to) or "",
         "sort": sort,
