@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 
 import segno
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from portal.clock import as_utc
 from portal.requests.models import EvidenceRequest
@@ -47,6 +45,10 @@ def _window(req: EvidenceRequest) -> str:
 
 def poster_pdf(req: EvidenceRequest, url: str) -> bytes:
     """One A4 page: the request in Spanish then English, the QR code, the address and code."""
+    # Imported here: fpdf2 and Pillow cost every instance memory; only a poster needs them.
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=False)
     pdf.add_page()
