@@ -12,9 +12,8 @@ from portal.errors import NotFound, responses
 from portal.requests import poster, service
 from portal.requests.models import EvidenceRequest, RequestKind, RequestState
 from portal.requests.schemas import (
-    IndividualCreate,
     PublicRequestOut,
-    RecipientCheck,
+    Recipient,
     RequestCreate,
     RequestOut,
     RequestStats,
@@ -62,33 +61,15 @@ def _message(url: str, req: EvidenceRequest) -> dict[str, str]:
 def create_request(
     body: RequestCreate, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> RequestOut:
+    """A public request; with `recipient`, a one-time link for that one person instead (their
+    name and phone kept only as a commitment, the answer carrying the text to send them)."""
     with transaction(rt.sessions) as db:
         req = service.create(
-            db, user=user, body=body, recipient=None, recipient_key=b"", now=rt.clock()
-        )
-        return _out(request, rt, req)
-
-
-@router.post("/requests/individual", status_code=201, responses=responses(401, 403, 422))
-def create_individual(
-    body: IndividualCreate, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
-) -> RequestOut:
-    """A one-time link for one person. Their name and phone are kept only as a commitment;
-    the answer carries the text to send them."""
-    fields = RequestCreate.model_validate(
-        body.model_dump(exclude={"recipient_name", "recipient_phone"})
-    )
-    with transaction(rt.sessions) as db:
-        req = service.create(
-            db,
-            user=user,
-            body=fields,
-            recipient=(body.recipient_name, body.recipient_phone),
-            recipient_key=rt.recipient_key,
-            now=rt.clock(),
+            db, user=user, body=body, recipient_key=rt.recipient_key, now=rt.clock()
         )
         out = _out(request, rt, req)
-    out.message = _message(out.url, req)
+    if req.kind == RequestKind.INDIVIDUAL:
+        out.message = _message(out.url, req)
     return out
 
 
@@ -152,51 +133,58 @@ def revoke_request(
 
 @router.post("/requests/{evidence_request_id}/recipient", responses=responses(401, 403, 404))
 def check_recipient(
-    evidence_request_id: str, body: RecipientCheck, rt: RuntimeDep, user: StaffUser = CaseWorker
+    evidence_request_id: str, body: Recipient, rt: RuntimeDep, user: StaffUser = CaseWorker
 ) -> dict[str, bool]:
     """Was this one-time link made for this name and phone? (The database cannot say who.)"""
     with rt.sessions() as db:
         req = service.get(db, request_id=evidence_request_id)
-        ok = service.recipient_matches(
-            req, key=rt.recipient_key, name=body.recipient_name, phone=body.recipient_phone
-        )
+        ok = service.recipient_matches(req, key=rt.recipient_key, name=body.name, phone=body.phone)
     return {"matches": ok}
 
 
-_KINDS = {
-    "qr.png": "image/png",
-    "qr.svg": "image/svg+xml",
-    "poster.pdf": "application/pdf",
-}
-
-
-@router.get(
-    "/requests/{evidence_request_id}/{artifact}",
-    responses={**responses(401, 403, 404), 200: {"content": {t: {} for t in _KINDS.values()}}},
-    response_class=Response,
-)
-def artifact(
-    evidence_request_id: str,
-    artifact: str,
-    request: Request,
-    rt: RuntimeDep,
-    user: StaffUser = CaseWorker,
-) -> Response:
-    """The QR code (`qr.png`, `qr.svg`) and the printable poster (`poster.pdf`)."""
-    media = _KINDS.get(artifact)
+def _artifact(
+    request: Request, rt: Runtime, evidence_request_id: str, kind: str
+) -> tuple[EvidenceRequest, str]:
     with rt.sessions() as db:
         req = service.get(db, request_id=evidence_request_id)
-    # A one-time link gets no poster: it is for one person, not a wall.
-    if media is None or (req.kind != RequestKind.PUBLIC and artifact == "poster.pdf"):
-        raise NotFound("no such file")
-    url = witness_url(request, rt, req.code)
-    if artifact == "qr.png":
-        data = poster.qr_png(url)
-    elif artifact == "qr.svg":
-        data = poster.qr_svg(url)
-    else:
-        data = poster.poster_pdf(req, url)
+    # A one-time link gets no QR code nor poster: it is for one person, not a wall.
+    if req.kind != RequestKind.PUBLIC:
+        raise NotFound(f"a one-time link has no {kind}")
+    return req, witness_url(request, rt, req.code)
+
+
+def _file(data: bytes, media: str) -> Response:
     return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
+
+
+_PNG = {200: {"content": {"image/png": {}}}, **responses(401, 403, 404)}
+_SVG = {200: {"content": {"image/svg+xml": {}}}, **responses(401, 403, 404)}
+_PDF = {200: {"content": {"application/pdf": {}}}, **responses(401, 403, 404)}
+
+
+@router.get("/requests/{evidence_request_id}/qr.png", responses=_PNG, response_class=Response)
+def qr_png(
+    evidence_request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+) -> Response:
+    _, url = _artifact(request, rt, evidence_request_id, "QR code")
+    return _file(poster.qr_png(url), "image/png")
+
+
+@router.get("/requests/{evidence_request_id}/qr.svg", responses=_SVG, response_class=Response)
+def qr_svg(
+    evidence_request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+) -> Response:
+    _, url = _artifact(request, rt, evidence_request_id, "QR code")
+    return _file(poster.qr_svg(url), "image/svg+xml")
+
+
+@router.get("/requests/{evidence_request_id}/poster.pdf", responses=_PDF, response_class=Response)
+def poster_pdf(
+    evidence_request_id: str, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
+) -> Response:
+    """A printable A4 poster in Spanish and English with the QR code."""
+    req, url = _artifact(request, rt, evidence_request_id, "poster")
+    return _file(poster.poster_pdf(req, url), "application/pdf")
 
 
 @router.get(

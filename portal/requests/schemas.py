@@ -30,20 +30,17 @@ class RequestText(Strict):
     expires_at: datetime
 
 
+class Recipient(Strict):
+    """The one person a one-time link is for: only committed to, never stored."""
+
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=3, max_length=50)
+
+
 class RequestCreate(RequestText):
     case_id: str = Field(min_length=1, max_length=32)
-
-
-class IndividualCreate(RequestCreate):
-    """A one-time link for one person: their name and phone are only committed to."""
-
-    recipient_name: str = Field(min_length=1, max_length=200)
-    recipient_phone: str = Field(min_length=3, max_length=50)
-
-
-class RecipientCheck(Strict):
-    recipient_name: str = Field(min_length=1, max_length=200)
-    recipient_phone: str = Field(min_length=3, max_length=50)
+    # Given: a one-time link for this person rather than a public request.
+    recipient: Recipient | None = None
 
 
 class RequestStats(BaseModel):

@@ -122,12 +122,12 @@ def create(
     *,
     user: StaffUser,
     body: RequestCreate,
-    recipient: tuple[str, str] | None,
     recipient_key: bytes,
     now: datetime,
 ) -> EvidenceRequest:
-    """Create and publish a request (a one-time one when `recipient` (name, phone) is given)."""
+    """Create and publish a request (a one-time link when the body names a recipient)."""
     _check(db, body, now=now, case_id=body.case_id)
+    recipient = body.recipient
     kind = RequestKind.INDIVIDUAL if recipient else RequestKind.PUBLIC
     req = EvidenceRequest(
         id=new_id(),
@@ -142,9 +142,8 @@ def create(
     _apply(req, body)
     if recipient:
         req.recipient_salt = secrets.token_hex(16)
-        name, phone = recipient
         req.recipient_commitment = commitment(
-            recipient_key, salt=req.recipient_salt, name=name, phone=phone
+            recipient_key, salt=req.recipient_salt, name=recipient.name, phone=recipient.phone
         )
     db.add(req)
     db.flush()

@@ -207,18 +207,11 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     ("POST", "/api/v1/holds/{hold_id}/release"): lambda w: {"json": {"reason": "order lifted"}},
     ("POST", "/api/v1/cases/{case_id}/close"): lambda w: {"json": {}},
     ("POST", "/api/v1/requests"): lambda w: {"json": request_body(w.ids["case_id"], utcnow())},
-    ("POST", "/api/v1/requests/individual"): lambda w: {
-        "json": {
-            **request_body(w.ids["case_id"], utcnow()),
-            "recipient_name": "Rosa",
-            "recipient_phone": "555 0101",
-        }
-    },
     ("PATCH", "/api/v1/requests/{evidence_request_id}"): lambda w: {
         "json": {k: v for k, v in request_body("", utcnow()).items() if k != "case_id"}
     },
     ("POST", "/api/v1/requests/{evidence_request_id}/recipient"): lambda w: {
-        "json": {"recipient_name": "Rosa", "recipient_phone": "555 0101"}
+        "json": {"name": "Rosa", "phone": "555 0101"}
     },
 }
 

@@ -186,9 +186,9 @@ def test_a_one_time_link_works_once_and_names_nobody(
     assert not any(req["code"] in e for e in log)
 
     check = f"/api/v1/requests/{req['id']}/recipient"
-    ok = {"recipient_name": "rosa  PÉREZ", "recipient_phone": "+52 (55) 1234-5678"}
+    ok = {"name": "rosa  PÉREZ", "phone": "+52 (55) 1234-5678"}
     assert client.post(check, json=ok, headers=inv).json() == {"matches": True}
-    wrong = {**ok, "recipient_phone": "+52 55 1234 5679"}
+    wrong = {**ok, "phone": "+52 55 1234 5679"}
     assert client.post(check, json=wrong, headers=inv).json() == {"matches": False}
 
     _witness(client, req["code"])
@@ -196,7 +196,6 @@ def test_a_one_time_link_works_once_and_names_nobody(
     again = _answer(client, req["code"])
     assert again.status_code == 410 and again.json()["error"] == "request_used"
     assert _state(client) == before
-    assert client.get(f"/api/v1/requests/{req['id']}/poster.pdf", headers=inv).status_code == 404
 
 
 def test_edits_are_logged_with_what_was_published(
@@ -236,6 +235,10 @@ def test_qr_codes_and_poster_carry_the_request_address(
     assert req["code"] in text and "voluntario" in text and "voluntary" in text
     assert len(page.images) == 1
     assert client.get(f"/api/v1/requests/{req['id']}/other.txt", headers=inv).status_code == 404
+    one_time = new_individual(client, inv, case_id, T0)
+    for name in ("qr.png", "qr.svg", "poster.pdf"):
+        r = client.get(f"/api/v1/requests/{one_time['id']}/{name}", headers=inv)
+        assert r.status_code == 404, name
 
 
 def test_one_request_past_its_limit_gets_429_and_changes_nothing(

@@ -485,9 +485,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         from portal.requests.schemas import RequestCreate
 
         body = RequestCreate.model_validate(request_body(case_id, rt.clock()))
-        req = requests.create(
-            db, user=owner, body=body, recipient=None, recipient_key=b"", now=rt.clock()
-        )
+        req = requests.create(db, user=owner, body=body, recipient_key=b"", now=rt.clock())
         req_id, code = req.id, req.code
     ids = {
         "evidence_id": evidence_id,

@@ -40,10 +40,9 @@ def new_individual(
 ) -> dict[str, Any]:
     body = {
         **request_body(case_id, now),
-        "recipient_name": "Rosa Pérez",
-        "recipient_phone": "+52 55 1234 5678",
+        "recipient": {"name": "Rosa Pérez", "phone": "+52 55 1234 5678"},
     }
-    r = client.post("/api/v1/requests/individual", json=body, headers=auth)
+    r = client.post("/api/v1/requests", json=body, headers=auth)
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
     return out
