@@ -98,7 +98,7 @@ def sample_event(i: int) -> tuple[EventType, str, str, dict[str, Any]]:
             EventType.SUBMISSION_CREATED,
             actor,
             sub,
-            {"with_contact": False, "request_code": None},
+            {"with_contact": False, "request": None},
         )
     upload = _hex(i // 5, "u")
     if kind == 2:

@@ -184,6 +184,18 @@ class Settings(BaseSettings):
         ge=0,
         description="tus uploads one client may create per window; 0 turns the limit off.",
     )
+    rate_limit_request_lookups: int = Field(
+        120,
+        ge=0,
+        description="Evidence-request pages and codes one client may look up per window "
+        "(guessing codes costs this); 0 turns the limit off.",
+    )
+    rate_limit_request_answers: int = Field(
+        1000,
+        ge=0,
+        description="Submissions one evidence request may receive per window from everyone "
+        "together (a poster's code spread to a flood); 0 turns the limit off.",
+    )
 
     @field_validator(
         "upload_expiry",

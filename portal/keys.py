@@ -64,6 +64,21 @@ def rate_limit_key(contact_key_file: Path) -> bytes:
     return hkdf.derive(material)
 
 
+def recipient_key(contact_key_file: Path) -> bytes:
+    """HMAC key for the commitments to a one-time link's recipient (name and phone).
+
+    Derived from the contact key like the rate-limit key: kept outside the database, so a copy
+    of the database alone cannot test guessed phone numbers against a commitment.
+    """
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    material = read_or_create_secret(contact_key_file, Fernet.generate_key())
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal recipients")
+    return hkdf.derive(material)
+
+
 def load_or_create_signer(path: Path, name: str) -> str:
     """Signer key for `name` kept in `path`, created (mode 0600) on first use.
 

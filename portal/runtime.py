@@ -27,6 +27,7 @@ from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
 from portal.evidence.service import close_idle_playbacks
+from portal.keys import recipient_key
 from portal.ratelimit import service as ratelimit
 from portal.retention import disposition
 from portal.retention import service as retention_svc
@@ -65,6 +66,11 @@ class Runtime:
         )
 
     @functools.cached_property
+    def recipient_key(self) -> bytes:
+        """The key of one-time links' recipient commitments (portal.keys)."""
+        return recipient_key(self.settings.resolved_contact_key_file)
+
+    @functools.cached_property
     def readers(self) -> sessionmaker[Session]:
         """Sessions for lookups that never write (see portal.db)."""
         return make_read_sessionmaker(self.engine)
@@ -101,7 +107,12 @@ class Runtime:
         In `db`'s transaction when given (the count then stands or falls with that work),
         else in one of its own."""
         s = self.settings
-        limit = {"submissions": s.rate_limit_submissions, "uploads": s.rate_limit_uploads}[bucket]
+        limit = {
+            "submissions": s.rate_limit_submissions,
+            "uploads": s.rate_limit_uploads,
+            "request_lookups": s.rate_limit_request_lookups,
+            "request_answers": s.rate_limit_request_answers,
+        }[bucket]
         if limit <= 0:
             return
         with (

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal.auth.models import StaffUser
 from portal.cases.models import Case, CaseLink, CaseState, Offense
 from portal.custody import service as custody
+from portal.custody.actors import SYSTEM
 from portal.custody.events import EventType
 from portal.errors import Conflict, NotFound
 from portal.evidence.models import Evidence
@@ -87,6 +88,24 @@ def link(
         subject=item.id,
         details={"case": case.id}
         | ({"consent_withdrawn_reason": withdrawn_reason} if withdrawn_reason else {}),
+        at=now,
+    )
+    db.flush()
+
+
+def link_for_request(
+    db: Session, *, case: Case, item: Evidence, request_id: str, now: datetime
+) -> None:
+    """The system links a file uploaded through an evidence request to the request's case."""
+    if db.get(CaseLink, (case.id, item.id)) is not None:
+        return
+    db.add(CaseLink(case_id=case.id, evidence_id=item.id, linked_at=now, linked_by=SYSTEM))
+    custody.append(
+        db,
+        type=EventType.EVIDENCE_LINKED,
+        actor=SYSTEM,
+        subject=item.id,
+        details={"case": case.id, "request": request_id},
         at=now,
     )
     db.flush()

@@ -114,3 +114,17 @@ class EventType(StrEnum):
     """The author withdrew their pending change request."""
     CHANGE_EXPIRED = "change.expired"
     """A change request stayed unconfirmed past CHANGE_REQUEST_TTL and lapsed unapplied."""
+    REQUEST_CREATED = "request.created"
+    """An investigator or supervisor created an evidence request (public, or a one-time link
+    for one person); details: kind, case, and for a public one its code. Never a recipient's
+    name or phone."""
+    REQUEST_PUBLISHED = "request.published"
+    """A request's text went public; details carry the SHA-256 of exactly what is shown."""
+    REQUEST_EDITED = "request.edited"
+    """A request's published text changed; details: the SHA-256 before and after."""
+    REQUEST_CLOSED = "request.closed"
+    """A request stopped taking new submissions (uploads already started may finish)."""
+    REQUEST_REVOKED = "request.revoked"
+    """A request was withdrawn (e.g. a one-time link given to the wrong person)."""
+    REQUEST_ANSWERED = "request.answered"
+    """A witness opened a submission through a request; the submission is bound to it."""

@@ -67,11 +67,12 @@ def queue(
     received_to: datetime | None = None,
     case: str | None = None,
     media_type: Annotated[str | None, Query(max_length=100)] = None,
+    request_id: Annotated[str | None, Query(max_length=32)] = None,
     sort: str = "-received_at",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EvidencePage:
-    filters = service.QueueFilter(status, received_from, received_to, case, media_type)
+    filters = service.QueueFilter(status, received_from, received_to, case, media_type, request_id)
     with transaction(rt.sessions) as db:
         items, total = service.queue(
             db,

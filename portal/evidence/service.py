@@ -43,6 +43,7 @@ class QueueFilter:
     case_id: str | None = None
     media_type: str | None = None
     text: str | None = None  # words in the file name or the incident's place or description
+    request_id: str | None = None  # what arrived through one evidence request
 
 
 def get(db: Session, *, evidence_id: str) -> Evidence:
@@ -115,6 +116,10 @@ def queue(
     if filters.case_id:
         query = query.join(CaseLink, CaseLink.evidence_id == Evidence.id).where(
             CaseLink.case_id == filters.case_id
+        )
+    if filters.request_id:
+        query = query.join(Submission, Submission.id == Evidence.submission_id).where(
+            Submission.request_id == filters.request_id
         )
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}", code="bad_sort")

@@ -13,7 +13,7 @@ from portal.db import transaction
 from portal.errors import UnsupportedMediaType
 from portal.evidence import service as evidence
 from portal.evidence.models import Evidence
-from portal.flows import receipt
+from portal.flows import receipt, requests
 from portal.runtime import Runtime
 from portal.uploads import completion
 from portal.uploads import service as uploads
@@ -51,6 +51,7 @@ def _finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
             now=now,
         )
         upload.evidence_id = item.id
+        requests.link_received(db, item=item, now=now)
     receipt.after_receipt(rt, item.id)
     return item
 

@@ -26,11 +26,14 @@ from portal.db import rowcount
 from portal.errors import RateLimited
 from portal.ratelimit.models import RateCounter
 
-Bucket = Literal["submissions", "uploads"]
+Bucket = Literal["submissions", "uploads", "request_lookups", "request_answers"]
 
 WHAT: dict[Bucket, str] = {
     "submissions": "submissions opened",
     "uploads": "uploads created",
+    "request_lookups": "request codes looked up",
+    # Counted per request, not per client: a flood aimed at one poster's code.
+    "request_answers": "submissions for this request",
 }
 
 
@@ -97,8 +100,9 @@ def hit(
     if db.execute(stmt).first() is None:
         retry_after = max(1, math.ceil(end - stamp))
         metrics.RATE_LIMITED.labels(str(bucket)).inc()
+        where = "" if bucket == "request_answers" else " from this network"
         raise RateLimited(
-            f"too many {WHAT[bucket]} from this network; try again in {retry_after} seconds",
+            f"too many {WHAT[bucket]}{where}; try again in {retry_after} seconds",
             retry_after=retry_after,
         )
 

@@ -26,7 +26,8 @@ class Submission(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=SubmissionState.OPEN)
     language: Mapped[str] = mapped_column(String(2))
-    request_code: Mapped[str | None] = mapped_column(String(64))
+    # The evidence request the witness answered, if any (checked, not free text).
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("evidence_requests.id"), index=True)
     incident_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     incident_place: Mapped[str | None] = mapped_column(Text)
     incident_description: Mapped[str | None] = mapped_column(Text)

@@ -10,6 +10,7 @@ from portal.auth.witness import new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.errors import responses
+from portal.flows import requests as request_flows
 from portal.flows import withdrawal
 from portal.retention import service as retention
 from portal.submissions import consent as consent_docs
@@ -39,7 +40,7 @@ def get_consent() -> ConsentOut:
     "/submissions",
     status_code=201,
     dependencies=[rate_limited("submissions")],
-    responses=responses(429),
+    responses=responses(404, 410, 429),
 )
 async def create_submission(
     payload: SubmissionCreate, request: Request, rt: RuntimeDep
@@ -48,8 +49,8 @@ async def create_submission(
 
     def create() -> str:
         with transaction(rt.sessions) as db:
-            sub = service.create(
-                db, payload=payload, token=token, cipher=rt.contact_cipher, now=rt.clock()
+            sub = request_flows.open_submission(
+                rt, db, payload=payload, token=token, cipher=rt.contact_cipher, now=rt.clock()
             )
             return sub.id
 

@@ -32,7 +32,8 @@ class SubmissionCreate(Strict):
     consent: ConsentGiven
     incident: Incident | None = None
     contact: Contact | None = None
-    request_code: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # The code of the evidence request answered (a poster's or a one-time link's).
+    request_code: str | None = Field(None, max_length=32, pattern=r"^[A-Za-z0-9 -]+$")
 
 
 class SubmissionCreated(BaseModel):

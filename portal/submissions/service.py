@@ -41,14 +41,20 @@ def check_consent(payload: SubmissionCreate) -> consent_docs.ConsentDocument:
     return doc
 
 
-def create(
-    db: Session, *, payload: SubmissionCreate, token: str, cipher: Fernet, now: datetime
-) -> Submission:
-    """Record consent, then the submission, each with its custody event, in one transaction."""
-    doc = check_consent(payload)
-    contact = None
+def _sealed_contact(payload: SubmissionCreate, cipher: Fernet) -> bytes | None:
     if payload.contact and payload.contact.model_dump(exclude_none=True):
-        contact = cipher.encrypt(json.dumps(payload.contact.model_dump(mode="json")).encode())
+        return cipher.encrypt(json.dumps(payload.contact.model_dump(mode="json")).encode())
+    return None
+
+
+def create(
+    db: Session, *, payload: SubmissionCreate, token: str, cipher: Fernet, now: datetime,
+    request_id: str | None = None,
+) -> Submission:  # fmt: skip
+    """Record consent, then the submission, each with its custody event, in one transaction
+    (`request_id`: the evidence request it answers, checked by flows/requests.py)."""
+    doc = check_consent(payload)
+    contact = _sealed_contact(payload, cipher)
     incident = payload.incident
     sub = Submission(
         id=new_id(),
@@ -56,7 +62,7 @@ def create(
         token_hash=token_hash(token),
         status="open",
         language=payload.consent.language,
-        request_code=payload.request_code,
+        request_id=request_id,
         incident_occurred_at=incident.occurred_at if incident else None,
         incident_place=incident.place if incident else None,
         incident_description=incident.description if incident else None,
@@ -95,7 +101,7 @@ def create(
         actor=actor,
         subject=sub.id,
         # Only what is not identifying: whether contact was given, never the contact itself.
-        details={"with_contact": contact is not None, "request_code": sub.request_code},
+        details={"with_contact": contact is not None, "request": request_id},
         at=now,
     )
     return sub

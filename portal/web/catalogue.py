@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_requests import REQUESTS
 from portal.web.catalogue_staff import STAFF
 
 CATALOGUE: dict[str, dict[str, str]] = {
@@ -492,3 +493,5 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "log.size": {"es": "{size} entradas", "en": "{size} entries"},
 }
 CATALOGUE.update(STAFF)
+# Larger feature groups keep their strings in a file of their own.
+CATALOGUE.update(REQUESTS)

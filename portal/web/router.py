@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portal.errors import NotFound
@@ -20,6 +21,7 @@ from portal.web.pages import (  # noqa: F401
     changes,
     evidence,
     log,
+    requests,
     retention,
     staff_session,
     users,
@@ -80,5 +82,15 @@ root_router = APIRouter(include_in_schema=False)
 @root_router.get("/")
 def root() -> Response:
     response = RedirectResponse("/web/", status_code=307)
+    add_headers(response)
+    return response
+
+
+@root_router.get("/r/{code}")
+def request_short(code: str, request: Request) -> Response:
+    """The short address on posters and in QR codes: the request's page under /web."""
+    # Any code: the page says, in the witness's language, when it leads nowhere.
+    query = f"?{request.url.query}" if request.url.query else ""
+    response = RedirectResponse(f"/web/r/{quote(code[:40], safe='')}{query}", status_code=307)
     add_headers(response)
     return response

@@ -21,10 +21,12 @@ from portal.app import create_app
 from portal.auth.models import StaffUser
 from portal.auth.permissions import MATRIX, Permission
 from portal.auth.service import add_user, open_session
+from portal.clock import utcnow
 from portal.db import transaction
 from portal.deps import get_staff, get_witness
 from tests.support import REPO
 from tests.support.api import CONSENT, PASSWORD, new_submission
+from tests.support.requests import request_body
 from tests.support.routes import PUBLIC, Endpoint, api_routes, calls, guard_of
 from tests.support.uploads import TUS, b64, create_upload, upload
 
@@ -127,6 +129,15 @@ def world(client: TestClient, video: Path) -> World:
     )
     assert made.status_code == 201, made.text
     world.ids["case_id"] = made.json()["id"]
+    asked = client.post(
+        "/api/v1/requests",
+        json=request_body(world.ids["case_id"], rt.clock()),
+        headers=world.headers("investigator"),
+    )
+    assert asked.status_code == 201, asked.text
+    world.ids["evidence_request_id"] = asked.json()["id"]
+    world.ids["code"] = asked.json()["code"]
+    world.ids["artifact"] = "qr.png"
     world.ids["category"] = "unreviewed"
     world.ids["size"] = "1"
     world.ids["path"] = "000"  # a log tile or entry bundle
@@ -196,6 +207,13 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     },
     ("POST", "/api/v1/holds/{hold_id}/release"): lambda w: {"json": {"reason": "order lifted"}},
     ("POST", "/api/v1/cases/{case_id}/close"): lambda w: {"json": {}},
+    ("POST", "/api/v1/requests"): lambda w: {"json": request_body(w.ids["case_id"], utcnow())},
+    ("PATCH", "/api/v1/requests/{evidence_request_id}"): lambda w: {
+        "json": {k: v for k, v in request_body("", utcnow()).items() if k != "case_id"}
+    },
+    ("POST", "/api/v1/requests/{evidence_request_id}/recipient"): lambda w: {
+        "json": {"name": "Rosa", "phone": "555 0101"}
+    },
 }
 
 

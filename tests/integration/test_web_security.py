@@ -28,6 +28,7 @@ from portal.web import router as web_router  # the module
 from portal.web.access import web_staff
 from portal.web.security import CSP
 from tests.support.api import PASSWORD, runtime
+from tests.support.requests import request_body
 from tests.support.web import csrf_of, received, web_app
 
 HTTPS = "https://testserver"
@@ -454,6 +455,7 @@ PUBLIC_WEB = {
     ("POST", "/web/withdraw"),
     ("GET", "/web/static/{path:path}"),
     ("GET", "/web/about/log"),  # what the custody log and timestamps prove, for witnesses
+    ("GET", "/web/r/{code}"),
     ("GET", "/web/staff/login"),
     ("POST", "/web/staff/login"),
     ("POST", "/web/staff/logout"),
@@ -492,11 +494,21 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         )
         assert lowered.request is not None
         request_id = lowered.request.id
+    with transaction(rt.sessions) as db:
+        from portal.requests import service as requests
+        from portal.requests.schemas import RequestCreate
+
+        body = RequestCreate.model_validate(request_body(case_id, rt.clock()))
+        req = requests.create(db, user=owner, body=body, recipient_key=b"", now=rt.clock())
+        req_id, code = req.id, req.code
     ids = {
         "evidence_id": evidence_id,
         "case_id": case_id,
         "hold_id": hold_id,
         "request_id": request_id,
+        "evidence_request_id": req_id,
+        "artifact": "qr.png",
+        "code": code,
     }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},

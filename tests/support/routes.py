@@ -26,6 +26,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("OPTIONS", "/api/v1/uploads"),
     ("OPTIONS", "/api/v1/uploads/{upload_id}"),
+    ("GET", "/api/v1/public/requests/{code}"),
 }
 
 

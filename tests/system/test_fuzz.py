@@ -39,8 +39,10 @@ from schemathesis.specs.openapi.checks import (
 
 from portal.app import create_app
 from portal.auth.permissions import MATRIX
+from portal.clock import utcnow
 from portal.config import Settings
 from tests.support.api import CONSENT, PASSWORD
+from tests.support.requests import request_body
 from tests.support.servers import Server
 from tests.support.uploads import OCTET, TUS, b64, create_upload, patch, upload
 
@@ -192,6 +194,9 @@ def seed(server: Server, role: str, video: Path) -> World:
         assert r.status_code == 201, r.text
         hold_id = r.json()["id"]
         policies = c.get("/api/v1/retention/policies", headers=staff["supervisor"]).json()
+        r = c.post("/api/v1/requests", json=request_body(case_id, utcnow()), headers=inv)
+        assert r.status_code == 201, r.text
+        evidence_request = r.json()
 
     world.ids = {
         "submission_id": [sub_id],
@@ -201,6 +206,9 @@ def seed(server: Server, role: str, video: Path) -> World:
         "hold_id": [hold_id],
         "request_id": [request_id],
         "category": [p["category"] for p in policies],
+        "evidence_request_id": [evidence_request["id"]],
+        "code": [evidence_request["code"]],
+        "artifact": ["qr.png", "qr.svg", "poster.pdf"],
         # Never the account under test: disabling it would end the run's credentials.
         "user_id": [uid for r, uid in user_ids.items() if r != role],
     }
@@ -233,7 +241,12 @@ def world(
     # `server` fixture, kept for all of the role's operations so the run stays short.
     role = str(request.param)
     # Rate limits off: hundreds of submissions and uploads from one address are the point.
-    env = {"PORTAL_RATE_LIMIT_SUBMISSIONS": "0", "PORTAL_RATE_LIMIT_UPLOADS": "0"}
+    env = {
+        "PORTAL_RATE_LIMIT_SUBMISSIONS": "0",
+        "PORTAL_RATE_LIMIT_UPLOADS": "0",
+        "PORTAL_RATE_LIMIT_REQUEST_LOOKUPS": "0",
+        "PORTAL_RATE_LIMIT_REQUEST_ANSWERS": "0",
+    }
     server = Server(tmp_path_factory.mktemp(f"fuzz-{role}") / "data", env=env).start()
     try:
         CURRENT["world"] = seed(server, role, video)

@@ -39,7 +39,7 @@ from portal.web.routing import router
 
 PER_PAGE = 50
 # The queue's filters, kept in the pager's links.
-FILTERS = ("q", "status", "media_type", "case", "received_from", "received_to")
+FILTERS = ("q", "status", "media_type", "case", "request_id", "received_from", "received_to")
 
 
 def evidence_done(evidence_id: str) -> RedirectResponse:
@@ -77,6 +77,7 @@ def queue(
     status: Annotated[str | None, Query(max_length=16)] = None,
     media_type: Annotated[str | None, Query(max_length=100)] = None,
     case: Annotated[str | None, Query(max_length=64)] = None,
+    request_id: Annotated[str | None, Query(max_length=32)] = None,
     received_from: Annotated[str | None, Query(max_length=20)] = None,
     received_to: Annotated[str | None, Query(max_length=20)] = None,
     sort: Annotated[str, Query(max_length=20)] = "-received_at",
@@ -95,6 +96,7 @@ def queue(
         blank(case),
         blank(media_type),
         blank(q),
+        blank(request_id),
     )
     with transaction(rt.sessions) as db:
         items, total = evidence.queue(

@@ -20,9 +20,9 @@ from portal.auth.witness import new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, client_host
 from portal.errors import Invalid, NotFound, RateLimited
+from portal.flows import requests as request_flows
 from portal.runtime import Runtime
 from portal.submissions import consent as consent_docs
-from portal.submissions import service as submissions
 from portal.submissions.schemas import SubmissionCreate
 from portal.web.i18n import Translator
 from portal.web.rendering import language, render
@@ -38,7 +38,7 @@ def code_of(submission_id: str, token: str) -> str:
     return f"{submission_id}.{token}"
 
 
-def _consent_context(lang: str) -> dict[str, Any]:
+def consent_context(lang: str) -> dict[str, Any]:
     doc = consent_docs.current()
     return {
         "consent_version": doc.version,
@@ -64,7 +64,7 @@ def consent_page(request: Request) -> HTMLResponse:
         errors=[],
         values={},
         chosen=[],
-        **_consent_context(lang),
+        **consent_context(lang),
     )
 
 
@@ -102,6 +102,8 @@ def _submission_of(
 ) -> SubmissionCreate | None:
     """The API's request body from the form's fields; None (with `errors`) if it has none."""
     payload: dict[str, Any] = {"consent": consent}
+    if values.get("request_code", "").strip():
+        payload["request_code"] = values["request_code"].strip()
     try:
         when = _occurred_at(values["occurred_at"], tz_offset)
     except ValueError:
@@ -135,8 +137,8 @@ def _create(rt: Runtime, client: str | None, model: SubmissionCreate, token: str
         # The API's per-client limit, counted in the same transaction: a form sent back
         # for correction costs nothing. When refused, the form returns as filled in.
         rt.count_request("submissions", client, db=db)
-        sub = submissions.create(
-            db, payload=model, token=token, cipher=rt.contact_cipher, now=rt.clock()
+        sub = request_flows.open_submission(
+            rt, db, payload=model, token=token, cipher=rt.contact_cipher, now=rt.clock()
         )
         return sub.id
 
@@ -157,7 +159,7 @@ def _consent_again(
         errors=list(dict.fromkeys(errors)),
         values=values,
         chosen=chosen,
-        **_consent_context(lang),
+        **consent_context(lang),
     )
     response.headers.update(limited.headers if limited else {})
     return response
@@ -176,6 +178,7 @@ async def create_submission(
     contact_name: Annotated[str, Form(max_length=400)] = "",
     contact_phone: Annotated[str, Form(max_length=100)] = "",
     contact_email: Annotated[str, Form(max_length=400)] = "",
+    request_code: Annotated[str, Form(max_length=40)] = "",
 ) -> HTMLResponse:
     lang = language(request)
     values = {
@@ -185,6 +188,7 @@ async def create_submission(
         "contact_name": contact_name,
         "contact_phone": contact_phone,
         "contact_email": contact_email,
+        "request_code": request_code,
     }
     t = Translator(lang)
     errors: list[str] = []
