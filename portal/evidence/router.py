@@ -72,7 +72,14 @@ def queue(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EvidencePage:
-    filters = service.QueueFilter(status, received_from, received_to, case, media_type, request_id)
+    filters = service.QueueFilter(
+        status=status,
+        received_from=received_from,
+        received_to=received_to,
+        case_id=case,
+        media_type=media_type,
+        request_id=request_id,
+    )
     with transaction(rt.sessions) as db:
         items, total = service.queue(
             db,

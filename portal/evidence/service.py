@@ -35,7 +35,7 @@ SORTS: dict[str, ColumnElement[Any]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # many optional fields of one type: by name only
 class QueueFilter:
     status: str | None = None
     received_from: datetime | None = None

@@ -90,13 +90,13 @@ def queue(
         raise Invalid("status must be new, accepted or declined", code="bad_status")
     zone = ZoneInfo(rt.settings.time_zone)
     filters = evidence.QueueFilter(
-        status,
-        day(received_from, zone=zone),
-        day(received_to, end=True, zone=zone),
-        blank(case),
-        blank(media_type),
-        blank(q),
-        blank(request_id),
+        status=status,
+        received_from=day(received_from, zone=zone),
+        received_to=day(received_to, end=True, zone=zone),
+        case_id=blank(case),
+        media_type=blank(media_type),
+        text=blank(q),
+        request_id=blank(request_id),
     )
     with transaction(rt.sessions) as db:
         items, total = evidence.queue(
