@@ -121,6 +121,46 @@ class Settings(BaseSettings):
         "items, and the end of expired unfinished uploads (their partials deleted, "
         "`upload.terminated` logged).",
     )
+    media_timeout: timedelta = Field(
+        timedelta(seconds=120),
+        description="Wall-clock time the media parser (metadata and poster, in a child "
+        "process) may take for one file (seconds, or ISO 8601); a file that overruns is "
+        "marked unreadable.",
+    )
+    media_memory_limit: int = Field(
+        1024**3,
+        gt=0,
+        description="Address space of the media parser's child process in bytes (RLIMIT_AS).",
+    )
+    media_cpu_limit: int = Field(
+        60, gt=0, description="CPU seconds the media parser's child process may use (RLIMIT_CPU)."
+    )
+    media_output_limit: int = Field(
+        64 * 1024**2,
+        gt=0,
+        description="Largest file the media parser's child process may write, in bytes "
+        "(RLIMIT_FSIZE; its poster).",
+    )
+    media_max_pixels: int = Field(
+        50_000_000,
+        gt=0,
+        description="Largest picture (width x height) the media parser decodes; checked on "
+        "the headers, before decoding. A larger file is marked unreadable.",
+    )
+    media_max_streams: int = Field(
+        32, gt=0, description="Most streams a file may declare before the parser decodes it."
+    )
+    media_max_duration: timedelta = Field(
+        timedelta(hours=24),
+        description="Longest duration a file may declare before the parser decodes it "
+        "(seconds, or ISO 8601).",
+    )
+    media_max_attempts: int = Field(
+        3,
+        gt=0,
+        description="Runs of the media parser begun for one file that never finished (the "
+        "server stopped mid-run) before it is marked unreadable instead of tried again.",
+    )
     access_log: bool = Field(
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",
@@ -152,6 +192,8 @@ class Settings(BaseSettings):
         "upload_lock_lease",
         "checkpoint_interval",
         "rate_limit_window",
+        "media_timeout",
+        "media_max_duration",
         mode="before",
     )
     @classmethod

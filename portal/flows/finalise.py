@@ -18,8 +18,11 @@ from portal.uploads import completion
 from portal.uploads import service as uploads
 
 
-def finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
-    """Turn a complete upload into evidence; None when there is nothing (more) to do."""
+def finalise(rt: Runtime, *, upload_id: str, derive: bool = True) -> Evidence | None:
+    """Turn a complete upload into evidence; None when there is nothing (more) to do.
+
+    Without `derive` the media work is left to the caller (`receipt.derive_media`, after it
+    has answered) or to the sweep."""
     done = completion.move_home(rt.upload_deps, upload_id=upload_id)
     if done is None:
         return None
@@ -42,7 +45,7 @@ def finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
             now=now,
         )
         upload.evidence_id = item.id
-    receipt.after_receipt(rt, item.id)
+    receipt.after_receipt(rt, item.id, derive=derive)
     return item
 
 
@@ -59,6 +62,8 @@ def finalise_pending(rt: Runtime) -> int:
 
 
 def sweep_uploads(rt: Runtime) -> int:
-    """Finish uploads whose finalise was cut short; end the expired ones."""
+    """Finish uploads whose finalise was cut short, and media work left undone; end the
+    expired uploads."""
     finalise_pending(rt)
+    receipt.finish_media(rt)
     return uploads.expire_stale(rt.upload_deps)
