@@ -128,13 +128,12 @@ def _record(
     if outcome.info is not None:
         info: dict[str, Any] = outcome.info
         details["metadata"] = True
-    elif outcome.unreadable is not None:
-        info = {"error": outcome.unreadable, "unreadable": True}
-        details["metadata"] = "unreadable"
-        details["reason"] = outcome.unreadable
     else:
-        info = {"error": outcome.error or "not media"}
-        details["metadata"] = False
+        # Not media, or a parser that died, overran or met a limit: said once, never retried.
+        reason = outcome.unreadable or outcome.error or "not media"
+        info = {"error": reason, "unreadable": True}
+        details["metadata"] = "unreadable"
+        details["reason"] = reason
     if thumb and thumb_key:
         details["thumbnail"] = {"key": thumb_key, "sha256": hashlib.sha256(thumb).hexdigest()}
     with transaction(sessions) as db:
