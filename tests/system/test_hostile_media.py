@@ -160,9 +160,9 @@ def test_a_parser_that_hangs_is_cut_off_and_never_retried(tmp_path: Path) -> Non
             server.start()
             server.stop()
         with db_of() as db:
-            item = db.get(Evidence, stranded)
-            assert item is not None and item.media_attempts == 4
-            assert item.media_info == {
+            again = db.get(Evidence, stranded)
+            assert again is not None and again.media_attempts == 4
+            assert again.media_info == {
                 "error": "no run finished in 3 attempts",
                 "unreadable": True,
             }
