@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import sys
 import warnings
 from typing import Any, BinaryIO
@@ -92,8 +93,19 @@ def inspect(fileobj: BinaryIO, limits: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _die_with_parent() -> None:
+    """A server killed mid-run takes its parser with it (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the line above
+        raise SystemExit(1)
+
+
 def main(argv: list[str]) -> int:
     limits = json.loads(argv[0])
+    _die_with_parent()
     _limit(limits["memory_bytes"], limits["cpu_seconds"], limits["output_bytes"])
     with os.fdopen(0, "rb", closefd=False) as fileobj:
         result = inspect(fileobj, limits)
