@@ -12,14 +12,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import null, select, update
 
+from portal.auth.service import add_user
 from portal.custody.models import LogEntry
+from portal.db import transaction
 from portal.evidence.models import Evidence
 from portal.flows import receipt
 from portal.runtime import Runtime
 from portal.uploads.models import Upload
-from tests.support.api import runtime
+from tests.support.api import PASSWORD, runtime
 from tests.support.hostile_media import jpeg_claiming
 from tests.support.uploads import upload
+from tests.support.web import csrf_of
 
 pytestmark = pytest.mark.both_backends
 
@@ -83,6 +86,22 @@ def test_hostile_media_is_recorded_unreadable(
     assert details["metadata"] == "unreadable" and details["reason"] == item.media_info["error"]
     # S3: the child parses a private copy (it has no credentials); local: the file in place.
     assert details["bytes_read"] in (0, len(data))
+
+
+def test_the_staff_page_says_unreadable_in_both_languages(
+    client: TestClient, witness: tuple[str, dict[str, str]]
+) -> None:
+    rt = runtime(client)
+    item = received(rt, upload(client, witness[1], jpeg_claiming(65000, 65000), name="big.jpg"))
+    with transaction(rt.sessions) as db:
+        add_user(db, name="ines", role="investigator", password=PASSWORD, now=rt.clock())
+    web = TestClient(client.app, base_url="https://testserver")
+    login = {"csrf": csrf_of(web, "/web/staff/login"), "username": "ines", "password": PASSWORD}
+    assert web.post("/web/staff/login", data=login, follow_redirects=False).status_code == 303
+    spanish = web.get(f"/web/staff/evidence/{item.id}").text
+    assert "Ilegible: no se pudieron leer" in spanish and "over the media limits" in spanish
+    english = web.get(f"/web/staff/evidence/{item.id}?lang=en").text
+    assert "Unreadable: no metadata or poster" in english
 
 
 def test_a_run_in_progress_elsewhere_is_left_alone_until_it_is_stale(
