@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     )
     media_timeout: timedelta = Field(
         timedelta(seconds=120),
+        gt=timedelta(0),
         description="Wall-clock time the media parser (metadata and poster, in a child "
         "process) may take for one file (seconds, or ISO 8601); a file that overruns is "
         "marked unreadable.",
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
     )
     media_max_duration: timedelta = Field(
         timedelta(hours=24),
+        gt=timedelta(0),
         description="Longest duration a file may declare before the parser decodes it "
         "(seconds, or ISO 8601).",
     )
