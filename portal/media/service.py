@@ -54,8 +54,14 @@ def derive(
     if attempts > max_attempts:
         outcome, read = Outcome(unreadable=f"no run finished in {max_attempts} attempts"), 0
     else:
-        with _source(storage, key) as (source, read):
-            outcome = run(source, limits)
+        try:
+            with _source(storage, key) as (source, read):
+                outcome = run(source, limits)
+        except BaseException:
+            # Storage failed (run never raises for bad media): not the file's fault, so the
+            # attempt does not count against it; the sweep tries again.
+            _release(sessions, evidence_id)
+            raise
     thumb_key = thumb = None
     if outcome.poster:
         thumb_key, thumb = _store_poster(storage, sha256, outcome.poster)
@@ -94,6 +100,16 @@ def _claim(
         item = db.get(Evidence, evidence_id)
         assert item is not None
         return item.storage_key, item.sha256, item.media_attempts
+
+
+def _release(sessions: sessionmaker[Session], evidence_id: str) -> None:
+    with transaction(sessions) as db:
+        db.execute(
+            update(Evidence)
+            .where(Evidence.id == evidence_id, Evidence.media_info.is_(None))
+            .values(media_attempts=Evidence.media_attempts - 1, media_started_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @contextmanager

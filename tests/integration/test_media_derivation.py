@@ -18,6 +18,7 @@ from portal.db import transaction
 from portal.evidence.models import Evidence
 from portal.flows import receipt
 from portal.runtime import Runtime
+from portal.storage import StorageUnavailable
 from portal.uploads.models import Upload
 from tests.support.api import PASSWORD, runtime
 from tests.support.hostile_media import jpeg_claiming
@@ -150,3 +151,37 @@ def item_url(rt: Runtime, evidence_id: str) -> str:
     with rt.sessions() as db:
         upload_id = db.scalar(select(Upload.id).where(Upload.evidence_id == evidence_id))
     return f"/api/v1/uploads/{upload_id}"
+
+
+class Unreachable:
+    """The portal's storage, except that reading an object fails, as during an outage."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Any:
+        raise StorageUnavailable("backend went away")
+
+
+def test_a_storage_outage_does_not_count_against_the_file(
+    client: TestClient, witness: tuple[str, dict[str, str]], video: Path
+) -> None:
+    rt = runtime(client)
+    item = received(rt, upload(client, witness[1], video.read_bytes()))
+    strand(rt, item.id, attempts=rt.settings.media_max_attempts - 1, started_ago=timedelta(days=1))
+    healthy = rt.storage
+    rt.storage = Unreachable(healthy)
+    try:
+        for _ in range(3):
+            assert receipt.derive_media(rt, item.id) is False
+    finally:
+        rt.storage = healthy
+    waiting = received(rt, item_url(rt, item.id))
+    assert waiting.media_info is None and waiting.media_started_at is None
+    assert waiting.media_attempts == rt.settings.media_max_attempts - 1
+    assert receipt.derive_media(rt, item.id) is True
+    done = received(rt, item_url(rt, item.id))
+    assert done.media_info is not None and done.media_info["width"] == 640
