@@ -159,6 +159,48 @@ class Settings(BaseSettings):
         description="`json` writes one JSON object per log line with a request id (never an "
         "address or token), for log collectors.",
     )
+    media_timeout: timedelta = Field(
+        timedelta(seconds=120),
+        gt=timedelta(0),
+        description="Wall-clock time the media parser (metadata and poster, in a child "
+        "process) may take for one file (seconds, or ISO 8601); a file that overruns is "
+        "marked unreadable.",
+    )
+    media_memory_limit: int = Field(
+        1024**3,
+        gt=0,
+        description="Address space of the media parser's child process in bytes (RLIMIT_AS).",
+    )
+    media_cpu_limit: int = Field(
+        60, gt=0, description="CPU seconds the media parser's child process may use (RLIMIT_CPU)."
+    )
+    media_output_limit: int = Field(
+        64 * 1024**2,
+        gt=0,
+        description="Largest file the media parser's child process may write, in bytes "
+        "(RLIMIT_FSIZE; its poster).",
+    )
+    media_max_pixels: int = Field(
+        50_000_000,
+        gt=0,
+        description="Largest picture (width x height) the media parser decodes; checked on "
+        "the headers, before decoding. A larger file is marked unreadable.",
+    )
+    media_max_streams: int = Field(
+        32, gt=0, description="Most streams a file may declare before the parser decodes it."
+    )
+    media_max_duration: timedelta = Field(
+        timedelta(hours=24),
+        gt=timedelta(0),
+        description="Longest duration a file may declare before the parser decodes it "
+        "(seconds, or ISO 8601).",
+    )
+    media_max_attempts: int = Field(
+        3,
+        gt=0,
+        description="Runs of the media parser begun for one file that never finished (the "
+        "server stopped mid-run) before it is marked unreadable instead of tried again.",
+    )
     access_log: bool = Field(
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",
@@ -203,6 +245,8 @@ class Settings(BaseSettings):
         "checkpoint_interval",
         "rate_limit_window",
         "log_retention",
+        "media_timeout",
+        "media_max_duration",
         mode="before",
     )
     @classmethod

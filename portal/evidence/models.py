@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UtcDateTime
@@ -46,6 +46,10 @@ class Evidence(Base):
     # Extracted from the bytes after receipt (portal.media.probe); None until then.
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     thumbnail_key: Mapped[str | None] = mapped_column(Text)
+    # Runs of the media parser begun for this item, and when the last began: a run that
+    # never finished (the server died) is tried again, but not forever (portal.media.service).
+    media_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Retention (portal.retention): the category that decides, and the date it gives (NULL:
     # indefinitely). `locked_until` is what storage was told; it only ever grows.
     retention_category: Mapped[str | None] = mapped_column(String(64))

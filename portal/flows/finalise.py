@@ -19,16 +19,19 @@ from portal.uploads import completion
 from portal.uploads import service as uploads
 
 
-def finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
-    """Turn a complete upload into evidence; None when there is nothing (more) to do."""
+def finalise(rt: Runtime, *, upload_id: str, derive: bool = True) -> Evidence | None:
+    """Turn a complete upload into evidence; None when there is nothing (more) to do.
+
+    Without `derive` the media work is left to the caller (`receipt.derive_media`, after it
+    has answered) or to the sweep."""
     with metrics.FINALISE_SECONDS.time():
-        item = _finalise(rt, upload_id=upload_id)
+        item = _finalise(rt, upload_id=upload_id, derive=derive)
     if item is not None:
         metrics.UPLOADS_FINISHED.inc()
     return item
 
 
-def _finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
+def _finalise(rt: Runtime, *, upload_id: str, derive: bool) -> Evidence | None:
     done = completion.move_home(rt.upload_deps, upload_id=upload_id)
     if done is None:
         return None
@@ -52,7 +55,7 @@ def _finalise(rt: Runtime, *, upload_id: str) -> Evidence | None:
         )
         upload.evidence_id = item.id
         requests.link_received(db, item=item, now=now)
-    receipt.after_receipt(rt, item.id)
+    receipt.after_receipt(rt, item.id, derive=derive)
     return item
 
 
@@ -69,6 +72,8 @@ def finalise_pending(rt: Runtime) -> int:
 
 
 def sweep_uploads(rt: Runtime) -> int:
-    """Finish uploads whose finalise was cut short; end the expired ones."""
+    """Finish uploads whose finalise was cut short, and media work left undone; end the
+    expired uploads."""
     finalise_pending(rt)
+    receipt.finish_media(rt)
     return uploads.expire_stale(rt.upload_deps)

@@ -1,55 +1,107 @@
-"""After a file is received: its retention date, its metadata and poster, a fresh checkpoint.
+"""After a file is received: its retention date, a fresh checkpoint, then its metadata and poster.
 
-A crash here leaves a received, logged file that the next start finishes (`finish_receipts`;
-no date meanwhile means kept: the safe side).
+The retention date is set before the witness is answered; the media work (a child process,
+portal.media) runs after the answer (`derive_media`, from a background task) and, for what a
+stop or a crash left, at the next start and in the periodic sweep (`finish_receipts`,
+`finish_media`; no date meanwhile means kept: the safe side).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from portal.db import transaction
 from portal.evidence.models import Evidence
-from portal.media.service import derive
+from portal.media import service as media
+from portal.media.isolation import Limits
 from portal.retention import service as retention
 from portal.runtime import Runtime
 
 log = logging.getLogger("portal")
 
 
-def after_receipt(rt: Runtime, evidence_id: str) -> None:
-    """Give the new file its retention date, derive metadata and a poster, then sign a
-    checkpoint covering it all."""
+def media_limits(rt: Runtime) -> Limits:
+    s = rt.settings
+    return Limits(
+        memory_bytes=s.media_memory_limit,
+        cpu_seconds=s.media_cpu_limit,
+        output_bytes=s.media_output_limit,
+        timeout_seconds=s.media_timeout.total_seconds(),
+        max_pixels=s.media_max_pixels,
+        max_streams=s.media_max_streams,
+        max_duration=s.media_max_duration.total_seconds(),
+    )
+
+
+def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None:
+    """Give the new file its retention date and sign a checkpoint covering it; with `derive`,
+    derive its metadata and poster first (callers that answer a witness pass False and call
+    `derive_media` after answering)."""
     with transaction(rt.sessions) as db:
         item = db.get(Evidence, evidence_id)
         if item is not None:
             retention.recompute(db, rt.retention, item=item, reason="received", now=rt.clock())
-    try:
-        derive(sessions=rt.sessions, storage=rt.storage, evidence_id=evidence_id, now=rt.clock())
-    except Exception:
-        # The file is received and logged; a failed derivation must not undo that.
-        log.exception("deriving metadata for %s failed", evidence_id)
+    if derive:
+        _derive(rt, evidence_id, reclaim=True)
     rt.sign_checkpoint()
     rt.timestamp_soon()
 
 
-def finish_receipts(rt: Runtime) -> int:
-    """Run the follow-up a crash cut short: items received but never derived (derive
-    records even a failure, so these are exactly the interrupted ones). Its poster may
-    already be stored, without a row; derive takes it over."""
-    with rt.sessions() as db:
-        ids = list(
-            db.scalars(
-                select(Evidence.id).where(
-                    Evidence.media_info.is_(None), Evidence.disposition.is_(None)
-                )
-            )
+def derive_media(rt: Runtime, evidence_id: str) -> bool:
+    """Metadata and poster for one received item, then a checkpoint: the job a background
+    task (or a queue's worker) runs. Never raises: the item stays received either way.
+    False when there was nothing to do (done already, or another run holds it)."""
+    done = _derive(rt, evidence_id, reclaim=False)
+    if done:
+        rt.sign_checkpoint()
+    return done
+
+
+def _derive(rt: Runtime, evidence_id: str, *, reclaim: bool) -> bool:
+    try:
+        return media.derive(
+            sessions=rt.sessions,
+            storage=rt.storage,
+            evidence_id=evidence_id,
+            limits=media_limits(rt),
+            max_attempts=rt.settings.media_max_attempts,
+            now=rt.clock(),
+            reclaim=reclaim,
         )
+    except Exception:
+        # The file is received and logged; a failed derivation must not undo that. Its
+        # attempt is counted, so it is tried again, a bounded number of times.
+        log.exception("deriving metadata for %s failed", evidence_id)
+        return False
+
+
+def _underived(rt: Runtime, *, older_than: timedelta | None = None) -> list[str]:
+    query = select(Evidence.id).where(Evidence.media_info.is_(None), Evidence.disposition.is_(None))
+    if older_than is not None:
+        query = query.where(Evidence.received_at < rt.clock() - older_than)
+    with rt.sessions() as db:
+        return list(db.scalars(query))
+
+
+def finish_receipts(rt: Runtime) -> int:
+    """At start: run the follow-up a stop or crash cut short, for items received but never
+    derived (derive records even a failure, so these are exactly the interrupted ones). A
+    run the stopped server had begun is taken over and counted; its poster may already be
+    stored, without a row: derive takes it over."""
+    ids = _underived(rt)
     for evidence_id in ids:
         try:
             after_receipt(rt, evidence_id)
         except Exception:
             log.exception("finishing the receipt of %s failed", evidence_id)
     return len(ids)
+
+
+def finish_media(rt: Runtime) -> int:
+    """The periodic sweep's share: items whose background derivation never ran or failed.
+    Items received moments ago are left to their own background task."""
+    ids = _underived(rt, older_than=rt.settings.media_timeout + timedelta(seconds=60))
+    return sum(derive_media(rt, evidence_id) for evidence_id in ids)

@@ -25,6 +25,7 @@ __all__ = [
     "MediaError",
     "MediaInfo",
     "container_duration",
+    "count_streams",
     "is_picture_stream",
     "open_media",
     "parse_iso6709",
@@ -150,6 +151,12 @@ def probe(fileobj: BinaryIO) -> MediaInfo:
             model=_first(sources, MODEL_TAGS, _nonempty),
             raw_tags=raw,
         )
+
+
+def count_streams(fileobj: BinaryIO) -> int:
+    """How many streams the container declares (read from its headers)."""
+    with open_media(fileobj) as container:
+        return len(container.streams)
 
 
 def container_duration(container: av.container.InputContainer) -> float | None:

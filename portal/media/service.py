@@ -1,48 +1,156 @@
 """Derivation after receipt: metadata from the bytes and a poster thumbnail.
 
-The original is only read (through StorageReader, so any backend works); the poster is a
-separate write-once object under `derived/<source sha256>/`, recorded with its source hash.
+`derive` is the one entry point (the receipt flow calls it after answering the witness, the
+sweep and the start for what is left; a job queue can call it the same way). The parsing runs
+in a limited child process (portal.media.isolation); this process only reads the answer. The
+original is only read; the poster is a separate write-once object under
+`derived/<source sha256>/`, recorded with its source hash.
+
+Each run is claimed first (an attempt counted, its start time set), so two instances do not
+parse one file at once and a file whose run never finishes (the server stopped mid-run) is
+marked unreadable after `max_attempts` instead of being tried at every start.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from datetime import datetime
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import IO, Any
 
+from sqlalchemy import false, or_, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.evidence.models import Derivative, Evidence
-from portal.media.probe import MediaError, probe
-from portal.media.thumbnail import poster
+from portal.media.isolation import Limits, Outcome, run
 from portal.storage import Storage
 from portal.storage.layout import derived_key
-from portal.storage.reader import StorageReader
-
-log = logging.getLogger("portal.media")
+from portal.storage.local import LocalStorage
 
 
 def derive(
-    *, sessions: sessionmaker[Session], storage: Storage, evidence_id: str, now: datetime
-) -> None:
-    with sessions() as db:
+    *,
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    evidence_id: str,
+    limits: Limits,
+    max_attempts: int,
+    now: datetime,
+    reclaim: bool = False,
+) -> bool:
+    """Parse one item in a child process and record what it said (one custody event).
+
+    False when there was nothing to do: already derived, purged, or another run holds it
+    (`reclaim` takes over a run left by a stopped server, as a start does)."""
+    claimed = _claim(sessions, evidence_id, limits, now=now, reclaim=reclaim)
+    if claimed is None:
+        return False
+    key, sha256, attempts = claimed
+    if attempts > max_attempts:
+        outcome, read = Outcome(unreadable=f"no run finished in {max_attempts} attempts"), 0
+    else:
+        try:
+            with _source(storage, key) as (source, read):
+                outcome = run(source, limits)
+        except BaseException:
+            # Storage failed (run never raises for bad media): not the file's fault, so the
+            # attempt does not count against it; the sweep tries again.
+            _release(sessions, evidence_id)
+            raise
+    thumb_key = thumb = None
+    if outcome.poster:
+        thumb_key, thumb = _store_poster(storage, sha256, outcome.poster)
+    _record(sessions, evidence_id, sha256, outcome, read, thumb_key, thumb, now)
+    return True
+
+
+def _claim(
+    sessions: sessionmaker[Session],
+    evidence_id: str,
+    limits: Limits,
+    *,
+    now: datetime,
+    reclaim: bool,
+) -> tuple[str, str, int] | None:
+    # A run still inside its time (plus margin) belongs to whoever started it.
+    stale = now - timedelta(seconds=2 * limits.timeout_seconds + 60)
+    with transaction(sessions) as db:
+        taken = db.execute(
+            update(Evidence)
+            .where(
+                Evidence.id == evidence_id,
+                Evidence.media_info.is_(None),
+                Evidence.disposition.is_(None),
+                or_(
+                    Evidence.media_started_at.is_(None),
+                    Evidence.media_started_at < stale,
+                    true() if reclaim else false(),
+                ),
+            )
+            .values(media_attempts=Evidence.media_attempts + 1, media_started_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
         item = db.get(Evidence, evidence_id)
-        if item is None or item.media_info is not None:
-            return
-        key, sha256 = item.storage_key, item.sha256
-    info, thumb, read = _inspect(storage, key, evidence_id)
-    thumb_key = None
-    details: dict[str, Any] = {
-        "sha256": sha256,
-        "bytes_read": read,
-        "metadata": "error" not in info,
-    }
-    if thumb:
-        thumb_key, thumb = _store_poster(storage, sha256, thumb)
+        assert item is not None
+        return item.storage_key, item.sha256, item.media_attempts
+
+
+def _release(sessions: sessionmaker[Session], evidence_id: str) -> None:
+    with transaction(sessions) as db:
+        db.execute(
+            update(Evidence)
+            .where(Evidence.id == evidence_id, Evidence.media_info.is_(None))
+            .values(media_attempts=Evidence.media_attempts - 1, media_started_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@contextmanager
+def _source(storage: Storage, key: str) -> Iterator[tuple[IO[bytes], int]]:
+    """The original as a real, seekable file for the child: in place on local storage, else
+    a private temporary copy (the child gets no storage credentials). Yields bytes fetched."""
+    if isinstance(storage, LocalStorage):
+        with open(storage.path(key), "rb") as f:
+            yield f, 0
+        return
+    with tempfile.TemporaryFile(prefix="portal-media-") as f:
+        read = 0
+        for chunk in storage.read(key):
+            f.write(chunk)
+            read += len(chunk)
+        f.flush()
+        f.seek(0)
+        yield f, read
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    evidence_id: str,
+    sha256: str,
+    outcome: Outcome,
+    read: int,
+    thumb_key: str | None,
+    thumb: bytes | None,
+    now: datetime,
+) -> None:
+    details: dict[str, Any] = {"sha256": sha256, "bytes_read": read}
+    if outcome.info is not None:
+        info: dict[str, Any] = outcome.info
+        details["metadata"] = True
+    else:
+        # Not media, or a parser that died, overran or met a limit: said once, never retried.
+        reason = outcome.unreadable or outcome.error or "not media"
+        info = {"error": reason, "unreadable": True}
+        details["metadata"] = "unreadable"
+        details["reason"] = reason
+    if thumb and thumb_key:
         details["thumbnail"] = {"key": thumb_key, "sha256": hashlib.sha256(thumb).hexdigest()}
     with transaction(sessions) as db:
         item = db.get(Evidence, evidence_id)
@@ -70,29 +178,6 @@ def derive(
             details=details,
             at=now,
         )
-
-
-def _inspect(
-    storage: Storage, key: str, evidence_id: str
-) -> tuple[dict[str, Any], bytes | None, int]:
-    """Metadata (or the error that stopped it), a poster when there is a picture, bytes read."""
-    read = 0
-    info: dict[str, Any]
-    try:
-        with StorageReader(storage, key) as reader:
-            info = probe(reader).to_json()  # type: ignore[arg-type]
-            read += reader.bytes_fetched
-    except MediaError as exc:
-        info = {"error": str(exc)}
-    thumb: bytes | None = None
-    if "error" not in info and info.get("width"):
-        try:
-            with StorageReader(storage, key) as reader:
-                thumb = poster(reader)  # type: ignore[arg-type]
-                read += reader.bytes_fetched
-        except MediaError as exc:
-            log.warning("no poster for %s: %s", evidence_id, exc)
-    return info, thumb, read
 
 
 def _store_poster(storage: Storage, sha256: str, thumb: bytes) -> tuple[str, bytes]:

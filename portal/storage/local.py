@@ -206,6 +206,10 @@ class LocalStorage:
     def _key(self, key: str) -> Path:
         return self.root.joinpath(*key_parts(key))
 
+    def path(self, key: str) -> Path:
+        """Where an object lives on disk: the media parser reads it there instead of a copy."""
+        return self._key(key)
+
     def create_partial(self, upload_id: str) -> None:
         with _translated():
             fd = os.open(self._partial(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -8,6 +8,7 @@ from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -22,7 +23,8 @@ from portal.errors import (
     UnsupportedMediaType,
     responses,
 )
-from portal.flows import finalise
+from portal.evidence.models import Evidence
+from portal.flows import finalise, receipt
 from portal.runtime import Runtime
 from portal.submissions.models import Submission
 from portal.uploads import patch as patch_
@@ -100,11 +102,20 @@ async def _stream_into(
     return await run_in_threadpool(writer.finish, complete=complete)
 
 
-async def _finished(rt: Runtime, upload_id: str, result: patch_.PatchResult) -> patch_.PatchResult:
-    """The last byte is in: finalise the upload into evidence before answering."""
-    if result.completed:
-        await run_in_threadpool(finalise.finalise, rt, upload_id=upload_id)
-    return result
+async def _finished(
+    rt: Runtime, upload_id: str, result: patch_.PatchResult
+) -> tuple[patch_.PatchResult, BackgroundTask | None]:
+    """The last byte is in: finalise the upload into evidence before answering (the item is
+    durable and logged when the witness hears of it); its media work runs after the answer."""
+    if not result.completed:
+        return result, None
+    item = await run_in_threadpool(finalise.finalise, rt, upload_id=upload_id, derive=False)
+    return result, _media_task(rt, item)
+
+
+def _media_task(rt: Runtime, item: Evidence | None) -> BackgroundTask | None:
+    # Not awaited by the answer; a stop before it runs leaves it to the next start.
+    return None if item is None else BackgroundTask(receipt.derive_media, rt, item.id)
 
 
 @router.post(
@@ -157,9 +168,12 @@ async def create(
     headers = _tus_headers(
         Location=location, **{"Upload-Expires": _expires(as_utc(upload.expires_at))}
     )
+    media_task = None
     if with_body:
         try:
-            offset = await _first_chunk(request, rt, witness, upload.id, body_length, checksum)
+            offset, media_task = await _first_chunk(
+                request, rt, witness, upload.id, body_length, checksum
+            )
         except PortalError as exc:
             # The upload exists even though its first chunk failed (a checksum mismatch, a
             # storage outage): say where, so the client resumes instead of starting over.
@@ -167,7 +181,7 @@ async def create(
                 exc.headers["Location"] = location
             raise
         headers["Upload-Offset"] = str(offset)
-    return Response(status_code=201, headers=headers)
+    return Response(status_code=201, headers=headers, background=media_task)
 
 
 async def _first_chunk(
@@ -177,7 +191,7 @@ async def _first_chunk(
     upload_id: str,
     body_length: int,
     checksum: tuple[str, bytes] | None,
-) -> int:
+) -> tuple[int, BackgroundTask | None]:
     """Creation With Upload: the body sent with POST, written like a PATCH at offset 0."""
     writer = await run_in_threadpool(
         patch_.begin_patch,
@@ -191,7 +205,8 @@ async def _first_chunk(
     )
     assert isinstance(writer, patch_.PatchWriter)
     stream = await _stream_into(request, writer, inline=rt.storage.inline_writes)
-    return (await _finished(rt, upload_id, stream)).offset
+    result, media_task = await _finished(rt, upload_id, stream)
+    return result.offset, media_task
 
 
 @router.head(
@@ -207,14 +222,14 @@ async def head(
 ) -> Response:
     _check_version(tus_resumable)
 
-    def lookup() -> Upload:
+    def lookup() -> tuple[Upload, Evidence | None]:
         with rt.readers() as db:
             upload = service.get_own(db, submission=witness, upload_id=upload_id, now=rt.clock())
         if upload.status == UploadState.ACTIVE and upload.length == upload.offset:
-            finalise.finalise(rt, upload_id=upload.id)
-        return upload
+            return upload, finalise.finalise(rt, upload_id=upload.id, derive=False)
+        return upload, None
 
-    upload = await run_in_threadpool(lookup)
+    upload, item = await run_in_threadpool(lookup)
     headers = _tus_headers(**{"Upload-Offset": str(upload.offset), "Cache-Control": "no-store"})
     if upload.length is None:
         headers["Upload-Defer-Length"] = "1"
@@ -222,7 +237,7 @@ async def head(
         headers["Upload-Length"] = str(upload.length)
     if upload.status == UploadState.ACTIVE:
         headers["Upload-Expires"] = _expires(as_utc(upload.expires_at))
-    return Response(status_code=200, headers=headers)
+    return Response(status_code=200, headers=headers, background=_media_task(rt, item))
 
 
 @router.patch(
@@ -260,7 +275,7 @@ async def patch(
         content_length=protocol.parse_length(content_length, "Content-Length"),
         checksum=protocol.parse_checksum(upload_checksum),
     )
-    result = await _finished(
+    result, media_task = await _finished(
         rt,
         upload_id,
         started
@@ -274,6 +289,7 @@ async def patch(
         headers=_tus_headers(
             **{"Upload-Offset": str(result.offset), "Upload-Expires": _expires(result.expires_at)}
         ),
+        background=media_task,
     )
 
 

@@ -381,6 +381,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "ev.created": {"es": "Fecha de grabación", "en": "Recorded"},
     "ev.location": {"es": "Ubicación", "en": "Location"},
     "ev.device": {"es": "Dispositivo", "en": "Device"},
+    "ev.unreadable": {
+        "es": "Ilegible: no se pudieron leer metadatos ni póster de este archivo",
+        "en": "Unreadable: no metadata or poster could be read from this file",
+    },
     "ev.consent": {"es": "Consentimiento", "en": "Consent"},
     "ev.incident": {"es": "Lo que contó el testigo", "en": "What the witness said"},
     "ev.thumbnail": {"es": "Miniatura", "en": "Thumbnail"},

@@ -37,6 +37,15 @@ def test_every_setting_is_in_the_settings_table() -> None:
         ("access_log", "true", True),
         ("public_url", "https://evidence.example/", "https://evidence.example"),
         ("log_origin", "evidence.example/log", "evidence.example/log"),
+        ("media_timeout", "0.5", timedelta(seconds=0.5)),
+        ("media_timeout", "PT2M", timedelta(minutes=2)),
+        ("media_max_duration", "86400", timedelta(days=1)),
+        ("media_memory_limit", "536870912", 512 * 1024**2),
+        ("media_cpu_limit", "30", 30),
+        ("media_output_limit", "1048576", 1024**2),
+        ("media_max_pixels", "1000000", 1_000_000),
+        ("media_max_streams", "4", 4),
+        ("media_max_attempts", "2", 2),
     ],
 )
 def test_settings_read_from_environment(
@@ -57,4 +66,23 @@ def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTAL_MAX_UPLOAD_SIZE", "0")
     with pytest.raises(ValueError, match="max_upload_size"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MEDIA_MEMORY_LIMIT",
+        "MEDIA_CPU_LIMIT",
+        "MEDIA_OUTPUT_LIMIT",
+        "MEDIA_MAX_PIXELS",
+        "MEDIA_MAX_STREAMS",
+        "MEDIA_MAX_ATTEMPTS",
+        "MEDIA_TIMEOUT",
+        "MEDIA_MAX_DURATION",
+    ],
+)
+def test_media_limits_must_be_positive(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"PORTAL_{name}", "0")
+    with pytest.raises(ValueError, match=name.lower()):
         Settings()
