@@ -427,7 +427,7 @@ def test_portal_serve_trusts_exactly_the_configured_proxies(
 
 
 def test_trusted_proxies_are_read_as_a_list_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings().trusted_proxies == ["127.0.0.1", "::1"]
+    assert Settings().trusted_proxies == []
     monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", " 10.0.0.1/8, 192.168.1.5 ,fd00::/64")
     assert Settings().trusted_proxies == ["10.0.0.0/8", "192.168.1.5", "fd00::/64"]
     monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", "")

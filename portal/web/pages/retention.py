@@ -62,8 +62,8 @@ def release_hold(
 
 @router.get("/staff/retention")
 def retention_page(request: Request, rt: RuntimeDep, user: RetentionViewer) -> HTMLResponse:
-    with rt.sessions() as db:
-        due = disposition.due(db, as_of=rt.clock())
+    with transaction(rt.sessions) as db:
+        due = disposition.list_due(db, user=user, now=rt.clock())
     return render(request, "staff/retention.html", user=user, due=due)
 
 
