@@ -20,6 +20,7 @@ from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
 from portal.flows import finalise, receipt
+from portal.http_guards import BodyLimit, NoStore
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.models import import_models
 from portal.retention.service import ensure_default_policies
@@ -160,10 +161,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             rt.engine.dispose()
 
-    app = FastAPI(title="portal", version="0.1.0", lifespan=lifespan)
+    # The interactive docs load Swagger UI from a CDN, which the pages' CSP forbids: off
+    # unless asked for (the schema is always at /openapi.json).
+    docs = settings.api_docs
+    app = FastAPI(
+        title="portal",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
     install_handlers(app)
 
     app.add_middleware(TusResumableHeader)
+    app.add_middleware(NoStore)
+    app.add_middleware(BodyLimit, limit=settings.max_body_size)
     # Outermost, so every route, the rate limits and the scheme-dependent parts see the
     # client a trusted proxy names. The one place proxies are trusted: `portal serve` turns
     # uvicorn's own copy of this off (PORTAL_TRUSTED_PROXIES, not FORWARDED_ALLOW_IPS).

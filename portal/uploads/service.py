@@ -27,7 +27,7 @@ from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import rowcount, transaction
-from portal.errors import BadRequest, Conflict, Gone, Locked, NotFound, TooLarge
+from portal.errors import BadRequest, Conflict, Gone, Invalid, Locked, NotFound, TooLarge
 from portal.ids import new_id
 from portal.storage import Storage
 from portal.submissions.models import Submission
@@ -36,6 +36,9 @@ from portal.uploads.models import Upload, UploadState
 MAX_FILENAME_BYTES = 255
 # Direction overrides make "gpj.exe" read as "exe.jpg" on a reviewer's screen.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The rest of what a reviewer cannot see: marks (U+200E/U+200F/U+061C), zero-width characters,
+# soft hyphens and other format characters, and line/paragraph separators (U+2028/U+2029).
+INVISIBLE = frozenset({"Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,12 @@ def check_filename(name: str | None) -> str:
         raise BadRequest(
             "file name must be a plain name: no '/', '\\', '..', control characters or NUL, "
             f"at most {MAX_FILENAME_BYTES} bytes",
+            code="bad_filename",
+        )
+    if any(unicodedata.category(c) in INVISIBLE for c in name):
+        raise Invalid(
+            "file name must not hold invisible or direction-changing characters "
+            "(Unicode format characters, line or paragraph separators)",
             code="bad_filename",
         )
     return name
