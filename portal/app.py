@@ -15,7 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from portal import db
+from portal import datadir, db
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
@@ -71,7 +71,9 @@ async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it) and storage; create the data folder on first start."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings.data_dir)
+    if not settings.database_url:
+        datadir.private_database(settings.data_dir / "portal.db")
     import_models()
     engine = db.make_engine(settings.resolved_database_url)
     db.migrate(engine)

@@ -74,7 +74,11 @@ class Runtime:
         In `db`'s transaction when given (the count then stands or falls with that work),
         else in one of its own."""
         s = self.settings
-        limit = {"submissions": s.rate_limit_submissions, "uploads": s.rate_limit_uploads}[bucket]
+        limit = {
+            "submissions": s.rate_limit_submissions,
+            "uploads": s.rate_limit_uploads,
+            "logins": s.rate_limit_logins,
+        }[bucket]
         if limit <= 0:
             return
         with (

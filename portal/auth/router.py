@@ -15,7 +15,7 @@ from portal.auth import service
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.db import transaction
-from portal.deps import Managers, RuntimeDep, SettingsReader, StaffDep
+from portal.deps import Managers, RuntimeDep, SettingsReader, StaffDep, rate_limited
 from portal.errors import Forbidden, responses
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
@@ -47,7 +47,7 @@ def _out(u: StaffUser) -> UserOut:
     return UserOut(id=u.id, name=u.name, role=u.role, disabled=u.disabled, created_at=u.created_at)
 
 
-@router.post("/auth/login", responses=responses(401, 403))
+@router.post("/auth/login", responses=responses(401, 429), dependencies=[rate_limited("logins")])
 async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: RuntimeDep) -> TokenOut:
     def run() -> service.LoginResult:
         with transaction(rt.sessions) as db:

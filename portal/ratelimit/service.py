@@ -25,11 +25,12 @@ from portal.db import rowcount
 from portal.errors import RateLimited
 from portal.ratelimit.models import RateCounter
 
-Bucket = Literal["submissions", "uploads"]
+Bucket = Literal["submissions", "uploads", "logins"]
 
 WHAT: dict[Bucket, str] = {
     "submissions": "submissions opened",
     "uploads": "uploads created",
+    "logins": "staff login tries",
 }
 
 

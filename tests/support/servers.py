@@ -337,7 +337,7 @@ class Server:
 
     def start(self, fault: tuple[str, int] | None = None) -> Server:
         """Start (again, same data and port); `fault` arms a point of support/faultpoints.py."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         launcher = (
             ["portal"] if fault is None else ["tests.support.faultpoints", fault[0], str(fault[1])]
         )
