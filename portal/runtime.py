@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import hmac
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +30,7 @@ from portal.ratelimit import service as ratelimit
 from portal.retention import disposition
 from portal.retention import service as retention_svc
 from portal.storage import Storage
+from portal.storage.local import LocalStorage
 from portal.uploads.service import Deps, Limits
 
 
@@ -130,6 +134,21 @@ class Runtime:
                 expiry=s.upload_expiry,
                 lease=s.upload_lock_lease,
                 max_metadata_bytes=s.max_metadata_bytes,
+                min_free_space=s.min_free_space,
+                max_unfinished_per_client=s.max_unfinished_per_client,
             ),
             clock=self.clock,
+            free_bytes=self.free_bytes,
         )
+
+    def free_bytes(self) -> int | None:
+        """Free bytes on local storage's disk; None for S3, which reports no such figure."""
+        if not isinstance(self.storage, LocalStorage):
+            return None
+        return shutil.disk_usage(self.storage.root).free
+
+    def client_key(self, host: str | None) -> str:
+        """A keyed pseudonym of the client (its address, or IPv6 /64) for per-client caps kept
+        beyond one rate-limit window; the table never holds the address itself."""
+        message = f"unfinished\n{ratelimit.client_id(host)}".encode()
+        return hmac.new(self.rate_limit_key, message, hashlib.sha256).hexdigest()

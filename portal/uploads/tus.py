@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from portal.clock import as_utc
-from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
+from portal.deps import RuntimeDep, WitnessDep, base_url, client_host, rate_limited
 from portal.errors import (
     BadRequest,
     PortalError,
@@ -149,6 +149,7 @@ async def create(
         length=length,
         defer_length=upload_defer_length == "1",
         metadata=metadata,
+        client_key=rt.client_key(client_host(request)),
     )
     location = f"{base_url(request, rt)}/api/v1/uploads/{upload.id}"
     headers = _tus_headers(

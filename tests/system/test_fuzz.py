@@ -216,7 +216,12 @@ def world(
     # `server` fixture, kept for all of the role's operations so the run stays short.
     role = str(request.param)
     # Rate limits off: hundreds of submissions and uploads from one address are the point.
-    env = {"PORTAL_RATE_LIMIT_SUBMISSIONS": "0", "PORTAL_RATE_LIMIT_UPLOADS": "0"}
+    env = {
+        "PORTAL_RATE_LIMIT_SUBMISSIONS": "0",
+        "PORTAL_RATE_LIMIT_UPLOADS": "0",
+        "PORTAL_RATE_LIMIT_LOGINS": "0",
+        "PORTAL_MAX_UNFINISHED_PER_CLIENT": "0",
+    }
     server = Server(tmp_path_factory.mktemp(f"fuzz-{role}") / "data", env=env).start()
     try:
         CURRENT["world"] = seed(server, role, video)
