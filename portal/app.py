@@ -15,11 +15,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from portal import db
+from portal import datadir, db
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
 from portal.flows import finalise, receipt
+from portal.http_guards import BodyLimit, NoStore
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.models import import_models
 from portal.ops.logs import RequestIds
@@ -71,7 +72,9 @@ async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrating it) and storage; create the data folder on first start."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings.data_dir)
+    if not settings.database_url:
+        datadir.private_database(settings.data_dir / "portal.db")
     import_models()
     engine = db.make_engine(settings.resolved_database_url)
     db.migrate(engine)
@@ -167,11 +170,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             rt.engine.dispose()
 
-    app = FastAPI(title="portal", version="0.1.0", lifespan=lifespan)
+    # The interactive docs load Swagger UI from a CDN, which the pages' CSP forbids: off
+    # unless asked for (the schema is always at /openapi.json).
+    docs = settings.api_docs
+    app = FastAPI(
+        title="portal",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
     install_handlers(app)
 
     app.add_middleware(TusResumableHeader)
     app.add_middleware(RequestIds, log_access=settings.access_log and settings.log_format == "json")
+    app.add_middleware(NoStore)
+    app.add_middleware(BodyLimit, limit=settings.max_body_size)
     # Outermost, so every route, the rate limits and the scheme-dependent parts see the
     # client a trusted proxy names. The one place proxies are trusted: `portal serve` turns
     # uvicorn's own copy of this off (PORTAL_TRUSTED_PROXIES, not FORWARDED_ALLOW_IPS).

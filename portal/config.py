@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -111,18 +111,25 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds to wait for the TSA before trying again later."
     )
     session_ttl: timedelta = Field(
-        timedelta(hours=8), description="How long a staff login lasts before logging in again."
+        timedelta(hours=8),
+        description="How long a staff login lasts before logging in again (seconds, or ISO 8601).",
     )
     login_max_failures: int = Field(
-        5, gt=0, description="Failed logins in a row that lock a staff account."
+        5,
+        gt=0,
+        description="Failed logins in a row a staff account takes before each further try "
+        "waits: the first wait is one second and doubles with every failure after that.",
     )
     login_lockout: timedelta = Field(
-        timedelta(minutes=15), description="How long a locked staff account stays locked."
+        timedelta(minutes=1),
+        description="Longest wait between tries at a staff account after failed logins "
+        "(seconds, or ISO 8601). A wait, never a lock: a try inside it gets the same answer "
+        "as a wrong password and is not counted, so nobody can keep an account shut.",
     )
     playback_idle: timedelta = Field(
         timedelta(minutes=2),
         description="A playback with no range request for this long is closed and logged "
-        "as one event.",
+        "as one event (seconds, or ISO 8601).",
     )
     time_zone: str = Field(
         "America/Ciudad_Juarez",
@@ -132,7 +139,7 @@ class Settings(BaseSettings):
     withdrawal_grace: timedelta = Field(
         timedelta(days=7),
         description="After a witness withdraws consent, how long until the items no case or "
-        "hold needs are destroyed.",
+        "hold needs are destroyed (seconds, or ISO 8601).",
     )
     change_request_ttl: timedelta = Field(
         timedelta(days=7),
@@ -144,7 +151,8 @@ class Settings(BaseSettings):
     )
     retention_interval: timedelta = Field(
         timedelta(hours=1),
-        description="How often the in-process sweepers run: destruction of due, approved "
+        description="How often (seconds, or ISO 8601) the in-process sweepers run: "
+        "destruction of due, approved "
         "items, and the end of expired unfinished uploads (their partials deleted, "
         "`upload.terminated` logged).",
     )
@@ -206,10 +214,12 @@ class Settings(BaseSettings):
         description="Write an HTTP access log. Off by default: it would record client IPs.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
-        ["127.0.0.1", "::1"],
+        [],
         description="Proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
-        "and X-Forwarded-Proto are believed; empty trusts none. Replaces uvicorn's "
-        "FORWARDED_ALLOW_IPS, which `portal serve` turns off.",
+        "and X-Forwarded-Proto are believed; empty (the default) trusts none. Set it only to "
+        "a reverse proxy that sets those headers itself; never to 127.0.0.1 when a tunnel, "
+        "onion service or TLS terminator that does not set them connects from loopback. "
+        "Replaces uvicorn's FORWARDED_ALLOW_IPS, which `portal serve` turns off.",
     )
     rate_limit_window: timedelta = Field(
         timedelta(minutes=10),
@@ -238,21 +248,44 @@ class Settings(BaseSettings):
         description="Submissions one evidence request may receive per window from everyone "
         "together (a poster's code spread to a flood); 0 turns the limit off.",
     )
-
-    @field_validator(
-        "upload_expiry",
-        "upload_lock_lease",
-        "checkpoint_interval",
-        "rate_limit_window",
-        "log_retention",
-        "media_timeout",
-        "media_max_duration",
-        mode="before",
+    rate_limit_logins: int = Field(
+        30,
+        ge=0,
+        description="Staff login tries one client may make per window, right or wrong; "
+        "0 turns the limit off.",
     )
+    max_body_size: int = Field(
+        64 * 1024,
+        gt=0,
+        description="Largest request body in bytes for every route but tus PATCH (JSON and "
+        "forms), counted while it arrives and refused with 413 before it is parsed.",
+    )
+    min_free_space: int = Field(
+        1024**3,
+        ge=0,
+        description="Free bytes local storage keeps: an upload that would leave less is "
+        "refused with 507 before the disk fills; 0 turns the floor off.",
+    )
+    max_unfinished_per_client: int = Field(
+        50 * 1024**3,
+        ge=0,
+        description="Most bytes of unfinished uploads (by declared length) one client may "
+        "hold at once; 0 turns the cap off.",
+    )
+    api_docs: bool = Field(
+        False,
+        description="Serve the interactive API documentation at /docs and /redoc. Off by "
+        "default: those pages load scripts the portal's content policy does not allow; the "
+        "schema itself is always at /openapi.json.",
+    )
+
+    @field_validator("*", mode="before")
     @classmethod
-    def _seconds(cls, v: object) -> object:
-        # Environment values arrive as text; a bare number means seconds.
-        if isinstance(v, str) and v.replace(".", "", 1).isdigit():
+    def _seconds(cls, v: object, info: ValidationInfo) -> object:
+        # Environment values arrive as text, which pydantic reads as ISO 8601 only; a bare
+        # number means seconds for every duration.
+        duration = cls.model_fields[info.field_name or ""].annotation is timedelta
+        if duration and isinstance(v, str) and v.strip().replace(".", "", 1).isdigit():
             return float(v)
         return v
 

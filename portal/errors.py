@@ -151,8 +151,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def _framework_refusals(schema: dict[str, Any]) -> None:
     """The framework's own refusals as the handlers below render them: 422 for parameters or
-    bodies that fail validation (FastAPI documents its own body there), and 400 for a body
-    that cannot be parsed at all."""
+    bodies that fail validation (FastAPI documents its own body there), 400 for a body that
+    cannot be parsed at all, and 413 for one over the body limit."""
     ref = {"$ref": "#/components/schemas/ErrorOut"}
     error_out = {"application/json": {"schema": ref}}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -164,6 +164,10 @@ def _framework_refusals(schema: dict[str, Any]) -> None:
                 answers["422"] = {"description": "Validation Error", "content": error_out}
             if "requestBody" in operation:
                 answers.setdefault("400", {"description": "Bad Request", "content": error_out})
+                # PORTAL_MAX_BODY_SIZE (portal.http_guards.BodyLimit), on every body route.
+                answers.setdefault(
+                    "413", {"description": "Content Too Large", "content": error_out}
+                )
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
 
@@ -209,9 +213,12 @@ def install_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import hmac
 import logging
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ from portal.ratelimit import service as ratelimit
 from portal.retention import disposition
 from portal.retention import service as retention_svc
 from portal.storage import Storage
+from portal.storage.local import LocalStorage
 from portal.uploads.service import Deps, Limits
 
 log = logging.getLogger("portal")
@@ -112,6 +116,7 @@ class Runtime:
             "uploads": s.rate_limit_uploads,
             "request_lookups": s.rate_limit_request_lookups,
             "request_answers": s.rate_limit_request_answers,
+            "logins": s.rate_limit_logins,
         }[bucket]
         if limit <= 0:
             return
@@ -204,6 +209,21 @@ class Runtime:
                 expiry=s.upload_expiry,
                 lease=s.upload_lock_lease,
                 max_metadata_bytes=s.max_metadata_bytes,
+                min_free_space=s.min_free_space,
+                max_unfinished_per_client=s.max_unfinished_per_client,
             ),
             clock=self.clock,
+            free_bytes=self.free_bytes,
         )
+
+    def free_bytes(self) -> int | None:
+        """Free bytes on local storage's disk; None for S3, which reports no such figure."""
+        if not isinstance(self.storage, LocalStorage):
+            return None
+        return shutil.disk_usage(self.storage.root).free
+
+    def client_key(self, host: str | None) -> str:
+        """A keyed pseudonym of the client (its address, or IPv6 /64) for per-client caps kept
+        beyond one rate-limit window; the table never holds the address itself."""
+        message = f"unfinished\n{ratelimit.client_id(host)}".encode()
+        return hmac.new(self.rate_limit_key, message, hashlib.sha256).hexdigest()

@@ -17,7 +17,7 @@ from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.changes.schemas import ChangeRequestOut
 from portal.db import transaction
-from portal.deps import Admins, Managers, RuntimeDep, SettingsReader, StaffDep
+from portal.deps import Admins, Managers, RuntimeDep, SettingsReader, StaffDep, rate_limited
 from portal.errors import Forbidden, responses
 from portal.flows import changes as change_flows
 
@@ -76,7 +76,7 @@ _PENDING_GRANT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/auth/login", responses=responses(401, 403))
+@router.post("/auth/login", responses=responses(401, 429), dependencies=[rate_limited("logins")])
 async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: RuntimeDep) -> TokenOut:
     def run() -> service.LoginResult:
         with transaction(rt.sessions) as db:

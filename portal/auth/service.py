@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal import metrics
@@ -17,12 +18,18 @@ from portal.auth.models import ROLES, StaffSession, StaffUser
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from portal.errors import Conflict, Invalid, NotFound, Unauthorized
 from portal.ids import new_id
 
 MIN_PASSWORD = 12
 STAFF_TOKEN_PREFIX = "st_"
-hasher = PasswordHasher()
+# Argon2id with RFC 9106's second recommended profile, named rather than left to the
+# library's defaults: 64 MiB of memory, 3 passes, 4 lanes, 16-byte salt, 32-byte hash.
+# Hashes made under other parameters are redone at the next successful login.
+hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+# Each try holds 64 MiB while it runs: at most this many at once, so a flood of logins
+# queues instead of exhausting memory.
+_HASHING = threading.BoundedSemaphore(4)
 # Verified against when the account does not exist, so timing does not reveal names.
 _DUMMY_HASH = hasher.hash("not-a-real-password")
 
@@ -172,7 +179,11 @@ class LoginResult:
 def login(
     db: Session, *, name: str, password: str, policy: LoginPolicy, now: datetime
 ) -> LoginResult:
-    """Check a password. Failures are recorded (and committed by the caller) before refusing."""
+    """Check a password. Failures are recorded (and committed by the caller) before refusing.
+
+    Every path runs argon2 once and every refusal looks the same to the caller, so neither
+    answer nor time tells an unknown name, a wrong password, a disabled account or a try
+    inside an account's wait apart."""
     user = db.scalar(select(StaffUser).where(StaffUser.name == name))
     if user is None:
         _verify(_DUMMY_HASH, password)
@@ -181,12 +192,11 @@ def login(
         _verify(_DUMMY_HASH, password)
         return _failed(db, user, "pending" if user.pending else "disabled", now)
     if user.locked_until is not None and as_utc(user.locked_until) > now:
-        return _failed(db, user, "locked", now)
+        # Inside the wait: not counted (so a stranger cannot stretch it), password not tried.
+        _verify(_DUMMY_HASH, password)
+        return _failed(db, user, "throttled", now)
     if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= policy.max_failures:
-            user.locked_until = now + policy.lockout
-            user.failed_logins = 0
+        _count_failure(db, user, policy, now)
         return _failed(db, user, "bad_password", now)
     user.failed_logins = 0
     user.locked_until = None
@@ -204,9 +214,41 @@ def login(
     return LoginResult(user, token, expires, None)
 
 
+def throttle_delay(failures: int, policy: LoginPolicy) -> timedelta:
+    """The wait before the next try after `failures` in a row: none up to `max_failures - 1`,
+    then one second doubling with each failure, never longer than `policy.lockout`."""
+    over = failures - policy.max_failures
+    if over < 0:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(over, 30)), policy.lockout)
+
+
+def _count_failure(db: Session, user: StaffUser, policy: LoginPolicy, now: datetime) -> None:
+    # One UPDATE ... SET n = n + 1 RETURNING n: parallel guesses on any instance each count
+    # (PostgreSQL locks the row; SQLite has one writer), where reading n first could lose some.
+    # `locked_until` holds the end of the wait, never a lock.
+    failures = db.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(failed_logins=StaffUser.failed_logins + 1)
+        .returning(StaffUser.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    delay = throttle_delay(failures, policy)
+    if delay:
+        db.execute(
+            update(StaffUser)
+            .where(StaffUser.id == user.id)
+            .values(locked_until=now + delay)
+            .execution_options(synchronize_session=False)
+        )
+    db.expire(user, ["failed_logins", "locked_until"])
+
+
 def _verify(stored: str, password: str) -> bool:
     try:
-        return hasher.verify(stored, password)
+        with _HASHING:
+            return hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -226,13 +268,14 @@ def _failed(db: Session, user: StaffUser | None, reason: str, now: datetime) -> 
 
 
 def refuse(result: LoginResult) -> None:
-    """Turn a failed login into the error the caller shows (after its commit)."""
-    if result.failure == "locked":
-        raise Forbidden(
-            "too many failed logins; the account is locked for a while", code="account_locked"
-        )
+    """Turn a failed login into the error the caller shows (after its commit): one answer for
+    every reason, which the custody event alone records."""
     if result.failure is not None:
-        raise Unauthorized("wrong name or password", code="bad_credentials")
+        raise Unauthorized(
+            "wrong name or password; after several failures each try must wait a little "
+            "longer (at most PORTAL_LOGIN_LOCKOUT)",
+            code="bad_credentials",
+        )
 
 
 def token_hash(token: str) -> str:

@@ -83,7 +83,11 @@ def serve(
     from portal.auth.service import list_users
 
     settings = _settings(data_dir, host=host, port=port)
-    runtime = build_runtime(settings)
+    try:
+        runtime = build_runtime(settings)
+    except PermissionError as exc:  # an unsafe data folder or key file: say how to fix it
+        console.print(f"portal: {exc}")
+        raise typer.Exit(2) from None
     with runtime.sessions() as db:
         has_staff = bool(list_users(db))
     console.print(f"portal: data in {settings.data_dir.resolve()}")
@@ -118,11 +122,11 @@ def serve(
 @dbcli.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations."""
-    from portal import db
+    from portal import datadir, db
     from portal.models import import_models
 
     settings = _settings(data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings.data_dir)
     import_models()
     db.migrate(db.make_engine(settings.resolved_database_url))
     console.print("database is up to date")

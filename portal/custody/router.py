@@ -9,9 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from portal.auth.models import StaffUser
 from portal.custody import merkle, tiles, timestamp
 from portal.custody import service as custody
 from portal.custody.schemas import ConsistencyProof, EntriesOut, EntryOut, InclusionProof
+from portal.db import transaction
 from portal.deps import Auditor, RuntimeDep
 from portal.errors import Invalid, NotFound, responses
 from portal.storage import ObjectMissing
@@ -133,15 +135,20 @@ def checkpoint_timestamp(rt: RuntimeDep, size: int) -> Response:
     return Response(token, media_type="application/timestamp-reply")
 
 
-@router.get("/entries", dependencies=[Auditor], responses=responses(401, 403))
+@router.get("/entries", responses=responses(401, 403))
 def entries(
-    rt: RuntimeDep, start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)]
+    rt: RuntimeDep,
+    start: Annotated[int, Query(ge=0)],
+    end: Annotated[int, Query(ge=1)],
+    user: StaffUser = Auditor,
 ) -> EntriesOut:
     if not start < end or end - start > MAX_ENTRIES:
         raise Invalid(f"need start < end and at most {MAX_ENTRIES} entries", code="bad_range")
-    with rt.sessions() as db:
+    with transaction(rt.sessions) as db:
         size = custody.tree_size(db)
-        rows = custody.entries(db, start=start, end=min(end, size))
+        rows = custody.read_entries(
+            db, actor=user.actor, start=start, end=min(end, size), now=rt.clock()
+        )
     return EntriesOut(
         start=start,
         end=min(end, size),

@@ -225,6 +225,23 @@ def entries(db: Session, *, start: int, end: int) -> list[LogEntry]:
     )
 
 
+def read_entries(
+    db: Session, *, actor: Actor, start: int, end: int, now: datetime
+) -> list[LogEntry]:
+    """`entries` for a person to read: raw events name evidence and hashes, so the read is
+    itself an event (appended after the range is taken, so it never reports itself)."""
+    rows = entries(db, start=start, end=end)
+    append(
+        db,
+        type=EventType.LOG_ENTRIES_READ,
+        actor=actor,
+        subject="log",
+        details={"start": start, "end": start + len(rows)},
+        at=now,
+    )
+    return rows
+
+
 def events_about(db: Session, *, subjects: Sequence[str]) -> list[LogEntry]:
     return list(
         db.scalars(select(LogEntry).where(LogEntry.subject.in_(subjects)).order_by(LogEntry.seq))

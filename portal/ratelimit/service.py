@@ -26,7 +26,7 @@ from portal.db import rowcount
 from portal.errors import RateLimited
 from portal.ratelimit.models import RateCounter
 
-Bucket = Literal["submissions", "uploads", "request_lookups", "request_answers"]
+Bucket = Literal["submissions", "uploads", "request_lookups", "request_answers", "logins"]
 
 WHAT: dict[Bucket, str] = {
     "submissions": "submissions opened",
@@ -34,6 +34,7 @@ WHAT: dict[Bucket, str] = {
     "request_lookups": "request codes looked up",
     # Counted per request, not per client: a flood aimed at one poster's code.
     "request_answers": "submissions for this request",
+    "logins": "staff login tries",
 }
 
 

@@ -98,6 +98,32 @@ def forecast(db: Session, *, now: datetime, days: int) -> list[Evidence]:
     )
 
 
+def list_due(db: Session, *, user: StaffUser, now: datetime) -> list[DueItem]:
+    """`due` for a person to read: the look is a custody event naming every item shown."""
+    items = due(db, as_of=now)
+    _listed(db, EventType.RETENTION_DUE_LISTED, user, {"items": [d.item.id for d in items]}, now)
+    return items
+
+
+def list_forecast(db: Session, *, user: StaffUser, now: datetime, days: int) -> list[Evidence]:
+    """`forecast` for a person to read, logged like `list_due`."""
+    items = forecast(db, now=now, days=days)
+    _listed(
+        db,
+        EventType.RETENTION_FORECAST_LISTED,
+        user,
+        {"days": days, "items": [e.id for e in items]},
+        now,
+    )
+    return items
+
+
+def _listed(
+    db: Session, type: EventType, user: StaffUser, details: dict[str, object], now: datetime
+) -> None:
+    custody.append(db, type=type, actor=user.actor, subject="retention", details=details, at=now)
+
+
 def approve(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> DueItem:
     entry = next((d for d in due(db, as_of=now) if d.item.id == evidence_id), None)
     if entry is None:

@@ -103,8 +103,8 @@ def set_policy(
 
 @router.get("/retention/due")
 def due(rt: RuntimeDep, user: StaffUser = RetentionManager) -> list[DueOut]:
-    with rt.sessions() as db:
-        return [_due(d) for d in disposition.due(db, as_of=rt.clock())]
+    with transaction(rt.sessions) as db:
+        return [_due(d) for d in disposition.list_due(db, user=user, now=rt.clock())]
 
 
 @router.get("/retention/forecast")
@@ -113,7 +113,7 @@ def forecast(
     user: StaffUser = RetentionManager,
     days: Annotated[int, Query(ge=1, le=3650)] = 30,
 ) -> list[ForecastOut]:
-    with rt.sessions() as db:
+    with transaction(rt.sessions) as db:
         return [
             ForecastOut(
                 evidence_id=e.id,
@@ -121,7 +121,7 @@ def forecast(
                 retain_until=e.retain_until,
                 held=bool(service.active_holds(db, e.id)),
             )
-            for e in disposition.forecast(db, now=rt.clock(), days=days)
+            for e in disposition.list_forecast(db, user=user, now=rt.clock(), days=days)
         ]
 
 

@@ -147,6 +147,14 @@ class _LocalPartial:
                 os.close(fd)
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` and any missing parents as 0700: the bytes are witnesses' videos, which
+    no other local user may list or read (`mkdir(parents=True)` would give parents 0755)."""
+    for level in [*reversed(path.parents), path]:
+        if not level.exists():
+            level.mkdir(mode=0o700, exist_ok=True)
+
+
 class LocalStorage:
     """Also enforces retention and legal holds itself, from a lock record per object."""
 
@@ -156,7 +164,7 @@ class LocalStorage:
         self.root = Path(root)
         self.partials = self.root / "partial"
         self.locks = self.root / "locks"
-        self.partials.mkdir(parents=True, exist_ok=True)
+        private_dir(self.partials)
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def _lock_path(self, key: str) -> Path:
@@ -170,10 +178,10 @@ class LocalStorage:
     def _save_lock(self, key: str, lock: dict[str, Any]) -> None:
         path = self._lock_path(key)
         with _translated():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             tmp = path.with_name(path.name + ".tmp")
             try:
-                with open(tmp, "w") as f:
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
                     f.write(json.dumps(lock))
                     f.flush()
                     os.fsync(f.fileno())
@@ -229,7 +237,7 @@ class LocalStorage:
     def finish_partial(self, upload_id: str, state: str | None, key: str) -> None:
         src, dst = self._partial(upload_id), self._key(key)
         with _translated():
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(dst.parent)
             if dst.exists():
                 # Same key, same hash: a retried finalise, or the same file sent twice. The
                 # earlier attempt may have failed in the fsyncs below: make the rename durable.
@@ -238,7 +246,7 @@ class LocalStorage:
                 _fsync_dir(self.partials)
                 return
             try:
-                os.chmod(src, 0o444)
+                os.chmod(src, 0o400)  # write-once, and the owner's alone
                 os.replace(src, dst)
             except FileNotFoundError:
                 # Another finaliser of this upload (a HEAD and a retried PATCH) moved it
@@ -283,16 +291,16 @@ class LocalStorage:
     def put(self, key: str, data: bytes) -> None:
         path = self._key(key)
         with _translated():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             if path.exists():
                 return
             tmp = path.with_name(path.name + ".tmp")
             try:
-                with open(tmp, "wb") as f:
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
-                os.chmod(tmp, 0o444)
+                os.chmod(tmp, 0o400)
                 os.replace(tmp, path)
             except BaseException:
                 tmp.unlink(missing_ok=True)  # a full disk keeps no half-written leftovers

@@ -110,6 +110,7 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
         at=now,
     )
     upload.status = UploadState.COMPLETED
+    upload.client_key = None
     upload.lock_owner = None
     return upload, completed
 

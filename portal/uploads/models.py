@@ -35,3 +35,6 @@ class Upload(Base):
     lock_owner: Mapped[str | None] = mapped_column(String(32))
     lock_expires: Mapped[datetime | None] = mapped_column(UtcDateTime)
     evidence_id: Mapped[str | None] = mapped_column(String(32))
+    # HMAC of the client's address while the upload is unfinished (the per-client cap on
+    # unfinished bytes); cleared when it completes or ends, so no pseudonym outlives it.
+    client_key: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -37,7 +37,7 @@ from portal.storage import PartialWriter
 from portal.submissions.models import Submission
 from portal.uploads.models import Upload
 from portal.uploads.protocol import CHECKSUM_ALGORITHMS
-from portal.uploads.service import Deps, check_length, get_own, take_lease
+from portal.uploads.service import Deps, check_free_space, check_length, get_own, take_lease
 
 log = logging.getLogger("portal.uploads")
 
@@ -148,6 +148,7 @@ def begin_patch(
                 raise TooLarge("the upload is already complete", code="past_length")
             upload.length = length
         else:
+            check_free_space(deps, content_length or 0)
             take_lease(db, deps, upload, owner=owner)
         snapshot = replace(Snapshot.of(upload), length=length)
     if pending_finalise:  # the caller finalises it (flows/finalise.py)

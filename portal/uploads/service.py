@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import rehashes
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import metrics
@@ -28,7 +28,17 @@ from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.db import rowcount, transaction
-from portal.errors import BadRequest, Conflict, Gone, Locked, NotFound, TooLarge
+from portal.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    InsufficientStorage,
+    Invalid,
+    Locked,
+    NotFound,
+    RateLimited,
+    TooLarge,
+)
 from portal.ids import new_id
 from portal.storage import Storage
 from portal.submissions.models import Submission
@@ -37,6 +47,9 @@ from portal.uploads.models import Upload, UploadState
 MAX_FILENAME_BYTES = 255
 # Direction overrides make "gpj.exe" read as "exe.jpg" on a reviewer's screen.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The rest of what a reviewer cannot see: marks (U+200E/U+200F/U+061C), zero-width characters,
+# soft hyphens and other format characters, and line/paragraph separators (U+2028/U+2029).
+INVISIBLE = frozenset({"Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,10 @@ class Limits:
     expiry: timedelta
     lease: timedelta
     max_metadata_bytes: int
+    min_free_space: int = 0
+    """Free bytes storage keeps; 0 for none."""
+    max_unfinished_per_client: int = 0
+    """Declared bytes of unfinished uploads one client may hold; 0 for no cap."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,8 @@ class Deps:
     storage: Storage
     limits: Limits
     clock: Callable[[], datetime]
+    free_bytes: Callable[[], int | None] = lambda: None
+    """Free bytes where storage writes, or None when it cannot tell (S3)."""
 
 
 def check_filename(name: str | None) -> str:
@@ -72,6 +91,12 @@ def check_filename(name: str | None) -> str:
         raise BadRequest(
             "file name must be a plain name: no '/', '\\', '..', control characters or NUL, "
             f"at most {MAX_FILENAME_BYTES} bytes",
+            code="bad_filename",
+        )
+    if any(unicodedata.category(c) in INVISIBLE for c in name):
+        raise Invalid(
+            "file name must not hold invisible or direction-changing characters "
+            "(Unicode format characters, line or paragraph separators)",
             code="bad_filename",
         )
     return name
@@ -104,17 +129,21 @@ def create(
     length: int | None,
     defer_length: bool,
     metadata: dict[str, str | None],
+    client_key: str | None = None,
 ) -> Upload:
     if length is None and not defer_length:
         raise BadRequest("Upload-Length or Upload-Defer-Length: 1 is required", code="no_length")
     if length is not None:
         check_length(deps, length)
     filename = check_filename(metadata.get("filename") or metadata.get("name"))
+    check_free_space(deps, length or 0)
     claimed = metadata.get("filetype") or metadata.get("type")
     now = deps.clock()
     upload_id = new_id()
     with transaction(deps.sessions) as db:
+        _check_client_quota(db, deps, client_key, length or 0)
         upload = Upload(
+            client_key=client_key,
             id=upload_id,
             submission_id=submission_id,
             created_at=now,
@@ -140,6 +169,36 @@ def create(
     # was told about (offset 0, nothing stored), never a partial that no row names.
     deps.storage.create_partial(upload_id)
     return upload
+
+
+def check_free_space(deps: Deps, coming: int) -> None:
+    """Refuse with 507 while storage could still take the bytes, rather than fill the disk
+    (which would stop the database and the log too)."""
+    floor = deps.limits.min_free_space
+    free = deps.free_bytes() if floor else None
+    if free is not None and free - coming < floor:
+        raise InsufficientStorage(
+            "storage is nearly full; the portal keeps free space in reserve. Try again later",
+            code="storage_nearly_full",
+        )
+
+
+def _check_client_quota(db: Session, deps: Deps, client_key: str | None, length: int) -> None:
+    cap = deps.limits.max_unfinished_per_client
+    if not cap or client_key is None:
+        return
+    held = db.scalar(
+        select(func.coalesce(func.sum(func.coalesce(Upload.length, Upload.offset)), 0)).where(
+            Upload.client_key == client_key, Upload.status == UploadState.ACTIVE
+        )
+    )
+    if int(held or 0) + length > cap:
+        raise RateLimited(
+            f"this network already holds {held} bytes of unfinished uploads (at most {cap}); "
+            "finish or cancel some first",
+            retry_after=60,
+            code="unfinished_quota",
+        )
 
 
 def check_length(deps: Deps, length: int) -> None:
@@ -202,6 +261,7 @@ def terminate_all(deps: Deps, *, submission_id: str, reason: str) -> int:
 def terminate_row(db: Session, deps: Deps, upload: Upload, *, reason: str) -> None:
     metrics.UPLOADS_FAILED.labels(reason).inc()
     upload.status = UploadState.TERMINATED
+    upload.client_key = None
     upload.lock_owner = None
     custody.append(
         db,

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from portal import metrics
 from portal.clock import as_utc
-from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
+from portal.deps import RuntimeDep, WitnessDep, base_url, client_host, rate_limited
 from portal.errors import (
     BadRequest,
     PortalError,
@@ -162,6 +162,7 @@ async def create(
         length=length,
         defer_length=upload_defer_length == "1",
         metadata=metadata,
+        client_key=rt.client_key(client_host(request)),
     )
     metrics.UPLOADS_STARTED.inc()
     location = f"{base_url(request, rt)}/api/v1/uploads/{upload.id}"

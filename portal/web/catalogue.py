@@ -328,10 +328,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "staff.logout": {"es": "Cerrar sesión", "en": "Log out"},
     "staff.name": {"es": "Usuario", "en": "User name"},
     "staff.password": {"es": "Contraseña", "en": "Password"},
-    "staff.bad_login": {"es": "Usuario o contraseña incorrectos.", "en": "Wrong name or password."},
-    "staff.locked": {
-        "es": "Demasiados intentos fallidos: la cuenta está bloqueada un tiempo.",
-        "en": "Too many failed logins: the account is locked for a while.",
+    "staff.bad_login": {
+        "es": "Usuario o contraseña incorrectos. Tras varios fallos, espere un minuto antes de "
+        "volver a intentarlo.",
+        "en": "Wrong name or password. After several failures, wait a minute before trying again.",
+    },
+    "staff.rate_limited": {
+        "es": "Demasiados intentos de inicio de sesión desde su red. Inténtelo de nuevo en "
+        "{minutes} min.",
+        "en": "Too many login tries from your network. Please try again in {minutes} min.",
     },
     "staff.https_needed": {
         "es": "El inicio de sesión del personal necesita HTTPS: esta conexión no está cifrada y "

@@ -398,16 +398,20 @@ def test_web_form_past_the_limit_keeps_what_was_typed_and_stores_nothing(
 
 
 @pytest.mark.parametrize(
-    ("trusted", "second"), [("", 429), ("127.0.0.1", 201)], ids=["trust-none", "trust-loopback"]
+    ("trusted", "second"),
+    [(None, 429), ("", 429), ("127.0.0.1", 201)],
+    ids=["default", "trust-none", "trust-loopback"],
 )
 def test_portal_serve_trusts_exactly_the_configured_proxies(
-    tmp_path: Path, trusted: str, second: int
+    tmp_path: Path, trusted: str | None, second: int
 ) -> None:
-    """PORTAL_TRUSTED_PROXIES decides, not uvicorn's own FORWARDED_ALLOW_IPS."""
+    """PORTAL_TRUSTED_PROXIES decides, not uvicorn's own FORWARDED_ALLOW_IPS; by default no
+    one is trusted (it once trusted loopback, so behind a tunnel or onion service that does
+    not set X-Forwarded-For, anyone could name a fresh address and pass every limit)."""
     env = {
-        "PORTAL_TRUSTED_PROXIES": trusted,
         "FORWARDED_ALLOW_IPS": "*",
         "PORTAL_RATE_LIMIT_SUBMISSIONS": "1",
+        **({"PORTAL_TRUSTED_PROXIES": trusted} if trusted is not None else {}),
     }
     server = Server(tmp_path / "data", env=env).start()
     try:
@@ -427,7 +431,7 @@ def test_portal_serve_trusts_exactly_the_configured_proxies(
 
 
 def test_trusted_proxies_are_read_as_a_list_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings().trusted_proxies == ["127.0.0.1", "::1"]
+    assert Settings().trusted_proxies == []
     monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", " 10.0.0.1/8, 192.168.1.5 ,fd00::/64")
     assert Settings().trusted_proxies == ["10.0.0.0/8", "192.168.1.5", "fd00::/64"]
     monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", "")

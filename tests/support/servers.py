@@ -330,14 +330,18 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         # Runs here open many submissions from one address (127.0.0.1); the limits have
         # their own tests (tests/integration/test_rate_limits.py), which set them through `env`.
-        no_limits = {"PORTAL_RATE_LIMIT_SUBMISSIONS": "0", "PORTAL_RATE_LIMIT_UPLOADS": "0"}
+        no_limits = {
+            "PORTAL_RATE_LIMIT_SUBMISSIONS": "0",
+            "PORTAL_RATE_LIMIT_UPLOADS": "0",
+            "PORTAL_RATE_LIMIT_LOGINS": "0",
+        }
         self.env = {**no_limits, **os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
 
     def start(self, fault: tuple[str, int] | None = None) -> Server:
         """Start (again, same data and port); `fault` arms a point of support/faultpoints.py."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         launcher = (
             ["portal"] if fault is None else ["tests.support.faultpoints", fault[0], str(fault[1])]
         )

@@ -246,6 +246,8 @@ def world(
         "PORTAL_RATE_LIMIT_UPLOADS": "0",
         "PORTAL_RATE_LIMIT_REQUEST_LOOKUPS": "0",
         "PORTAL_RATE_LIMIT_REQUEST_ANSWERS": "0",
+        "PORTAL_RATE_LIMIT_LOGINS": "0",
+        "PORTAL_MAX_UNFINISHED_PER_CLIENT": "0",
     }
     server = Server(tmp_path_factory.mktemp(f"fuzz-{role}") / "data", env=env).start()
     try:

@@ -86,3 +86,27 @@ def test_media_limits_must_be_positive(monkeypatch: pytest.MonkeyPatch, name: st
     monkeypatch.setenv(f"PORTAL_{name}", "0")
     with pytest.raises(ValueError, match=name.lower()):
         Settings()
+
+
+DURATIONS = [name for name, f in Settings.model_fields.items() if f.annotation is timedelta]
+
+
+def test_the_duration_list_is_every_duration() -> None:
+    # A new duration setting joins the test below by itself; this keeps the list honest.
+    assert len(DURATIONS) >= 10
+
+
+@pytest.mark.parametrize("field", DURATIONS)
+@pytest.mark.parametrize(
+    ("raw", "want"), [("10", timedelta(seconds=10)), ("PT10S", timedelta(seconds=10))]
+)
+def test_every_duration_takes_seconds_and_iso8601(
+    monkeypatch: pytest.MonkeyPatch, field: str, raw: str, want: timedelta
+) -> None:
+    # PORTAL_RETENTION_INTERVAL=10, as README documents, once stopped the server starting.
+    monkeypatch.setenv(env_name(field), raw)
+    assert getattr(Settings(), field) == want
+
+
+def test_no_proxy_is_trusted_by_default() -> None:
+    assert Settings().trusted_proxies == []

@@ -64,8 +64,8 @@ def release_hold(
 
 @router.get("/staff/retention")
 def retention_page(request: Request, rt: RuntimeDep, user: RetentionViewer) -> HTMLResponse:
-    with rt.sessions() as db:
-        due = disposition.due(db, as_of=rt.clock())
+    with transaction(rt.sessions) as db:
+        due = disposition.list_due(db, user=user, now=rt.clock())
         linked = evidence.case_ids(db, evidence_ids=[d.item.id for d in due])
         titles = {c.id: c.title for c, _ in case_service.list_cases(db)}
     cases = {e: [titles.get(c, c) for c in ids] for e, ids in linked.items()}

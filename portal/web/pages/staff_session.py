@@ -13,7 +13,8 @@ from portal.auth import service as staff_auth
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.db import transaction
-from portal.deps import RuntimeDep
+from portal.deps import RuntimeDep, client_host
+from portal.errors import RateLimited
 from portal.web.access import StaffUserDep
 from portal.web.i18n import Translator
 from portal.web.rendering import language, render, secure, see_other
@@ -64,21 +65,34 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     def run() -> staff_auth.LoginResult:
+        rt.count_request("logins", client_host(request))
         with transaction(rt.sessions) as db:
             return staff_auth.login(
                 db, name=username, password=password, policy=rt.login_policy, now=rt.clock()
             )
 
-    result = await run_in_threadpool(run)  # the failure is committed before we answer
-    if result.failure is not None or result.token is None or result.user is None:
+    try:
+        result = await run_in_threadpool(run)  # the failure is committed before we answer
+    except RateLimited as limited:
         t = Translator(language(request))
-        error = t("staff.locked") if result.failure == "locked" else t("staff.bad_login")
-        status = 403 if result.failure == "locked" else 401
+        minutes = max(1, -(-limited.retry_after // 60))
+        page = render(
+            request,
+            "staff/login.html",
+            status=429,
+            error=t("staff.rate_limited", minutes=minutes),
+            next=_safe_next(next),
+            name=username,
+        )
+        page.headers.update(limited.headers)
+        return page
+    if result.failure is not None or result.token is None or result.user is None:
+        # One answer for every refusal (see auth.service.login).
         return render(
             request,
             "staff/login.html",
-            status=status,
-            error=error,
+            status=401,
+            error=Translator(language(request))("staff.bad_login"),
             next=_safe_next(next),
             name=username,
         )
