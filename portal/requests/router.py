@@ -49,14 +49,6 @@ def _out(
     )
 
 
-def _message(url: str, req: EvidenceRequest) -> dict[str, str]:
-    """The text the officer sends by hand (SMS, messenger, a card): the portal sends nothing."""
-    return {
-        "es": f"{req.title_es}\nSi quiere compartir su video, use este enlace (un solo uso): {url}",
-        "en": f"{req.title_en}\nIf you wish to share your video, use this one-time link: {url}",
-    }
-
-
 @router.post("/requests", status_code=201, responses=responses(401, 403, 422))
 def create_request(
     body: RequestCreate, request: Request, rt: RuntimeDep, user: StaffUser = CaseWorker
@@ -69,7 +61,7 @@ def create_request(
         )
         out = _out(request, rt, req)
     if req.kind == RequestKind.INDIVIDUAL:
-        out.message = _message(out.url, req)
+        out.message = service.message(out.url, req)
     return out
 
 

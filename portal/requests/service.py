@@ -153,6 +153,14 @@ def create(
     return req
 
 
+def message(url: str, req: EvidenceRequest) -> dict[str, str]:
+    """The text the officer sends by hand (SMS, messenger, a card): the portal sends nothing."""
+    return {
+        "es": f"{req.title_es}\nSi quiere compartir su video, use este enlace (un solo uso): {url}",
+        "en": f"{req.title_en}\nIf you wish to share your video, use this one-time link: {url}",
+    }
+
+
 def get(db: Session, *, request_id: str) -> EvidenceRequest:
     req = db.get(EvidenceRequest, request_id)
     if req is None:

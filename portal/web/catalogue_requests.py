@@ -73,4 +73,64 @@ REQUESTS: dict[str, dict[str, str]] = {
     "requests.last": {"es": "Última actividad", "en": "Last activity"},
     "requests.poster": {"es": "Cartel (PDF)", "en": "Poster (PDF)"},
     "requests.queue": {"es": "Ver en la cola", "en": "Show in the queue"},
+    "requests.new": {"es": "Nueva petición", "en": "New request"},
+    "requests.new_intro": {
+        "es": "Publique una petición (un enlace y un código QR para carteles y redes) o, si "
+        "escribe el nombre y el teléfono de una persona, un enlace de un solo uso para ella. "
+        "La página pública muestra solo lo que escriba aquí, nunca datos del caso.",
+        "en": "Publish a request (a link and a QR code for posters and social media) or, if you "
+        "enter one person's name and phone, a one-time link for them. The public page shows "
+        "only what you write here, never details of the case.",
+    },
+    "requests.title_es": {"es": "Título en español", "en": "Title in Spanish"},
+    "requests.title_en": {"es": "Título en inglés", "en": "Title in English"},
+    "requests.description_es": {"es": "Descripción en español", "en": "Description in Spanish"},
+    "requests.description_en": {"es": "Descripción en inglés", "en": "Description in English"},
+    "requests.place": {"es": "Lugar", "en": "Place"},
+    "requests.window_start": {"es": "Desde (fecha y hora)", "en": "From (date and time)"},
+    "requests.window_end": {"es": "Hasta (fecha y hora)", "en": "Until (date and time)"},
+    "requests.expires": {"es": "La petición caduca el", "en": "The request expires on"},
+    "requests.zone": {"es": "Horas en la zona {zone}.", "en": "Times in the {zone} time zone."},
+    "requests.wanted": {"es": "Qué se pide", "en": "What is wanted"},
+    "requests.kind_video": {"es": "Video", "en": "Video"},
+    "requests.kind_photo": {"es": "Fotos", "en": "Photos"},
+    "requests.kind_audio": {"es": "Audio", "en": "Audio"},
+    "requests.ask_contact": {
+        "es": "Pedir datos de contacto (siempre opcionales para el testigo)",
+        "en": "Ask for contact details (always optional for the witness)",
+    },
+    "requests.one_person": {"es": "Enlace para una sola persona", "en": "Link for one person"},
+    "requests.one_person_hint": {
+        "es": "Déjelo vacío para una petición pública. Solo se guarda una huella del nombre y el "
+        "teléfono, nunca el texto.",
+        "en": "Leave empty for a public request. Only a fingerprint of the name and phone is "
+        "kept, never the text.",
+    },
+    "requests.recipient_name": {"es": "Nombre", "en": "Name"},
+    "requests.recipient_phone": {"es": "Teléfono", "en": "Phone"},
+    "requests.create": {"es": "Crear la petición", "en": "Create the request"},
+    "requests.made": {"es": "Petición creada", "en": "Request created"},
+    "requests.once_only": {
+        "es": "Copie ahora el mensaje: el enlace de un solo uso no se vuelve a mostrar.",
+        "en": "Copy the message now: the one-time link is not shown again.",
+    },
+    "requests.send_this": {
+        "es": "Texto para enviar (SMS, mensajería o tarjeta)",
+        "en": "Text to send (SMS, messenger or a card)",
+    },
+    "requests.public_address": {"es": "Dirección pública:", "en": "Public address:"},
+    "requests.qr_png": {"es": "Código QR (PNG)", "en": "QR code (PNG)"},
+    "requests.qr_svg": {"es": "Código QR (SVG)", "en": "QR code (SVG)"},
+    "requests.back": {"es": "Volver a las peticiones", "en": "Back to the requests"},
+    "requests.kind.public": {"es": "pública", "en": "public"},
+    "requests.kind.individual": {"es": "una persona", "en": "one person"},
+    "requests.state.open": {"es": "abierta", "en": "open"},
+    "requests.state.closed": {"es": "cerrada", "en": "closed"},
+    "requests.state.revoked": {"es": "revocada", "en": "revoked"},
+    "requests.end_confirm": {
+        "es": "Dejar de aceptar entregas por esta petición",
+        "en": "Stop taking submissions through this request",
+    },
+    "requests.close": {"es": "Cerrar", "en": "Close"},
+    "requests.revoke": {"es": "Revocar", "en": "Revoke"},
 }

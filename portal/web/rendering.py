@@ -115,7 +115,7 @@ def error_page(request: Request, exc: PortalError) -> HTMLResponse:
     if isinstance(exc, CsrfRefused):
         message = t("error.csrf")
     elif "error." + exc.code in i18n.CATALOGUE:  # a refusal the pages explain in words
-        message = t("error." + exc.code)
+        message = t("error." + exc.code, detail=exc.message)
     elif exc.status == 404 and exc.code == "not_found":
         message = t("error.not_found")
     elif exc.status == 403:

@@ -21,6 +21,7 @@ from portal.web.pages import (  # noqa: F401
     changes,
     evidence,
     log,
+    request_forms,
     requests,
     retention,
     staff_session,

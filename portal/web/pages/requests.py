@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from portal.cases import service as case_service
 from portal.deps import RuntimeDep, base_url, client_host
 from portal.errors import NotFound
 from portal.requests import poster
@@ -45,8 +46,9 @@ def requests_page(request: Request, rt: RuntimeDep, user: CaseWorker) -> HTMLRes
     with rt.sessions() as db:
         reqs = requests.list_requests(db)
         stats = requests.stats(db, request_ids=[r.id for r in reqs])
+        case_titles = {c.id: c.title for c, _ in case_service.list_cases(db)}
     rows = [(r, stats[r.id]) for r in reqs]
-    return render(request, "staff/requests.html", user=user, rows=rows)
+    return render(request, "staff/requests.html", user=user, rows=rows, case_titles=case_titles)
 
 
 @router.get("/staff/requests/{evidence_request_id}/{artifact}")
