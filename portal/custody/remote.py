@@ -10,6 +10,7 @@ serve tiles that fail to hash to a root its key signed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -122,10 +123,16 @@ def prove_extends(client: httpx.Client, url: str, old: Checkpoint, new: Checkpoi
     return len(proof)
 
 
-def check_against(report: Report, receipt: Mapping[str, Any], url: str, key: str | None) -> None:
+def check_against(
+    report: Report,
+    receipt: Mapping[str, Any],
+    url: str,
+    key: str | None,
+    client: httpx.Client | None = None,
+) -> None:
     """That the log at `url` today still holds the receipt's checkpoint: its current
-    checkpoint, signed by the log's key, is proven consistent with the receipt's. Every
-    event the receipt proves is then still in the log."""
+    checkpoint, signed by the log's key, is proven consistent with the receipt's from the
+    log's tiles. Every event the receipt proves is then still in the log."""
     log = receipt.get("log")
     named = log.get("public_key") if isinstance(log, Mapping) else None
     key = key or (named if isinstance(named, str) else None)
@@ -135,11 +142,11 @@ def check_against(report: Report, receipt: Mapping[str, Any], url: str, key: str
         return
     try:
         old = open_checkpoint(note_text, key, what="the receipt's checkpoint")
-        with httpx.Client(timeout=30) as client:
+        with contextlib.nullcontext(client) if client else httpx.Client(timeout=30) as http:
             new = open_checkpoint(
-                fetch_checkpoint(client, url), key, what=f"the checkpoint {url} serves"
+                fetch_checkpoint(http, url), key, what=f"the checkpoint {url} serves"
             )
-            prove_extends(client, url, old, new)
+            prove_extends(http, url, old, new)
     except RemoteError as e:
         report.check(False, f"--against {url}: {e}")
         return

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from portal.app import build_runtime, create_app
 from portal.cli import app as cli
 from portal.config import Settings
-from portal.custody import merkle, note, tiles
+from portal.custody import merkle, monitor, note, remote, tiles
 from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.custody.receipt import verify_receipt
@@ -31,6 +32,7 @@ from tests.support.servers import Server
 from tests.support.uploads import upload
 
 REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 runner = CliRunner()
 
 
@@ -200,6 +202,13 @@ def _restore(backup: Path, db: Path) -> None:
     shutil.copyfile(backup, db)
 
 
+def _watch(c: TestClient, state: Path, key: str) -> note.Checkpoint:
+    """One run of an outside monitor against the portal `c` serves: the checkpoint it kept."""
+    out = monitor.run("http://testserver", key=key, state=state, now=NOW, client=c)
+    assert out.checkpoint is not None
+    return out.checkpoint
+
+
 def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
     data: Settings, video: Path, tmp_path: Path
 ) -> None:
@@ -208,13 +217,19 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         upload(c, {"Authorization": f"Bearer {a}"}, video.read_bytes())
     backup = tmp_path / "backup.db"
     _backup(_db_file(data), backup)
+    # The operator also keeps the whole data folder (key included) as it is now.
+    copy = tmp_path / "copy"
+    shutil.copytree(data.data_dir, copy)
     with TestClient(create_app(data)) as c:
         b_id, b = new_submission(c)
         b_auth = {"Authorization": f"Bearer {b}"}
         upload(c, b_auth, video.read_bytes()[:-1000])
         receipt = c.get(f"/api/v1/submissions/{b_id}/receipt", headers=b_auth).json()
         key = verifier(c)
+        watched = tmp_path / "monitor"
+        seen = _watch(c, watched, key)
     signed = note.parse_checkpoint(note.open_note(receipt["checkpoint"], key))
+    assert seen == signed
     _restore(backup, _db_file(data))
 
     with TestClient(create_app(data)) as c:
@@ -224,8 +239,10 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         assert f"size {signed.size}" in r.json()["message"]
         with pytest.raises(custody.LogRolledBack):
             runtime(c).sign_checkpoint()
-        # The public log and the witness pages still answer.
-        assert reader(c).checkpoint(key).size >= signed.size
+        # The public log and the witness pages still answer; the monitor sees the pinned
+        # checkpoint it saw before, nothing newer.
+        assert reader(c).checkpoint(key) == signed
+        assert _watch(c, watched, key) == signed
         assert c.get("/api/v1/consent").status_code == 200
         assert c.get(f"/api/v1/log/tile/0/000.p/{signed.size}").status_code == 200
 
@@ -249,9 +266,33 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         reader(c).consistency_proof(signed, now)
         index = receipt["files"][0]["leaf_index"]
         reader(c).inclusion_proof(index, now)
-    assert verify_receipt(receipt, key).ok
+        # B's receipt, against today's log: a consistency proof from the public tiles.
+        report = verify_receipt(receipt, key)
+        remote.check_against(report, receipt, "http://testserver", key, client=c)
+        assert report.ok, report.text()
+        assert "still in it" in report.text()
+        # The monitor that saw B's checkpoint accepts the larger tree now.
+        assert _watch(c, watched, key) == now
     r = runner.invoke(cli, ["custody", "verify", "--no-content", "--data-dir", d])
     assert r.exit_code == 0, r.output
+
+    # A deliberate fork: the copied folder, run on its own, signs with the same key a tree
+    # as large as the one watched that lacks B's entries. The monitor refuses it.
+    forked = Settings(data_dir=copy)
+    with TestClient(create_app(forked)) as c:
+        while runtime(c).sign_checkpoint().size <= now.size:
+            _, t = new_submission(c)
+            upload(c, {"Authorization": f"Bearer {t}"}, video.read_bytes()[:-3000])
+        assert verifier(c) == key
+        with pytest.raises(remote.ForkError, match="FORK"):
+            _watch(c, watched, key)
+        # ... as does B's receipt, checked against it.
+        report = verify_receipt(receipt, key)
+        remote.check_against(report, receipt, "http://testserver", key, client=c)
+        assert not report.ok and "FORK" in report.text()
+    # A failed run keeps what the monitor saw last.
+    kept = note.parse_checkpoint(note.open_note((watched / "checkpoint").read_text(), key))
+    assert kept == now
 
 
 def test_a_forked_database_is_refused_and_not_recovered(
