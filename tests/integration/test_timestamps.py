@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,6 +121,44 @@ def test_a_tsa_that_is_down_never_blocks_an_upload(
     tsa.mode = "ok"
     body = stamped_receipt(stamped, sub_id, auth)
     assert body["timestamp"]["checkpoint_signed_at"]
+
+
+def test_a_tsa_that_hangs_delays_no_upload_and_is_asked_again(
+    settings: Settings, tsa: Tsa, video: Path
+) -> None:
+    """The TSA accepts the connection and never answers: uploads finish well within the TSA
+    timeout, the wait ends at the timeout, and the checkpoint is stamped once it answers."""
+    timeout = 3.0
+    s = settings.model_copy(
+        update={"tsa_url": tsa.url, "tsa_ca_bundle": tsa.ca, "tsa_timeout": timeout}
+    )
+    tsa.mode = "hang"
+    with TestClient(create_app(s)) as client:
+        for _ in range(2):
+            started = time.monotonic()
+            sub_id, auth = _receipt(client, video)
+            assert time.monotonic() - started < timeout
+        for _ in range(100):  # the thread after the upload is waiting on the TSA
+            if tsa.requests:
+                break
+            time.sleep(0.05)
+        assert tsa.requests
+        receipt = client.get(f"/api/v1/submissions/{sub_id}/receipt", headers=auth).json()
+        assert "timestamp" not in receipt
+        # A sweep while the TSA hangs gives up at the timeout, storing nothing.
+        started = time.monotonic()
+        assert runtime(client).timestamp_checkpoints() == 0
+        assert time.monotonic() - started < timeout + 5
+        size = runtime(client).sign_checkpoint().size
+        assert client.get(f"/api/v1/log/timestamp/{size}").status_code == 404
+        # The TSA answers again: the checkpoint is stamped later, the delay shown.
+        tsa.mode = "ok"
+        body = stamped_receipt(client, sub_id, auth)
+        token = base64.b64decode(body["timestamp"]["token"])
+        gen_time = tsa_mod.check(
+            token, body["checkpoint"].encode(), roots=tsa_mod.load_roots(tsa.ca)
+        )
+        assert gen_time.isoformat() > body["timestamp"]["checkpoint_signed_at"][:19]
 
 
 @pytest.mark.parametrize("mode", ["other_imprint", "garbage"])
