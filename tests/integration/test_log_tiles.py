@@ -12,10 +12,12 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from portal.app import build_runtime, create_app
@@ -24,9 +26,12 @@ from portal.config import Settings
 from portal.custody import merkle, monitor, note, remote, tiles
 from portal.custody import service as custody
 from portal.custody.events import EventType
+from portal.custody.models import LogEntry
 from portal.custody.receipt import verify_receipt
 from portal.db import transaction
+from portal.evidence.models import Evidence
 from portal.storage import ObjectLocked
+from portal.submissions.models import Consent, Submission, SubmissionState
 from tests.support.api import CONSENT, new_submission, runtime, staff_login
 from tests.support.servers import Server
 from tests.support.uploads import upload
@@ -209,6 +214,35 @@ def _watch(c: TestClient, state: Path, key: str) -> note.Checkpoint:
     return out.checkpoint
 
 
+def _check_rebuilt(settings: Settings, receipt: dict[str, Any]) -> None:
+    """B's submission, consent and item rows are back as the logged events describe them,
+    each with its `log.item_recovered` event."""
+    rt = build_runtime(settings)
+    try:
+        with rt.sessions() as db:
+            sub = db.get(Submission, receipt["submission"])
+            assert sub is not None and sub.status == SubmissionState.OPEN
+            consent = db.scalars(select(Consent).where(Consent.submission_id == sub.id)).one()
+            for field in ("version", "sha256", "scopes", "language"):
+                assert getattr(consent, field) == receipt["consent"][field]
+            proven = receipt["files"][0]
+            item = db.scalars(select(Evidence).where(Evidence.submission_id == sub.id)).one()
+            assert (item.filename, item.size, item.sha256, item.media_type, item.log_index) == (
+                proven["name"],
+                proven["size"],
+                proven["sha256"],
+                proven["media_type"],
+                proven["leaf_index"],
+            )
+            assert rt.storage.exists(item.storage_key)
+            logged = db.scalars(
+                select(LogEntry.subject).where(LogEntry.type == str(EventType.LOG_ITEM_RECOVERED))
+            ).all()
+            assert sorted(logged) == sorted([sub.id, item.id])
+    finally:
+        rt.engine.dispose()
+
+
 def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
     data: Settings, video: Path, tmp_path: Path
 ) -> None:
@@ -253,8 +287,10 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
 
     r = runner.invoke(cli, ["custody", "recover", "--data-dir", d])
     assert r.exit_code == 0, r.output
-    assert "received but not in the database" in r.output
-    assert receipt["files"][0]["sha256"] in r.output
+    assert f"rebuilt the submission row {b_id}" in r.output
+    assert "rebuilt the evidence row" in r.output
+    assert "received but not in the database" not in r.output
+    _check_rebuilt(data, receipt)
     r = runner.invoke(cli, ["custody", "recover", "--data-dir", d])
     assert "nothing to do" in r.output
 
