@@ -22,13 +22,14 @@ def recover_command(
     ] = None,
 ) -> None:
     """Put back log entries a restored database lost, from the tiles in storage (each
-    checked against the last signed checkpoint); list received items it lacks rows for."""
+    checked against the last signed checkpoint); rebuild the rows of received items as far
+    as the logged events allow, and list those it cannot."""
     from portal.app import build_runtime
     from portal.flows.log_recovery import recover_log
 
     rt = build_runtime(Settings(data_dir=data_dir) if data_dir else Settings())
     try:
-        found, lost = recover_log(rt)
+        found, rebuilt, lost = recover_log(rt)
     except PortalError as exc:
         err.print(f"[red]error[/red] ({exc.code}): {exc.message}", markup=True)
         raise typer.Exit(1) from None
@@ -40,6 +41,9 @@ def recover_command(
         f"restored entries {found.before}..{cp.size - 1} and {found.checkpoints} checkpoints "
         f"from storage, checked against checkpoint {cp.size}"
     )
+    for row in rebuilt:
+        entries = ", ".join(str(seq) for seq in row.entries)
+        console.print(f"rebuilt the {row.kind} row {row.id} from entries {entries}")
     for item in lost:
         console.print(
             f"received but not in the database: entry {item.seq} {item.type} {item.subject} "

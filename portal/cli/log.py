@@ -107,8 +107,9 @@ def monitor_command(
     tsa_ca: TsaCa = None,
 ) -> None:
     """Watch a portal's log from outside (run it from cron): the checkpoint's signature and
-    timestamp, and a proof that it extends the one seen before. Exits 1 on a fork, a rollback,
-    a bad signature, a malformed answer or a stale checkpoint."""
+    timestamp, and a proof, computed from its public tiles, that it extends the one seen
+    before. Exits 1 on a fork, a rollback, a bad signature, a malformed answer or tile, or a
+    stale checkpoint."""
     from portal.clock import utcnow
     from portal.custody import monitor
     from portal.custody.remote import RemoteError

@@ -20,6 +20,9 @@ class EventType(StrEnum):
     """The original reached its write-once, content-addressed home."""
     LOG_CHECKPOINT_SIGNED = "log.checkpoint_signed"
     """A checkpoint of the log was signed."""
+    LOG_ITEM_RECOVERED = "log.item_recovered"
+    """`custody recover` rebuilt a submission's or an item's row, lost with a restore, from
+    the logged events named in details (kind, from_entries)."""
     STAFF_CREATED = "staff.created"
     """A staff account was created (by the CLI, an admin, or a supervisor)."""
     STAFF_ROLE_CHANGED = "staff.role_changed"

@@ -1,9 +1,10 @@
 """An outside monitor of a portal's log, run from cron by anyone holding the log's public key.
 
 Each run fetches the public checkpoint, checks its signature and its RFC 3161 timestamp,
-proves it extends the last checkpoint this monitor saw (kept in its state folder), and keeps
-the new one. A fork, a rollback, a bad signature, a malformed answer or a checkpoint older
-than the allowed age is a `RemoteError`: the command exits non-zero with its message.
+proves from the log's public tiles that it extends the last checkpoint this monitor saw (kept
+in its state folder), and keeps the new one. A fork, a rollback, a bad signature, a malformed
+answer or a checkpoint older than the allowed age is a `RemoteError`: the command exits
+non-zero with its message.
 """
 
 from __future__ import annotations

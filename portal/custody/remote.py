@@ -3,22 +3,23 @@ signed sizes, and checkpoint timestamps. Every answer is untrusted: nothing is b
 the log's public key, a proof or a trusted TSA does not bind, and a malformed answer becomes
 a `RemoteError` with a clear message, never a crash.
 
-Consistency proofs come from the portal's public endpoint through `fetch_consistency` alone,
-so that a proof computed from the log's tiles can replace it in one place.
+Consistency proofs are computed here from the log's public hash tiles (`tiles.TileReader`),
+never taken from the portal's proof endpoint: a server that lies about its tree can only
+serve tiles that fail to hash to a root its key signed.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from .merkle import ProofError, verify_consistency
+from .merkle import ProofError
 from .note import Checkpoint, open_note, parse_checkpoint
 from .offline import Report
+from .tiles import TileError, TileReader
 
 MAX_ANSWER = 1 << 20  # a checkpoint, a proof or a token is a few kilobytes
 
@@ -33,6 +34,10 @@ class ForkError(RemoteError):
 
 class RollbackError(RemoteError):
     """The portal shows a smaller tree than one it signed before."""
+
+
+class MissingTile(RemoteError, LookupError):
+    """The portal has no such tile (a LookupError, so `TileReader` tries the full tile)."""
 
 
 def _get(client: httpx.Client, url: str, *, missing_ok: bool = False) -> bytes | None:
@@ -67,21 +72,16 @@ def fetch_timestamp(client: httpx.Client, url: str, size: int) -> bytes | None:
     return _get(client, f"{_base(url)}/timestamp/{size}", missing_ok=True)
 
 
-def fetch_consistency(client: httpx.Client, url: str, first: int, second: int) -> list[bytes]:
-    """The hashes of a consistency proof from size `first` to `second` (unverified)."""
-    data = _get(
-        client, f"{_base(url)}/proof/consistency?first={first}&second={second}", missing_ok=True
-    )
-    if data is None:
-        raise ForkError(
-            f"FORK: the portal says it never signed a checkpoint of size {first} or {second}, "
-            "yet one was seen signed by its key"
-        )
-    try:
-        proof = httpx.Response(200, content=data).json()["proof"]
-        return [base64.b64decode(h, validate=True) for h in proof]
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise RemoteError(f"the consistency proof is malformed: {e!r}") from None
+def tile_fetcher(client: httpx.Client, url: str) -> Callable[[str], bytes]:
+    """`fetch(path)` for a `TileReader` over the portal's public tiles."""
+
+    def fetch(path: str) -> bytes:
+        data = _get(client, f"{_base(url)}/{path}", missing_ok=True)
+        if data is None:
+            raise MissingTile(f"{_base(url)}/{path}: not found")
+        return data
+
+    return fetch
 
 
 def open_checkpoint(text: str, key: str, *, what: str) -> Checkpoint:
@@ -93,7 +93,8 @@ def open_checkpoint(text: str, key: str, *, what: str) -> Checkpoint:
 
 
 def prove_extends(client: httpx.Client, url: str, old: Checkpoint, new: Checkpoint) -> int:
-    """Prove that `new` extends `old` (both signed by the log's key); how many hashes that took.
+    """Prove that `new` extends `old` (both signed by the log's key) from the public tiles of
+    `new`'s tree; how many proof hashes that took.
 
     ForkError or RollbackError name what was caught."""
     if new.origin != old.origin:
@@ -110,21 +111,28 @@ def prove_extends(client: httpx.Client, url: str, old: Checkpoint, new: Checkpoi
                 f"{old.root.hex()} and {new.root.hex()}"
             )
         return 0
-    proof = fetch_consistency(client, url, old.size, new.size)
     try:
-        verify_consistency(old.size, new.size, proof, old.root, new.root)
-    except ProofError as e:
+        proof = TileReader(tile_fetcher(client, url)).consistency_proof(old, new)
+    except MissingTile as e:
+        raise RemoteError(f"cannot prove consistency: the portal withholds a tile ({e})") from None
+    except (ProofError, TileError) as e:
         raise ForkError(
             f"FORK: the checkpoint of size {new.size} is not proven to extend the one of size "
-            f"{old.size} seen before ({e})"
+            f"{old.size} seen before: its tiles do not give a consistency proof ({e})"
         ) from None
     return len(proof)
 
 
-def check_against(report: Report, receipt: Mapping[str, Any], url: str, key: str | None) -> None:
+def check_against(
+    report: Report,
+    receipt: Mapping[str, Any],
+    url: str,
+    key: str | None,
+    client: httpx.Client | None = None,
+) -> None:
     """That the log at `url` today still holds the receipt's checkpoint: its current
-    checkpoint, signed by the log's key, is proven consistent with the receipt's. Every
-    event the receipt proves is then still in the log."""
+    checkpoint, signed by the log's key, is proven consistent with the receipt's from the
+    log's tiles. Every event the receipt proves is then still in the log."""
     log = receipt.get("log")
     named = log.get("public_key") if isinstance(log, Mapping) else None
     key = key or (named if isinstance(named, str) else None)
@@ -134,11 +142,11 @@ def check_against(report: Report, receipt: Mapping[str, Any], url: str, key: str
         return
     try:
         old = open_checkpoint(note_text, key, what="the receipt's checkpoint")
-        with httpx.Client(timeout=30) as client:
+        with contextlib.nullcontext(client) if client else httpx.Client(timeout=30) as http:
             new = open_checkpoint(
-                fetch_checkpoint(client, url), key, what=f"the checkpoint {url} serves"
+                fetch_checkpoint(http, url), key, what=f"the checkpoint {url} serves"
             )
-            prove_extends(client, url, old, new)
+            prove_extends(http, url, old, new)
     except RemoteError as e:
         report.check(False, f"--against {url}: {e}")
         return

@@ -115,9 +115,11 @@ def report_timestamp(
     """Check the `timestamp` a receipt or bundle carries for its checkpoint, and say what it
     proves: the checkpoint existed at genTime (only with a TSA certificate the verifier trusts)."""
     if raw is None:
-        report.warnings.append(
-            "no timestamp (yet): no outside clock vouches for when the checkpoint existed"
-        )
+        why = "no timestamp (yet): no outside clock vouches for when the checkpoint existed"
+        if roots:  # the verifier asked for a trusted time: its absence is a finding
+            report.not_verified("timestamp", why)
+        else:
+            report.warnings.append(why)
         return
     if not isinstance(raw, Mapping) or not isinstance(raw.get("token"), str):
         report.check(False, "timestamp: not an object with a base64 token")

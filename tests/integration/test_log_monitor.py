@@ -59,9 +59,12 @@ def test_consistency_between_signed_sizes_is_public(client: TestClient, video: P
         assert r.json()["message"] and (code is None or r.json()["error"] == code)
 
 
-def _run(client: TestClient, state: Path, **kw: object) -> monitor.Outcome:
+def _run(
+    client: TestClient, state: Path, via: httpx.Client | None = None, **kw: object
+) -> monitor.Outcome:
+    """Run the monitor on the portal `client` serves, asking through `via` if given."""
     key = client.get("/api/v1/log/public-key").text.strip()
-    args: dict[str, object] = {"key": key, "state": state, "now": NOW, "client": client}
+    args: dict[str, object] = {"key": key, "state": state, "now": NOW, "client": via or client}
     args.update(kw)
     return monitor.run("http://testserver", **args)  # type: ignore[arg-type]
 
@@ -94,7 +97,7 @@ def test_monitor_catches_forks_rollbacks_and_bad_keys(
         _run(client, state)
     # ... or of a smaller size, which the current tree does not extend.
     (state / "checkpoint").write_text(_forge(settings, size - 1, b"\x02" * 32))
-    with pytest.raises(remote.ForkError, match="never signed a checkpoint of size"):
+    with pytest.raises(remote.ForkError, match="not proven to extend"):
         _run(client, state)
     # The monitor saw a larger tree before: the log was rolled back.
     (state / "checkpoint").write_text(_forge(settings, size + 5, b"\x03" * 32))
@@ -104,6 +107,48 @@ def test_monitor_catches_forks_rollbacks_and_bad_keys(
     other = note.verifier_from_signer(note.generate_signer(settings.log_origin))
     with pytest.raises(remote.RemoteError, match="signature or format INVALID"):
         _run(client, tmp_path / "fresh", key=other)
+
+
+def _tampering(client: TestClient, tile: bytes | None) -> httpx.Client:
+    """The real portal, except that every hash tile is `tile` (None: withheld)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "/tile/" in request.url.path:
+            return httpx.Response(404) if tile is None else httpx.Response(200, content=tile)
+        r = client.get(request.url.path)
+        return httpx.Response(r.status_code, content=r.content)
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def test_monitor_proves_consistency_from_tiles_not_the_server(
+    client: TestClient, video: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    _grow(client, video)
+    _run(client, state)
+    size = _grow(client, video)
+    # Tiles of the right length but the wrong hashes; then of a wrong length; then none.
+    for tile, error in [
+        (b"\x07" * 32 * size, remote.ForkError),
+        (b"short", remote.ForkError),
+        (None, remote.RemoteError),
+    ]:
+        with pytest.raises(error) as caught:
+            _run(client, state, _tampering(client, tile))
+        assert "consistency" in str(caught.value) or "extend" in str(caught.value)
+    # The server's own proof endpoint is never asked.
+    asked: list[str] = []
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        r = client.get(request.url.path)
+        return httpx.Response(r.status_code, content=r.content)
+
+    out = _run(client, state, httpx.Client(transport=httpx.MockTransport(spy)))
+    assert any(line.startswith("consistent with size") for line in out.lines)
+    assert any("/tile/" in path for path in asked)
+    assert not any("/proof/" in path for path in asked)
 
 
 def test_monitor_refuses_stale_checkpoints(client: TestClient, video: Path, tmp_path: Path) -> None:

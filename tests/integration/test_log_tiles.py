@@ -10,27 +10,34 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from portal.app import build_runtime, create_app
 from portal.cli import app as cli
 from portal.config import Settings
-from portal.custody import merkle, note, tiles
+from portal.custody import merkle, monitor, note, remote, tiles
 from portal.custody import service as custody
 from portal.custody.events import EventType
+from portal.custody.models import LogEntry
 from portal.custody.receipt import verify_receipt
 from portal.db import transaction
+from portal.evidence.models import Evidence
 from portal.storage import ObjectLocked
+from portal.submissions.models import Consent, Submission, SubmissionState
 from tests.support.api import CONSENT, new_submission, runtime, staff_login
 from tests.support.servers import Server
 from tests.support.uploads import upload
 
 REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 runner = CliRunner()
 
 
@@ -200,6 +207,42 @@ def _restore(backup: Path, db: Path) -> None:
     shutil.copyfile(backup, db)
 
 
+def _watch(c: TestClient, state: Path, key: str) -> note.Checkpoint:
+    """One run of an outside monitor against the portal `c` serves: the checkpoint it kept."""
+    out = monitor.run("http://testserver", key=key, state=state, now=NOW, client=c)
+    assert out.checkpoint is not None
+    return out.checkpoint
+
+
+def _check_rebuilt(settings: Settings, receipt: dict[str, Any]) -> None:
+    """B's submission, consent and item rows are back as the logged events describe them,
+    each with its `log.item_recovered` event."""
+    rt = build_runtime(settings)
+    try:
+        with rt.sessions() as db:
+            sub = db.get(Submission, receipt["submission"])
+            assert sub is not None and sub.status == SubmissionState.OPEN
+            consent = db.scalars(select(Consent).where(Consent.submission_id == sub.id)).one()
+            for field in ("version", "sha256", "scopes", "language"):
+                assert getattr(consent, field) == receipt["consent"][field]
+            proven = receipt["files"][0]
+            item = db.scalars(select(Evidence).where(Evidence.submission_id == sub.id)).one()
+            assert (item.filename, item.size, item.sha256, item.media_type, item.log_index) == (
+                proven["name"],
+                proven["size"],
+                proven["sha256"],
+                proven["media_type"],
+                proven["leaf_index"],
+            )
+            assert rt.storage.exists(item.storage_key)
+            logged = db.scalars(
+                select(LogEntry.subject).where(LogEntry.type == str(EventType.LOG_ITEM_RECOVERED))
+            ).all()
+            assert sorted(logged) == sorted([sub.id, item.id])
+    finally:
+        rt.engine.dispose()
+
+
 def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
     data: Settings, video: Path, tmp_path: Path
 ) -> None:
@@ -208,13 +251,19 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         upload(c, {"Authorization": f"Bearer {a}"}, video.read_bytes())
     backup = tmp_path / "backup.db"
     _backup(_db_file(data), backup)
+    # The operator also keeps the whole data folder (key included) as it is now.
+    copy = tmp_path / "copy"
+    shutil.copytree(data.data_dir, copy)
     with TestClient(create_app(data)) as c:
         b_id, b = new_submission(c)
         b_auth = {"Authorization": f"Bearer {b}"}
         upload(c, b_auth, video.read_bytes()[:-1000])
         receipt = c.get(f"/api/v1/submissions/{b_id}/receipt", headers=b_auth).json()
         key = verifier(c)
+        watched = tmp_path / "monitor"
+        seen = _watch(c, watched, key)
     signed = note.parse_checkpoint(note.open_note(receipt["checkpoint"], key))
+    assert seen == signed
     _restore(backup, _db_file(data))
 
     with TestClient(create_app(data)) as c:
@@ -224,8 +273,10 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         assert f"size {signed.size}" in r.json()["message"]
         with pytest.raises(custody.LogRolledBack):
             runtime(c).sign_checkpoint()
-        # The public log and the witness pages still answer.
-        assert reader(c).checkpoint(key).size >= signed.size
+        # The public log and the witness pages still answer; the monitor sees the pinned
+        # checkpoint it saw before, nothing newer.
+        assert reader(c).checkpoint(key) == signed
+        assert _watch(c, watched, key) == signed
         assert c.get("/api/v1/consent").status_code == 200
         assert c.get(f"/api/v1/log/tile/0/000.p/{signed.size}").status_code == 200
 
@@ -236,8 +287,10 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
 
     r = runner.invoke(cli, ["custody", "recover", "--data-dir", d])
     assert r.exit_code == 0, r.output
-    assert "received but not in the database" in r.output
-    assert receipt["files"][0]["sha256"] in r.output
+    assert f"rebuilt the submission row {b_id}" in r.output
+    assert "rebuilt the evidence row" in r.output
+    assert "received but not in the database" not in r.output
+    _check_rebuilt(data, receipt)
     r = runner.invoke(cli, ["custody", "recover", "--data-dir", d])
     assert "nothing to do" in r.output
 
@@ -249,9 +302,33 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         reader(c).consistency_proof(signed, now)
         index = receipt["files"][0]["leaf_index"]
         reader(c).inclusion_proof(index, now)
-    assert verify_receipt(receipt, key).ok
+        # B's receipt, against today's log: a consistency proof from the public tiles.
+        report = verify_receipt(receipt, key)
+        remote.check_against(report, receipt, "http://testserver", key, client=c)
+        assert report.ok, report.text()
+        assert "still in it" in report.text()
+        # The monitor that saw B's checkpoint accepts the larger tree now.
+        assert _watch(c, watched, key) == now
     r = runner.invoke(cli, ["custody", "verify", "--no-content", "--data-dir", d])
     assert r.exit_code == 0, r.output
+
+    # A deliberate fork: the copied folder, run on its own, signs with the same key a tree
+    # as large as the one watched that lacks B's entries. The monitor refuses it.
+    forked = Settings(data_dir=copy)
+    with TestClient(create_app(forked)) as c:
+        while runtime(c).sign_checkpoint().size <= now.size:
+            _, t = new_submission(c)
+            upload(c, {"Authorization": f"Bearer {t}"}, video.read_bytes()[:-3000])
+        assert verifier(c) == key
+        with pytest.raises(remote.ForkError, match="FORK"):
+            _watch(c, watched, key)
+        # ... as does B's receipt, checked against it.
+        report = verify_receipt(receipt, key)
+        remote.check_against(report, receipt, "http://testserver", key, client=c)
+        assert not report.ok and "FORK" in report.text()
+    # A failed run keeps what the monitor saw last.
+    kept = note.parse_checkpoint(note.open_note((watched / "checkpoint").read_text(), key))
+    assert kept == now
 
 
 def test_a_forked_database_is_refused_and_not_recovered(

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from fastapi.testclient import TestClient
 
+from portal.app import create_app
+from portal.config import Settings
+from portal.custody import tsa
 from portal.custody.offline import Report
 from portal.custody.receipt import verify_receipt
+from tests.support.api import new_submission
 from tests.support.mutations import mutations, other
+from tests.support.tsa import stamped_receipt, start_tsa
 from tests.support.uploads import padded, upload
 
 pytestmark = pytest.mark.both_backends
@@ -46,6 +53,39 @@ def real_receipt(
     return r.json(), key
 
 
+@pytest.fixture
+def timestamped_receipt(
+    settings: Settings, video: Path, tmp_path: Path
+) -> Iterator[tuple[Receipt, str, list[x509.Certificate]]]:
+    """A real receipt whose checkpoint carries an RFC 3161 token from a TSA on 127.0.0.1."""
+    with start_tsa(tmp_path / "tsa") as authority:
+        s = settings.model_copy(update={"tsa_url": authority.url, "tsa_ca_bundle": authority.ca})
+        with TestClient(create_app(s)) as client:
+            sub_id, token = new_submission(client)
+            auth = {"Authorization": f"Bearer {token}"}
+            upload(client, auth, video.read_bytes(), name="IMG_0042.mp4")
+            receipt = stamped_receipt(client, sub_id, auth)
+            key = client.get("/api/v1/log/public-key").text.strip()
+        yield receipt, key, tsa.load_roots(authority.ca)
+
+
+def _escapes(
+    receipt: Receipt, key: str, roots: Sequence[x509.Certificate] | None = None
+) -> tuple[int, list[str]]:
+    found = list(mutations(receipt, unordered=UNORDERED))
+    escapes = []
+    for path, what, edit in found:
+        altered = copy.deepcopy(receipt)
+        edit(altered)
+        if altered == receipt:
+            continue
+        # Through JSON, as a receipt reaches the verifier.
+        report = verify_receipt(json.loads(json.dumps(altered)), key, tsa_roots=roots)
+        if escaped(report, path):
+            escapes.append(f"{what} at {path}")
+    return len(found), escapes
+
+
 def test_the_real_receipt_verifies(real_receipt: tuple[Receipt, str]) -> None:
     receipt, key = real_receipt
     report = verify_receipt(receipt, key)
@@ -56,18 +96,21 @@ def test_the_real_receipt_verifies(real_receipt: tuple[Receipt, str]) -> None:
 
 def test_every_alteration_fails_or_is_unverified(real_receipt: tuple[Receipt, str]) -> None:
     receipt, key = real_receipt
-    found = list(mutations(receipt, unordered=UNORDERED))
-    assert len(found) > 150  # the walk reached every field of both files and the consent
-    escapes = []
-    for path, what, edit in found:
-        altered = copy.deepcopy(receipt)
-        edit(altered)
-        if altered == receipt:
-            continue
-        # Through JSON, as a receipt reaches the verifier.
-        report = verify_receipt(json.loads(json.dumps(altered)), key)
-        if escaped(report, path):
-            escapes.append(f"{what} at {path}")
+    count, escapes = _escapes(receipt, key)
+    assert count > 150  # the walk reached every field of both files and the consent
+    assert not escapes, escapes
+
+
+def test_every_alteration_of_a_timestamped_receipt_fails_or_is_unverified(
+    timestamped_receipt: tuple[Receipt, str, list[x509.Certificate]],
+) -> None:
+    receipt, key, roots = timestamped_receipt
+    report = verify_receipt(receipt, key, tsa_roots=roots)
+    assert report.ok, report.text()
+    assert "timestamp valid" in report.text()
+    assert set(receipt["timestamp"]) == {"token", "checkpoint_signed_at"}
+    count, escapes = _escapes(receipt, key, roots)
+    assert count > 100
     assert not escapes, escapes
 
 

@@ -22,7 +22,7 @@ from portal.custody import tsa as tsa_mod
 from portal.export.verify import verify_bundle
 from tests.support.api import new_submission, runtime, staff_login
 from tests.support.evidence import received
-from tests.support.tsa import Tsa, make_ca, start_tsa
+from tests.support.tsa import Tsa, make_ca, stamped_receipt, start_tsa
 from tests.support.uploads import upload
 
 runner = CliRunner()
@@ -49,19 +49,6 @@ def _receipt(client: TestClient, video: Path) -> tuple[str, dict[str, str]]:
     return sub_id, auth
 
 
-def _wait_for_timestamp(client: TestClient, sub_id: str, auth: dict[str, str]) -> dict[str, Any]:
-    """The receipt once its checkpoint is stamped (by the thread after the upload, or here)."""
-    for _ in range(100):
-        runtime(client).timestamp_checkpoints()
-        body: dict[str, Any] = client.get(
-            f"/api/v1/submissions/{sub_id}/receipt", headers=auth
-        ).json()
-        if "timestamp" in body:
-            return body
-        time.sleep(0.1)
-    raise AssertionError("the checkpoint was never timestamped")
-
-
 def _verify(tmp_path: Path, receipt: dict[str, Any], *extra: str) -> Any:
     path = tmp_path / "receipt.json"
     path.write_text(json.dumps(receipt))
@@ -73,7 +60,7 @@ def test_receipt_timestamp_verifies_offline(
     stamped: TestClient, tsa: Tsa, video: Path, tmp_path: Path
 ) -> None:
     sub_id, auth = _receipt(stamped, video)
-    receipt = _wait_for_timestamp(stamped, sub_id, auth)
+    receipt = stamped_receipt(stamped, sub_id, auth)
     key = stamped.get("/api/v1/log/public-key").text.strip()
 
     r = _verify(tmp_path, receipt, "--public-key", key, "--tsa-ca", str(tsa.ca))
@@ -98,7 +85,7 @@ def test_a_token_from_an_untrusted_tsa_fails(
     stamped: TestClient, video: Path, tmp_path: Path
 ) -> None:
     sub_id, auth = _receipt(stamped, video)
-    receipt = _wait_for_timestamp(stamped, sub_id, auth)
+    receipt = stamped_receipt(stamped, sub_id, auth)
     other_ca, _ = make_ca(tmp_path / "other-ca", cn="Someone Else")
     r = _verify(tmp_path, receipt, "--tsa-ca", str(other_ca))
     assert r.exit_code == 1
@@ -109,7 +96,7 @@ def test_a_token_for_another_checkpoint_fails(
     stamped: TestClient, tsa: Tsa, video: Path, tmp_path: Path
 ) -> None:
     sub_id, auth = _receipt(stamped, video)
-    receipt = _wait_for_timestamp(stamped, sub_id, auth)
+    receipt = stamped_receipt(stamped, sub_id, auth)
     # Another, genuine token of the same TSA, but over another message.
     other = timestamp_mod.request(tsa.url, b"another checkpoint", roots=None, timeout=10)
     receipt["timestamp"]["token"] = base64.b64encode(other).decode()
@@ -132,8 +119,46 @@ def test_a_tsa_that_is_down_never_blocks_an_upload(
     assert runtime(stamped).timestamp_checkpoints() == 0
     # The TSA comes back: the periodic sweep stamps what was left.
     tsa.mode = "ok"
-    body = _wait_for_timestamp(stamped, sub_id, auth)
+    body = stamped_receipt(stamped, sub_id, auth)
     assert body["timestamp"]["checkpoint_signed_at"]
+
+
+def test_a_tsa_that_hangs_delays_no_upload_and_is_asked_again(
+    settings: Settings, tsa: Tsa, video: Path
+) -> None:
+    """The TSA accepts the connection and never answers: uploads finish well within the TSA
+    timeout, the wait ends at the timeout, and the checkpoint is stamped once it answers."""
+    timeout = 3.0
+    s = settings.model_copy(
+        update={"tsa_url": tsa.url, "tsa_ca_bundle": tsa.ca, "tsa_timeout": timeout}
+    )
+    tsa.mode = "hang"
+    with TestClient(create_app(s)) as client:
+        for _ in range(2):
+            started = time.monotonic()
+            sub_id, auth = _receipt(client, video)
+            assert time.monotonic() - started < timeout
+        for _ in range(100):  # the thread after the upload is waiting on the TSA
+            if tsa.requests:
+                break
+            time.sleep(0.05)
+        assert tsa.requests
+        receipt = client.get(f"/api/v1/submissions/{sub_id}/receipt", headers=auth).json()
+        assert "timestamp" not in receipt
+        # A sweep while the TSA hangs gives up at the timeout, storing nothing.
+        started = time.monotonic()
+        assert runtime(client).timestamp_checkpoints() == 0
+        assert time.monotonic() - started < timeout + 5
+        size = runtime(client).sign_checkpoint().size
+        assert client.get(f"/api/v1/log/timestamp/{size}").status_code == 404
+        # The TSA answers again: the checkpoint is stamped later, the delay shown.
+        tsa.mode = "ok"
+        body = stamped_receipt(client, sub_id, auth)
+        token = base64.b64decode(body["timestamp"]["token"])
+        gen_time = tsa_mod.check(
+            token, body["checkpoint"].encode(), roots=tsa_mod.load_roots(tsa.ca)
+        )
+        assert gen_time.isoformat() > body["timestamp"]["checkpoint_signed_at"][:19]
 
 
 @pytest.mark.parametrize("mode", ["other_imprint", "garbage"])

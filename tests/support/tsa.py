@@ -2,7 +2,8 @@
 HTTP handler, with a CA and a TSA certificate made at test time.
 
 `mode` makes it misbehave the ways a hostile or broken TSA can: answer for another message
-(`other_imprint`), answer garbage (`garbage`), or be down (`down`: HTTP 503).
+(`other_imprint`), answer garbage (`garbage`), be down (`down`: HTTP 503), or accept the
+connection and never answer (`hang`, until the block ends).
 """
 
 from __future__ import annotations
@@ -10,19 +11,23 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from fastapi.testclient import TestClient
 
-Mode = Literal["ok", "other_imprint", "garbage", "down"]
+from tests.support.api import runtime
+
+Mode = Literal["ok", "other_imprint", "garbage", "down", "hang"]
 
 _CONFIG = """\
 [ tsa ]
@@ -122,6 +127,7 @@ class Tsa:
     mode: Mode = "ok"
     requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)
 
     @property
     def ca(self) -> Path:
@@ -166,6 +172,10 @@ def _handler(tsa: Tsa) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if tsa.mode == "hang":
+                tsa.requests += 1
+                tsa.released.wait(120)
+                return
             status, reply = tsa.answer(body)
             self.send_response(status)
             self.send_header("Content-Type", "application/timestamp-reply")
@@ -195,6 +205,20 @@ def start_tsa(directory: Path) -> Iterator[Tsa]:
     try:
         yield tsa
     finally:
+        tsa.released.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(10)
+
+
+def stamped_receipt(client: TestClient, sub_id: str, auth: dict[str, str]) -> dict[str, Any]:
+    """The receipt once its checkpoint is stamped (by the thread after the upload, or here)."""
+    for _ in range(100):
+        runtime(client).timestamp_checkpoints()
+        body: dict[str, Any] = client.get(
+            f"/api/v1/submissions/{sub_id}/receipt", headers=auth
+        ).json()
+        if "timestamp" in body:
+            return body
+        time.sleep(0.1)
+    raise AssertionError("the checkpoint was never timestamped")
