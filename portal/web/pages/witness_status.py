@@ -1,5 +1,6 @@
-"""The witness's way back: the receipt code (`<submission id>.<witness token>`) opens the
-receipt and status pages, and withdraws consent, always by POST so it never lands in a URL."""
+"""The witness's way back: the receipt code (the witness token in groups of four; before,
+`<submission id>.<witness token>`) opens the receipt and status pages and the printable
+receipt, and withdraws consent, always by POST so it never lands in a URL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from portal.auth.witness import CANONICAL_RE, canonical, grouped
 from portal.deps import RuntimeDep
 from portal.errors import Unauthorized
 from portal.flows import withdrawal
@@ -22,22 +24,30 @@ from portal.submissions import service as submissions
 from portal.submissions.models import Submission
 from portal.uploads.models import UploadState
 from portal.web.i18n import Translator
-from portal.web.rendering import language, render
+from portal.web.rendering import render, translator
 from portal.web.routing import router
 
-CODE_RE = re.compile(r"^([0-9a-f]{32})\.(wt_[A-Za-z0-9_-]{16,128})$")
+# Codes given before the readable ones: `<submission id>.wt_<token>`.
+OLD_CODE_RE = re.compile(r"^([0-9a-f]{32})\.(wt_[A-Za-z0-9_-]{16,128})$")
 
 
-def _witness(db: Session, code: str | None) -> Submission | None:
+def token_of(code: str) -> str:
+    """The witness token inside a receipt code (the code itself for a readable one)."""
+    old = OLD_CODE_RE.match(code.strip())
+    return old.group(2) if old else canonical(code)
+
+
+def witness_of(db: Session, code: str | None) -> Submission | None:
     """The submission a receipt code opens, or None (a wrong code and a wrong id look alike)."""
-    found = CODE_RE.match((code or "").strip())
-    if found is None:
+    text = (code or "").strip()
+    old = OLD_CODE_RE.match(text)
+    if old is None and not CANONICAL_RE.fullmatch(canonical(text)):
         return None
     try:
-        sub = submissions.authenticate(db, token=found.group(2))
+        sub = submissions.authenticate(db, token=token_of(text))
     except Unauthorized:
         return None
-    return sub if sub.id == found.group(1) else None
+    return sub if old is None or sub.id == old.group(1) else None
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class WitnessFile:
     retention: str
 
 
-def _witness_view(db: Session, sub: Submission, t: Translator) -> dict[str, Any]:
+def witness_view(db: Session, sub: Submission, t: Translator) -> dict[str, Any]:
     consent = submissions.consent_of(db, submission_id=sub.id)
     files = []
     for f in submissions.files_of(db, submission_id=sub.id):
@@ -90,7 +100,12 @@ def _witness_view(db: Session, sub: Submission, t: Translator) -> dict[str, Any]
     }
 
 
-def _code_form(request: Request, action: str, *, bad: bool = False) -> HTMLResponse:
+def shown_code(code: str) -> str:
+    text = code.strip()
+    return text if OLD_CODE_RE.match(text) else grouped(text)
+
+
+def code_form(request: Request, action: str, *, bad: bool = False) -> HTMLResponse:
     return render(
         request, "witness/code.html", status=401 if bad else 200, action=action, bad_code=bad
     )
@@ -98,28 +113,28 @@ def _code_form(request: Request, action: str, *, bad: bool = False) -> HTMLRespo
 
 @router.get("/status")
 def status_form(request: Request) -> HTMLResponse:
-    return _code_form(request, "status")
+    return code_form(request, "status")
 
 
 @router.get("/receipt")
 def receipt_form(request: Request) -> HTMLResponse:
-    return _code_form(request, "receipt")
+    return code_form(request, "receipt")
 
 
 def _witness_page(
     request: Request, rt: Runtime, code: str, template: str, **extra: Any
 ) -> HTMLResponse | None:
-    t = Translator(language(request))
+    t = translator(request)
     with rt.sessions() as db:
-        sub = _witness(db, code)
+        sub = witness_of(db, code)
         if sub is None:
             return None
-        view = _witness_view(db, sub, t)
+        view = witness_view(db, sub, t)
     return render(
         request,
         template,
-        code=code.strip(),
-        token=code.strip().partition(".")[2],
+        code=shown_code(code),
+        token=token_of(code),
         grace_days=rt.settings.withdrawal_grace.days,
         **view,
         **extra,
@@ -131,7 +146,7 @@ def receipt_page(
     request: Request, rt: RuntimeDep, code: Annotated[str, Form(max_length=300)]
 ) -> HTMLResponse:
     page = _witness_page(request, rt, code, "witness/receipt.html")
-    return page if page is not None else _code_form(request, "receipt", bad=True)
+    return page if page is not None else code_form(request, "receipt", bad=True)
 
 
 @router.post("/status")
@@ -139,7 +154,7 @@ def status_page(
     request: Request, rt: RuntimeDep, code: Annotated[str, Form(max_length=300)]
 ) -> HTMLResponse:
     page = _witness_page(request, rt, code, "witness/status.html", withdrawn_now=False)
-    return page if page is not None else _code_form(request, "status", bad=True)
+    return page if page is not None else code_form(request, "status", bad=True)
 
 
 @router.post("/withdraw")
@@ -152,11 +167,11 @@ def withdraw(
     """First POST asks for confirmation; the second (confirm=yes) withdraws, as the API does."""
     if confirm != "yes":
         page = _witness_page(request, rt, code, "witness/withdraw.html")
-        return page if page is not None else _code_form(request, "status", bad=True)
+        return page if page is not None else code_form(request, "status", bad=True)
     with rt.sessions() as db:
-        sub = _witness(db, code)
+        sub = witness_of(db, code)
     if sub is None:
-        return _code_form(request, "status", bad=True)
+        return code_form(request, "status", bad=True)
     # Sent twice (a reload), the form shows the status again rather than an error.
     withdrawal.withdraw(
         rt.sessions,
