@@ -47,8 +47,4 @@ WITNESS: dict[str, dict[str, str]] = {
     },
     "receipt.submitted": {"es": "Entrega", "en": "Submission"},
     "receipt.pdf_title": {"es": "Recibo de entrega", "en": "Submission receipt"},
-    "error.page_not_found": {
-        "es": "No encontramos esta página.",
-        "en": "We could not find this page.",
-    },
 }
