@@ -298,7 +298,7 @@ def test_upload_resumes_after_a_page_reload(
 
     # The whole submission has exactly that one file, received once.
     token = code
-    sub_id = submission_of(page)
+    sub_id = upload_url.rsplit("/", 1)[1]
     with live.client() as http:
         status = http.get(
             f"/api/v1/submissions/{sub_id}", headers={"Authorization": f"Bearer {token}"}
