@@ -17,7 +17,9 @@ from sqlalchemy import select
 from portal.clock import as_utc
 from portal.config import Settings
 from portal.submissions.models import Submission
+from tests.support.api import PASSWORD
 from tests.support.media import make_video
+from tests.support.requests import request_body
 from tests.support.staff_pages import axe_violations, english_in, visible_text
 from tests.support.web import PHONE, LiveServer, PageProblems, chromium, live_server, screenshot
 
@@ -213,4 +215,36 @@ def test_incident_time_goes_with_the_offset_of_its_own_date(
         assert sub is not None and sub.incident_occurred_at is not None
         at = as_utc(sub.incident_occurred_at).replace(tzinfo=None)
     assert at == datetime.fromisoformat(when) - offset
+    context.close()
+
+
+def test_request_page_and_a_corrected_consent_form(browser: Any, live: LiveServer) -> None:
+    """The remaining witness pages: an evidence request's page, the consent form sent back
+    with what to correct, and a request code that leads nowhere."""
+    live.add_staff("ines", "investigator")
+    with live.client() as http:
+        login = http.post("/api/v1/auth/login", data={"username": "ines", "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        case = http.post("/api/v1/cases", json={"title": "Disparos"}, headers=auth)
+        made = http.post(
+            "/api/v1/requests",
+            json=request_body(case.json()["id"], live.runtime.clock()),
+            headers=auth,
+        )
+        assert made.status_code == 201, made.text
+        code = made.json()["code"]
+    context = phone(browser)
+    page = context.new_page()
+    page.goto(f"{live.url}/r/{code}")
+    page.wait_for_selector("#request")
+    checked(page, "request")
+    page.goto(live.url + "/web/")
+    page.check("#scope-investigation")
+    page.check("#scope-prosecution")
+    page.fill("#contact_email", "ana@ejemplo")  # the browser lets it through, the server not
+    page.click("#consent-submit")
+    page.wait_for_selector("div.alert[role=alert]")
+    checked(page, "consent-corrected")
+    page.goto(f"{live.url}/r/NOPE-NOPE")
+    checked(page, "request-unknown")
     context.close()
