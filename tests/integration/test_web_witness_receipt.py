@@ -33,6 +33,7 @@ from tests.support.uploads import TUS, create_upload, patch
 from tests.support.web import csrf_of, received, sha256_of, web_app
 
 CONFUSABLE = set("ILOU")
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from portal.deps import RuntimeDep
-from portal.web.pages.witness_status import code_form, shown_code, witness_of, witness_view
 from portal.web.receipt_print import qr_svg, receipt_pdf, status_address
 from portal.web.rendering import render, translator
 from portal.web.routing import router
+from portal.web.witness_codes import code_form, shown_code, witness_of, witness_view
 
 
 @router.post("/receipt/print")
