@@ -181,6 +181,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         redoc_url="/redoc" if docs else None,
     )
     install_handlers(app)
+    from portal.web.routing import install_not_found_page
+
+    install_not_found_page(app)
 
     app.add_middleware(TusResumableHeader)
     app.add_middleware(RequestIds, log_access=settings.access_log and settings.log_format == "json")

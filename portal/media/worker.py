@@ -67,6 +67,7 @@ def _over_limits(info: dict[str, Any], streams: int, limits: dict[str, Any]) -> 
 def inspect(fileobj: BinaryIO, limits: dict[str, Any]) -> dict[str, Any]:
     """What the parent records: {"info": ...}, {"error": ...} (not media) or {"unreadable": ...};
     the poster, when there is one, is left in the working directory."""
+    from portal.media.exif import with_photo_tags
     from portal.media.probe import MediaError, count_streams, probe
     from portal.media.thumbnail import poster
 
@@ -75,6 +76,8 @@ def inspect(fileobj: BinaryIO, limits: dict[str, Any]) -> dict[str, Any]:
     try:
         info = probe(fileobj).to_json()
         fileobj.seek(0)
+        if info.get("duration_seconds") is None:  # a still picture: its EXIF says more
+            info = with_photo_tags(info, fileobj)
         if refused := _over_limits(info, count_streams(fileobj), limits):
             return {"unreadable": refused}
     except MediaError as exc:

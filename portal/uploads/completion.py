@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import filetype
 from sqlalchemy.orm import Session
 
 from portal.custody import service as custody
@@ -24,9 +23,7 @@ from portal.storage.layout import original_key
 from portal.uploads.models import Upload, UploadState
 from portal.uploads.patch import Snapshot, restore_hasher
 from portal.uploads.service import Deps, terminate_row
-
-ALLOWED_MEDIA = ("video/", "image/", "audio/")
-SNIFF_BYTES = 8192
+from portal.uploads.sniff import SNIFF_BYTES, media_type_of
 
 
 @dataclass(frozen=True)
@@ -60,9 +57,8 @@ def move_home(deps: Deps, *, upload_id: str) -> Complete | None:
     key = original_key(sha256)
     storage = deps.storage
     head = _sniff_head(storage, snap, key)
-    kind = filetype.guess(head)
-    media_type = kind.mime if kind is not None else None
-    if media_type is None or not media_type.startswith(ALLOWED_MEDIA):
+    media_type = media_type_of(head)
+    if media_type is None:
         with transaction(deps.sessions) as db:
             upload = db.get(Upload, upload_id, with_for_update=True)
             if upload is not None and upload.status == UploadState.ACTIVE:

@@ -31,13 +31,22 @@ from portal.errors import (
     PortalError,
     StorageUnavailable,
     TooLarge,
+    UnsupportedMediaType,
 )
 from portal.ids import new_id
 from portal.storage import PartialWriter
 from portal.submissions.models import Submission
-from portal.uploads.models import Upload
+from portal.uploads.models import Upload, UploadState
 from portal.uploads.protocol import CHECKSUM_ALGORITHMS
-from portal.uploads.service import Deps, check_free_space, check_length, get_own, take_lease
+from portal.uploads.service import (
+    Deps,
+    check_free_space,
+    check_length,
+    get_own,
+    take_lease,
+    terminate_row,
+)
+from portal.uploads.sniff import EARLY_BYTES, media_type_of
 
 log = logging.getLogger("portal.uploads")
 
@@ -220,6 +229,8 @@ class PatchWriter:
         self._renewed = time.monotonic()
         self._closed = False
         self._lost = False
+        # The first bytes of the file, until they say whether it is media at all.
+        self._head: bytes | None = b"" if snap.offset == 0 else None
 
     def write(self, data: bytes) -> None:
         if self._room is not None and self._received + len(data) > self._room:
@@ -227,6 +238,8 @@ class PatchWriter:
         room = self._deps.limits.max_size - self._snap.offset
         if self._received + len(data) > room:
             raise TooLarge("the upload is over the maximum size", code="upload_too_large")
+        if self._head is not None:
+            self._sniff(data)
         self._received += len(data)
         self._hasher.update(data)
         if self._chunk_hash is not None:
@@ -235,6 +248,31 @@ class PatchWriter:
         # gathering them into a buffer cost two extra copies per byte (measured ~30%).
         self._hold_lease()
         self._writer.write(data)
+
+    def _sniff(self, data: bytes) -> None:
+        """Refuse what is not media at its first bytes, not after the whole file arrived.
+
+        Too few bytes to tell (a tiny first PATCH) leaves the check to finalise.
+        """
+        assert self._head is not None
+        self._head += data[: EARLY_BYTES - len(self._head)]
+        if len(self._head) < EARLY_BYTES:
+            return
+        head, self._head = self._head, None
+        if media_type_of(head) is not None:
+            return
+        self.abort()
+        with transaction(self._deps.sessions) as db:
+            upload = db.get(Upload, self._snap.id, with_for_update=True)
+            if upload is not None and upload.status == UploadState.ACTIVE:
+                terminate_row(
+                    db, self._deps, upload, reason="not a video, image or audio file (first bytes)"
+                )
+        self._deps.storage.delete_partial(self._snap.id, self._snap.backend_state)
+        raise UnsupportedMediaType(
+            "the file is not a video, image or audio file; it was not kept",
+            code="media_type_refused",
+        )
 
     def _hold_lease(self) -> None:
         """Renew before touching storage once a third of the lease has passed.

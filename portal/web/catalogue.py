@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portal.web.catalogue_requests import REQUESTS
 from portal.web.catalogue_staff import STAFF
+from portal.web.catalogue_witness import WITNESS
 
 CATALOGUE: dict[str, dict[str, str]] = {
     # --- every page -------------------------------------------------------------------------------
@@ -504,3 +505,4 @@ CATALOGUE: dict[str, dict[str, str]] = {
 CATALOGUE.update(STAFF)
 # Larger feature groups keep their strings in a file of their own.
 CATALOGUE.update(REQUESTS)
+CATALOGUE.update(WITNESS)

@@ -66,8 +66,11 @@ def render(
     *,
     status: int = 200,
     user: StaffUser | None = None,
+    lang_path: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
+    """`lang_path`: where the language switch leads when this page answers a POST (a GET
+    there must show the same page)."""
     t = translator(request)
     lang = t.lang
     is_https = secure(request)
@@ -77,7 +80,7 @@ def render(
         csrf = fresh = new_csrf_token()
     other = "en" if lang == "es" else "es"
     query = {k: v for k, v in request.query_params.items() if k not in ("lang", "done")}
-    switch = request.url.path + "?" + urlencode({**query, "lang": other})
+    switch = (lang_path or request.url.path) + "?" + urlencode({**query, "lang": other})
 
     def can(permission: str) -> bool:
         return user is not None and allowed(user.role, Permission(permission))

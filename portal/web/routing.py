@@ -4,16 +4,18 @@ security headers and every POST the form's CSRF token."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal.errors import Invalid, PortalError, Unauthorized
+from portal.errors import Invalid, NotFound, PortalError, Unauthorized
 from portal.web.rendering import error_page, secure
 from portal.web.security import CSRF_FIELD, add_headers, check_csrf
 
@@ -72,3 +74,20 @@ def login_url(request: Request) -> str:
     if request.method == "GET" and request.url.query:
         target += "?" + request.url.query
     return "/web/staff/login" + ("?" + urlencode({"next": target}) if target else "")
+
+
+def install_not_found_page(app: FastAPI) -> None:
+    """An address nothing answers (outside /web/ too) is a page for a browser, in its
+    language; an API client (no text/html in Accept) keeps the JSON error."""
+    json_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and "text/html" in request.headers.get("accept", ""):
+            response: Response = error_page(request, NotFound("no such page"))
+            add_headers(response)
+            return response
+        answer = json_handler(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(StarletteHTTPException, not_found)

@@ -134,15 +134,20 @@ LOCAL_TIME = re.compile(r"\d{1,2} \w{3,5}\.? \d{4}, \d\d:\d\d \(UTC[+-]\d\d:\d\d
 NEUTRAL = re.compile(r"^(?:[\d\s.,:;\u00b7%()/\-\u2013\u2014\u2026+\u00d7#]|\bB\b|kB|MB|GB|UTC)*$")
 
 
+def web_app_runtime_url(web: TestClient) -> str:
+    return str(web.app.state.runtime.settings.public_url).rstrip("/") + "/web/status"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_witness_pages_have_no_text_outside_the_catalogue(
     web: TestClient, video: Path, monkeypatch: pytest.MonkeyPatch, lang: str
 ) -> None:
     """Render every witness page with a catalogue of empty strings: what is left is data."""
     sub_id, token, _ = received(web, video)
-    code = f"{sub_id}.{token}"
+    code = token  # a readable code is the witness token itself
     doc = consent_docs.current()
-    data = {code, sub_id, "clip.mp4", doc.sha256, *doc.text.values()}
+    status_url = web_app_runtime_url(web)
+    data = {code, sub_id, "clip.mp4", doc.sha256, status_url, *doc.text.values()}
     data |= {s["text"][lg] for s in doc.scopes for lg in i18n.LANGUAGES}
     data |= {s["name"] for s in doc.scopes}
     monkeypatch.setattr(
@@ -157,6 +162,7 @@ def test_witness_pages_have_no_text_outside_the_catalogue(
         web.get(f"/web/upload/{sub_id}"),
         web.get("/web/no-such-page"),
         web.post("/web/receipt", data={"csrf": csrf, "code": code}),
+        web.post("/web/receipt/print", data={"csrf": csrf, "code": code}),
         web.post("/web/status", data={"csrf": csrf, "code": code}),
         web.post("/web/status", data={"csrf": csrf, "code": "wrong"}),
         web.post("/web/status", data={"code": code}),  # CSRF refusal page

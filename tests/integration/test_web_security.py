@@ -452,6 +452,8 @@ PUBLIC_WEB = {
     ("POST", "/web/status"),
     ("GET", "/web/receipt"),
     ("POST", "/web/receipt"),
+    ("POST", "/web/receipt/print"),  # opened by the receipt code, like the receipt
+    ("POST", "/web/receipt/pdf"),
     ("POST", "/web/withdraw"),
     ("GET", "/web/static/{path:path}"),
     ("GET", "/web/about/log"),  # what the custody log and timestamps prove, for witnesses

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from portal.auth.witness import new_token
+from portal.auth.witness import PREFIX, new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, client_host
 from portal.errors import Invalid, NotFound, RateLimited
@@ -35,7 +36,8 @@ TUS_CHUNK_SIZE = 4 * 1024 * 1024
 
 
 def code_of(submission_id: str, token: str) -> str:
-    return f"{submission_id}.{token}"
+    """The receipt code: a readable token is enough on its own (it finds the submission)."""
+    return f"{submission_id}.{token}" if token.startswith(PREFIX) else token
 
 
 def consent_context(lang: str) -> dict[str, Any]:
@@ -68,15 +70,17 @@ def consent_page(request: Request) -> HTMLResponse:
     )
 
 
-def _occurred_at(value: str, offset: str) -> datetime | None:
+def _occurred_at(value: str, offset: str, zone: str) -> datetime | None:
+    """The incident time with its UTC offset: the one the browser computed for that date, or
+    (without script) the portal's zone's offset on that date, daylight saving included."""
     if not value.strip():
         return None
     at = datetime.fromisoformat(value.strip())
-    if at.tzinfo is None and offset.strip().lstrip("-").isdigit():
-        minutes = int(offset)
-        if -16 * 60 <= minutes <= 16 * 60:
-            at = at.replace(tzinfo=timezone(timedelta(minutes=minutes)))
-    return at
+    if at.tzinfo is not None:
+        return at
+    if offset.strip().lstrip("-").isdigit() and -16 * 60 <= int(offset) <= 16 * 60:
+        return at.replace(tzinfo=timezone(timedelta(minutes=int(offset))))
+    return at.replace(tzinfo=ZoneInfo(zone))
 
 
 def _consent_problem(t: Translator, loc: tuple[int | str, ...]) -> str:
@@ -98,6 +102,7 @@ def _submission_of(
     *,
     consent: dict[str, Any],
     tz_offset: str,
+    zone: str,
     errors: list[str],
 ) -> SubmissionCreate | None:
     """The API's request body from the form's fields; None (with `errors`) if it has none."""
@@ -105,7 +110,7 @@ def _submission_of(
     if values.get("request_code", "").strip():
         payload["request_code"] = values["request_code"].strip()
     try:
-        when = _occurred_at(values["occurred_at"], tz_offset)
+        when = _occurred_at(values["occurred_at"], tz_offset, zone)
     except ValueError:
         when = None
         errors.append(t("consent.bad_date"))
@@ -193,7 +198,9 @@ async def create_submission(
     t = Translator(lang)
     errors: list[str] = []
     consent = {"version": consent_version, "scopes": scopes, "language": lang}
-    body = _submission_of(t, values, consent=consent, tz_offset=tz_offset, errors=errors)
+    body = _submission_of(
+        t, values, consent=consent, tz_offset=tz_offset, zone=rt.settings.time_zone, errors=errors
+    )
     token = new_token()
     limited: RateLimited | None = None
     if body is not None:
@@ -211,6 +218,7 @@ async def create_submission(
     return render(
         request,
         "witness/upload.html",
+        lang_path=f"/web/upload/{sub_id}",
         submission_id=sub_id,
         token=token,
         code=code_of(sub_id, token),

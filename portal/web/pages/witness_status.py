@@ -1,125 +1,46 @@
-"""The witness's way back: the receipt code (`<submission id>.<witness token>`) opens the
-receipt and status pages, and withdraws consent, always by POST so it never lands in a URL."""
+"""The witness's way back: the receipt code (the witness token in groups of four; before,
+`<submission id>.<witness token>`) opens the receipt and status pages and the printable
+receipt, and withdraws consent, always by POST so it never lands in a URL."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from portal.deps import RuntimeDep
-from portal.errors import Unauthorized
 from portal.flows import withdrawal
-from portal.retention import service as retention
 from portal.runtime import Runtime
-from portal.submissions import consent as consent_docs
-from portal.submissions import service as submissions
-from portal.submissions.models import Submission
-from portal.uploads.models import UploadState
-from portal.web.i18n import Translator
-from portal.web.rendering import language, render
+from portal.web.rendering import render, translator
 from portal.web.routing import router
-
-CODE_RE = re.compile(r"^([0-9a-f]{32})\.(wt_[A-Za-z0-9_-]{16,128})$")
-
-
-def _witness(db: Session, code: str | None) -> Submission | None:
-    """The submission a receipt code opens, or None (a wrong code and a wrong id look alike)."""
-    found = CODE_RE.match((code or "").strip())
-    if found is None:
-        return None
-    try:
-        sub = submissions.authenticate(db, token=found.group(2))
-    except Unauthorized:
-        return None
-    return sub if sub.id == found.group(1) else None
-
-
-@dataclass(frozen=True)
-class WitnessFile:
-    name: str
-    size: int
-    sha256: str
-    media_type: str
-    received_at: datetime
-    log_index: int
-    state: str
-    retention: str
-
-
-def _witness_view(db: Session, sub: Submission, t: Translator) -> dict[str, Any]:
-    consent = submissions.consent_of(db, submission_id=sub.id)
-    files = []
-    for f in submissions.files_of(db, submission_id=sub.id):
-        kept = retention.status_for_witness(db, item=f)
-        files.append(
-            WitnessFile(
-                name=f.filename,
-                size=f.size,
-                sha256=f.sha256,
-                media_type=f.media_type,
-                received_at=f.received_at,
-                log_index=f.log_index,
-                state=kept.state,
-                retention=t(f"retention.{kept.state}", until=t.when(kept.until)),
-            )
-        )
-    unfinished = [
-        {
-            "name": u.filename,
-            "pct": int(100 * u.offset / u.length) if u.length else 0,
-        }
-        for u in submissions.uploads_of(db, submission_id=sub.id)
-        if u.status == UploadState.ACTIVE
-    ]
-    scope_text = {s["name"]: s["text"] for s in consent_docs.current().scopes}
-    return {
-        "submission": sub,
-        "withdrawn_at": consent.withdrawn_at,
-        "scopes": [
-            scope_text.get(s, {}).get(t.lang) or scope_text.get(s, {}).get("en") or s
-            for s in consent.scopes
-        ],
-        "files": files,
-        "unfinished": unfinished,
-    }
-
-
-def _code_form(request: Request, action: str, *, bad: bool = False) -> HTMLResponse:
-    return render(
-        request, "witness/code.html", status=401 if bad else 200, action=action, bad_code=bad
-    )
+from portal.web.witness_codes import code_form, shown_code, token_of, witness_of, witness_view
 
 
 @router.get("/status")
 def status_form(request: Request) -> HTMLResponse:
-    return _code_form(request, "status")
+    return code_form(request, "status")
 
 
 @router.get("/receipt")
 def receipt_form(request: Request) -> HTMLResponse:
-    return _code_form(request, "receipt")
+    return code_form(request, "receipt")
 
 
 def _witness_page(
     request: Request, rt: Runtime, code: str, template: str, **extra: Any
 ) -> HTMLResponse | None:
-    t = Translator(language(request))
+    t = translator(request)
     with rt.sessions() as db:
-        sub = _witness(db, code)
+        sub = witness_of(db, code)
         if sub is None:
             return None
-        view = _witness_view(db, sub, t)
+        view = witness_view(db, sub, t)
     return render(
         request,
         template,
-        code=code.strip(),
-        token=code.strip().partition(".")[2],
+        code=shown_code(code),
+        token=token_of(code),
         grace_days=rt.settings.withdrawal_grace.days,
         **view,
         **extra,
@@ -131,7 +52,7 @@ def receipt_page(
     request: Request, rt: RuntimeDep, code: Annotated[str, Form(max_length=300)]
 ) -> HTMLResponse:
     page = _witness_page(request, rt, code, "witness/receipt.html")
-    return page if page is not None else _code_form(request, "receipt", bad=True)
+    return page if page is not None else code_form(request, "receipt", bad=True)
 
 
 @router.post("/status")
@@ -139,7 +60,7 @@ def status_page(
     request: Request, rt: RuntimeDep, code: Annotated[str, Form(max_length=300)]
 ) -> HTMLResponse:
     page = _witness_page(request, rt, code, "witness/status.html", withdrawn_now=False)
-    return page if page is not None else _code_form(request, "status", bad=True)
+    return page if page is not None else code_form(request, "status", bad=True)
 
 
 @router.post("/withdraw")
@@ -152,11 +73,11 @@ def withdraw(
     """First POST asks for confirmation; the second (confirm=yes) withdraws, as the API does."""
     if confirm != "yes":
         page = _witness_page(request, rt, code, "witness/withdraw.html")
-        return page if page is not None else _code_form(request, "status", bad=True)
+        return page if page is not None else code_form(request, "status", bad=True)
     with rt.sessions() as db:
-        sub = _witness(db, code)
+        sub = witness_of(db, code)
     if sub is None:
-        return _code_form(request, "status", bad=True)
+        return code_form(request, "status", bad=True)
     # Sent twice (a reload), the form shows the status again rather than an error.
     withdrawal.withdraw(
         rt.sessions,

@@ -76,6 +76,11 @@
     if (s.getItem(LAST_KEY) === id) s.removeItem(LAST_KEY);
   }
 
+  // Readable tokens are the whole receipt code; older ones came after the submission id.
+  function codeOf(id, token) {
+    return token.indexOf("wt_") === 0 ? id + "." + token : token;
+  }
+
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
@@ -160,12 +165,22 @@
     var s = storage();
     var id = s && s.getItem(LAST_KEY);
     var token = id && loadToken(id);
-    if (id && token) input.value = id + "." + token;
+    if (id && token) input.value = codeOf(id, token);
   }
 
   function timezoneField() {
+    // The offset of the chosen date in this browser's zone, not today's: across a daylight
+    // saving change the two differ by an hour.
     var field = document.getElementById("tz-offset");
-    if (field) field.value = String(-new Date().getTimezoneOffset());
+    var when = document.getElementById("occurred_at");
+    if (!field) return;
+    function update() {
+      var at = when && when.value ? new Date(when.value) : new Date();
+      field.value = isNaN(at.getTime()) ? "" : String(-at.getTimezoneOffset());
+    }
+    update();
+    if (when) when.addEventListener("change", update);
+    if (when && when.form) when.form.addEventListener("submit", update);
   }
 
   function receiptDownload() {
@@ -202,6 +217,13 @@
     });
   }
 
+  function printButton() {
+    var button = document.getElementById("print-now");
+    if (button) button.addEventListener("click", function () {
+      window.print();
+    });
+  }
+
   function forgetButton() {
     var button = document.getElementById("forget");
     if (!button) return;
@@ -234,7 +256,7 @@
       main.hidden = true;
       return;
     }
-    var code = id + "." + token;
+    var code = codeOf(id, token);
     var codeBox = document.getElementById("receipt-code");
     if (codeBox && !codeBox.textContent.trim()) codeBox.textContent = code;
     document.getElementById("receipt-form-code").value = code;
@@ -264,6 +286,13 @@
       item.status.textContent = message;
       item.button.hidden = state === "done" || state === "failed";
       item.button.textContent = state === "paused" || state === "waiting" ? t("resume") : t("pause");
+      var heading = document.getElementById("active-h");
+      if (heading) heading.textContent =
+          unfinished(item) || items.some(unfinished) ? t("uploading") : t("finished");
+    }
+
+    function unfinished(item) {
+      return item.state !== "done" && item.state !== "failed";
     }
 
     function fatal(status) {
@@ -532,6 +561,15 @@
       Array.prototype.forEach.call(input.files, add);
       input.value = "";
       pump();
+      // On a phone the progress card is below the fold: bring it into sight.
+      var active = document.getElementById("active");
+      if (active && active.scrollIntoView) active.scrollIntoView({ block: "start" });
+    });
+
+    // Leaving for the receipt while a file is still going abandons it: say so first.
+    document.getElementById("receipt-form").addEventListener("submit", function (event) {
+      var going = items.filter(unfinished).length;
+      if (going && !window.confirm(t("leave_unfinished", { n: going }))) event.preventDefault();
     });
 
     window.addEventListener("online", function () {
@@ -551,6 +589,7 @@
   timezoneField();
   receiptDownload();
   forgetButton();
+  printButton();
   var root = document.getElementById("uploader");
   if (root) uploader(root);
 })();
