@@ -46,6 +46,7 @@ def _finalise(rt: Runtime, *, upload_id: str, derive: bool) -> Evidence | None:
             submission_id=done.submission_id,
             upload_id=done.upload_id,
             filename=done.filename,
+            name_salt=upload.name_salt,
             size=done.size,
             sha256=done.sha256,
             media_type=done.media_type,

@@ -13,6 +13,7 @@ from datetime import datetime
 import filetype
 from sqlalchemy.orm import Session
 
+from portal.custody import commitment
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
@@ -95,6 +96,8 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
     upload = db.get(Upload, done.upload_id, with_for_update=True, populate_existing=True)
     if upload is None or upload.status != UploadState.ACTIVE:
         return None
+    # An upload created before names were committed gets its salt now.
+    salt = upload.name_salt = upload.name_salt or commitment.new_salt()
     completed = custody.append(
         db,
         type=EventType.UPLOAD_COMPLETED,
@@ -102,7 +105,7 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
         subject=upload.submission_id,
         details={
             "upload": upload.id,
-            "filename": done.filename,
+            "name_commitment": commitment.commit(upload.filename, salt),
             "size": done.size,
             "sha256": done.sha256,
             "media_type": done.media_type,
