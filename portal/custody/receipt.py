@@ -19,9 +19,8 @@ from typing import Any
 
 from cryptography import x509
 
-from .commitment import opens
 from .note import Checkpoint
-from .offline import Report, canonical_json, check_checkpoint, check_inclusion
+from .offline import Report, canonical_json, check_checkpoint, check_inclusion, check_name
 from .tsa import report_timestamp
 
 RECEIPT_FORMAT = "portal-receipt/3"
@@ -184,33 +183,6 @@ def _check_entry(
     _check_event_kind(report, path, event, kind, submission)
     _compare(report, path, raw, event, fields)
     return event
-
-
-def check_name(
-    report: Report, path: str, entry: Mapping[str, Any], event: Mapping[str, Any] | None
-) -> None:
-    """The shown name against the proven event: it must open the event's name commitment."""
-    name, salt = entry.get("name", _MISSING), entry.get("name_salt")
-    field = f"{path}.name"
-    if name is _MISSING:
-        report.check(False, f"{field}: missing")
-    elif name is None and salt is None:
-        report.not_verified(field, "erased at withdrawal; the log keeps only its commitment")
-    elif event is None:
-        report.not_verified(field, f"{name!r}: its custody event is not proven")
-    else:
-        details = event.get("details")
-        details = details if isinstance(details, Mapping) else {}
-        if "name_commitment" in details:
-            ok = opens(details["name_commitment"], name, salt)
-            how = "opens" if ok else "with its name_salt does NOT open"
-            report.check(ok, f"{field} {name!r} {how} the proven event's name commitment")
-        else:  # an event logged before names were committed holds the name itself
-            ok = _same(name, details.get("filename", _MISSING))
-            report.check(
-                ok,
-                f"{field} {name!r} " + ("matches" if ok else "differs from") + " the proven event",
-            )
 
 
 def _check_local(

@@ -42,10 +42,10 @@ from portal.custody.offline import (
     Report,
     canonical_json,
     check_checkpoint,
+    check_name,
     decode_proof,
     natural,
 )
-from portal.custody.receipt import check_name
 from portal.custody.tsa import report_timestamp
 from portal.export.members import Members, check_member
 from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
