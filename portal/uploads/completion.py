@@ -96,8 +96,11 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
     upload = db.get(Upload, done.upload_id, with_for_update=True, populate_existing=True)
     if upload is None or upload.status != UploadState.ACTIVE:
         return None
-    # An upload created before names were committed gets its salt now.
-    salt = upload.name_salt = upload.name_salt or commitment.new_salt()
+    salt = upload.name_salt
+    if salt is None and upload.filename:  # created before names were committed
+        salt = upload.name_salt = commitment.new_salt()
+    # A name erased by a withdrawal meanwhile is committed under a salt nobody keeps.
+    name_commitment = commitment.commit(upload.filename, salt or commitment.new_salt())
     completed = custody.append(
         db,
         type=EventType.UPLOAD_COMPLETED,
@@ -105,7 +108,7 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
         subject=upload.submission_id,
         details={
             "upload": upload.id,
-            "name_commitment": commitment.commit(upload.filename, salt),
+            "name_commitment": name_commitment,
             "size": done.size,
             "sha256": done.sha256,
             "media_type": done.media_type,

@@ -13,8 +13,11 @@ from fastapi.testclient import TestClient
 from portal.config import Settings
 from portal.custody.commitment import commit
 from portal.custody.receipt import verify_receipt
+from portal.db import transaction
+from portal.flows import withdrawal
+from portal.uploads.completion import Complete, mark_completed
 from tests.support.custody import events, of_type
-from tests.support.uploads import upload
+from tests.support.uploads import create_upload, upload
 
 NAMES = ("IMG_20260102_Maria_Lopez.mp4", "balcón-calle-5.mp4")
 
@@ -96,3 +99,23 @@ def test_no_name_is_left_in_the_database_file_after_withdrawal(
 def _wal(db_file: Path) -> bytes:
     wal = db_file.with_name(db_file.name + "-wal")
     return wal.read_bytes() if wal.exists() else b""
+
+
+def test_a_name_erased_before_completion_stays_erased(
+    client: TestClient, witness: tuple[str, dict[str, str]]
+) -> None:
+    """A withdrawal that lands between an upload's last byte and its finalise: the name it
+    erased is not brought back, and no salt is kept for it."""
+    sub_id, auth = witness
+    url = create_upload(client, auth, 10, NAMES[0])
+    upload_id = url.rsplit("/", 1)[-1]
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    with transaction(rt.sessions) as db:
+        withdrawal.erase_names(db, submission_id=sub_id, now=rt.clock())
+    done = Complete(upload_id, sub_id, NAMES[0], 10, "0" * 64, "video/mp4", "sha256/" + "0" * 64)
+    with transaction(rt.sessions) as db:
+        marked = mark_completed(db, done=done, now=rt.clock())
+        assert marked is not None
+        upload, _ = marked
+        assert (upload.filename, upload.name_salt) == ("", None)
+    assert NAMES[0] not in json.dumps(events(client), ensure_ascii=False)
