@@ -106,7 +106,7 @@ def sample_event(i: int) -> tuple[EventType, str, str, dict[str, Any]]:
             EventType.UPLOAD_CREATED,
             actor,
             sub,
-            {"upload": upload, "filename": f"clip-{i}.mp4", "length": 2_000_000 + i},
+            {"upload": upload, "name_commitment": f"{i:064x}", "length": 2_000_000 + i},
         )
     sha = f"{i:064x}"
     if kind == 3:
@@ -116,7 +116,7 @@ def sample_event(i: int) -> tuple[EventType, str, str, dict[str, Any]]:
             sub,
             {
                 "upload": upload,
-                "filename": f"clip-{i}.mp4",
+                "name_commitment": f"{i:064x}",
                 "size": 2_000_000 + i,
                 "sha256": sha,
                 "media_type": "video/mp4",

@@ -65,6 +65,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Erased witness data (names at withdrawal) is overwritten, not left in free space;
+            # some SQLite builds default to off.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 

@@ -66,6 +66,9 @@ class EventType(StrEnum):
     """Stored bytes were found not to match their recorded SHA-256."""
     CONSENT_WITHDRAWN = "consent.withdrawn"
     """A witness withdrew consent for their submission."""
+    SUBMISSION_NAMES_ERASED = "submission.names_erased"
+    """At a withdrawal, the file names and the salts of their commitments were erased from the
+    database (details count the rows); the log's commitments stay and can no longer be opened."""
     POLICY_CHANGED = "policy.changed"
     """A supervisor changed a retention category's rule; details hold old and new."""
     RETENTION_CHANGED = "retention.changed"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .commitment import opens
 from .merkle import ProofError, leaf_hash, verify_inclusion
 from .note import Checkpoint, NoteError, decode_base64, open_note, parse_checkpoint, split_note
 
@@ -192,3 +193,33 @@ def check_inclusion(
         report.not_verified(label, f"leaf {index} of a checkpoint whose signature did not verify")
         return False
     return report.check(True, f"{label}: inclusion proof valid, event is leaf {index} of {cp.size}")
+
+
+_ABSENT = object()
+
+
+def check_name(
+    report: Report, path: str, entry: Mapping[str, Any], event: Mapping[str, Any] | None
+) -> None:
+    """The shown name against the proven event: it must open the event's name commitment."""
+    name, salt = entry.get("name", _ABSENT), entry.get("name_salt")
+    field = f"{path}.name"
+    if name is _ABSENT:
+        report.check(False, f"{field}: missing")
+    elif name is None and salt is None:
+        report.not_verified(field, "erased at withdrawal; the log keeps only its commitment")
+    elif event is None:
+        report.not_verified(field, f"{name!r}: its custody event is not proven")
+    else:
+        details = event.get("details")
+        details = details if isinstance(details, Mapping) else {}
+        if "name_commitment" in details:
+            ok = opens(details["name_commitment"], name, salt)
+            how = "opens" if ok else "with its name_salt does NOT open"
+            report.check(ok, f"{field} {name!r} {how} the proven event's name commitment")
+        else:  # an event logged before names were committed holds the name itself
+            ok = name == details.get("filename", _ABSENT) and isinstance(name, str)
+            report.check(
+                ok,
+                f"{field} {name!r} " + ("matches" if ok else "differs from") + " the proven event",
+            )

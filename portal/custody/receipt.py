@@ -2,8 +2,10 @@
 
 A receipt shows fields; each is OK only when it equals the same field of a custody event whose
 inclusion under the signed checkpoint is proven: the consent from `consent.given`, each file
-from its `upload.completed`. Fields that nothing binds (`issued_at`, anything unknown, whether
-the file list is complete) are reported as not verified. Standard library,
+from its `upload.completed`. A file's name is proven by opening the event's salted commitment
+with the name and salt the receipt carries (portal.custody.commitment); a name erased at
+withdrawal is reported as not verified. Fields that nothing binds (`issued_at`, anything
+unknown, whether the file list is complete) are reported as not verified. Standard library,
 `cryptography`, rfc3161-client (timestamps) and the log's own modules only.
 """
 
@@ -18,10 +20,10 @@ from typing import Any
 from cryptography import x509
 
 from .note import Checkpoint
-from .offline import Report, canonical_json, check_checkpoint, check_inclusion
+from .offline import Report, canonical_json, check_checkpoint, check_inclusion, check_name
 from .tsa import report_timestamp
 
-RECEIPT_FORMAT = "portal-receipt/2"
+RECEIPT_FORMAT = "portal-receipt/3"
 
 _PROOF = ("event", "leaf_index", "inclusion_proof")
 # Each shown field, and where the proven event holds it.
@@ -33,7 +35,6 @@ _CONSENT = {
     "given_at": ("at",),
 }
 _FILE = {
-    "name": ("details", "filename"),
     "size": ("details", "size"),
     "sha256": ("details", "sha256"),
     "media_type": ("details", "media_type"),
@@ -171,12 +172,13 @@ def _check_entry(
     kind: str,
     fields: Mapping[str, Sequence[str]],
     submission: object,
+    extra: Sequence[str] = (),
 ) -> Mapping[str, Any] | None:
     """One proven part of the receipt (the consent, or a file); its proven event."""
     if not isinstance(raw, Mapping):
         report.check(False, f"{path}: missing or not an object")
         return None
-    _unknown_fields(report, path, raw, (*fields, *_PROOF))
+    _unknown_fields(report, path, raw, (*fields, *extra, *_PROOF))
     event = _proven_event(report, path, raw, cp)
     _check_event_kind(report, path, event, kind, submission)
     _compare(report, path, raw, event, fields)
@@ -277,11 +279,20 @@ def verify_receipt(
     for i, raw in enumerate(files):
         path = f"files[{i}]"
         event = _check_entry(
-            report, path, raw, cp, kind="upload.completed", fields=_FILE, submission=submission
+            report,
+            path,
+            raw,
+            cp,
+            kind="upload.completed",
+            fields=_FILE,
+            submission=submission,
+            extra=("name", "name_salt"),
         )
+        if isinstance(raw, Mapping):
+            check_name(report, path, raw, event)
         details = event.get("details") if event is not None else None
-        if isinstance(details, Mapping):
-            proven.append((f"{path} {details.get('filename')!r}", details))
+        if isinstance(details, Mapping) and isinstance(raw, Mapping):
+            proven.append((f"{path} {raw.get('name')!r}", details))
     if files:
         report.not_verified(
             "files", "each listed file is proven received; that no file is left out is not"

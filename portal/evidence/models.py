@@ -31,7 +31,9 @@ class Evidence(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
     upload_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # As on the upload: the name ("" once erased) and the salt of its commitment in the log.
     filename: Mapped[str] = mapped_column(Text)
+    name_salt: Mapped[str | None] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     media_type: Mapped[str] = mapped_column(String(255), index=True)

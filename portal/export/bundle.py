@@ -37,7 +37,10 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
     for item in plan.items:
         entry: dict[str, Any] = {
             "evidence_id": item.evidence_id,
-            "name": item.filename,
+            # With its salt the name opens the commitment in upload.completed; null once
+            # erased at withdrawal.
+            "name": item.filename if item.name_salt or item.filename else None,
+            "name_salt": item.name_salt,
             "path": item.path,
             "size": item.size,
             "sha256": item.sha256,

@@ -35,6 +35,7 @@ class ItemPlan:
     submission_id: str
     upload_id: str
     filename: str
+    name_salt: str | None
     path: str
     size: int
     sha256: str

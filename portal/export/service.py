@@ -195,6 +195,7 @@ def _item_plan(
         submission_id=item.submission_id,
         upload_id=item.upload_id,
         filename=item.filename,
+        name_salt=item.name_salt,
         path=f"originals/{item.sha256}/{safe_filename(item.filename)}",
         size=item.size,
         sha256=item.sha256,

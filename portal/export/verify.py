@@ -13,6 +13,8 @@ What is checked:
   leads to the checkpoint's root;
 * every original's bytes in the zip have the SHA-256 and size the manifest lists, and those
   equal the ones in the item's `upload.completed` event, which the log proves;
+* each item's name, with its salt, opens the name commitment in its `upload.completed` event
+  (a name erased at the witness's withdrawal is reported as not verified);
 * each item's events are about that item (its id, or its submission), and each case event
   about the case;
 * the custody report and the JSON-LD have the hashes the manifest lists, and the zip holds
@@ -40,6 +42,7 @@ from portal.custody.offline import (
     Report,
     canonical_json,
     check_checkpoint,
+    check_name,
     decode_proof,
     natural,
 )
@@ -47,7 +50,7 @@ from portal.custody.tsa import report_timestamp
 from portal.export.members import Members, check_member
 from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
 
-BUNDLE_FORMAT = "portal-bundle/2"
+BUNDLE_FORMAT = "portal-bundle/3"
 MAX_MANIFEST = 256 << 20
 MAX_PROOF = 1 << 20
 
@@ -231,7 +234,10 @@ def _check_item(
     name, item_id = entry.get("name"), entry.get("evidence_id")
     label = f"file {name!r} (item {item_id})" if isinstance(name, str) else f"files[{i}]"
     index = natural(entry.get("leaf_index"))
-    _check_upload(report, label, entry, events.get(index) if index is not None else None, index)
+    upload = events.get(index) if index is not None else None
+    _check_upload(report, label, entry, upload, index)
+    proven = upload is not None and upload.proven and upload.obj is not None
+    check_name(report, label, entry, upload.obj if proven and upload is not None else None)
     _check_history(report, label, entry, events, index)
     check_member(report, members, label, entry.get("path"), entry.get("sha256"), entry.get("size"))
 

@@ -45,7 +45,9 @@ def _finalise(rt: Runtime, *, upload_id: str, derive: bool) -> Evidence | None:
             db,
             submission_id=done.submission_id,
             upload_id=done.upload_id,
-            filename=done.filename,
+            # From the locked row, not `done`: a withdrawal meanwhile has erased the name.
+            filename=upload.filename,
+            name_salt=upload.name_salt,
             size=done.size,
             sha256=done.sha256,
             media_type=done.media_type,

@@ -112,7 +112,9 @@ def _event(
     db: Session, kind: EventType, actor: Actor, req: EvidenceRequest, now: datetime, **extra: object
 ) -> None:
     details: dict[str, object] = {"kind": req.kind, "case": req.case_id, **extra}
-    if req.kind == RequestKind.PUBLIC:
+    # A witness's answer names the request by id (its subject) alone: no code beside a
+    # witness's submission in the permanent log.
+    if req.kind == RequestKind.PUBLIC and kind != EventType.REQUEST_ANSWERED:
         details["code"] = req.code  # printed on posters anyway; a one-time code is a secret
     custody.append(db, type=kind, actor=actor, subject=req.id, details=details, at=now)
 

@@ -51,7 +51,10 @@ def build(
     consent = submissions.consent_of(db, submission_id=submission.id)
     files = [
         {
-            "name": item.filename,
+            # The name and the salt that open its commitment in the event; both null once
+            # erased at withdrawal.
+            "name": item.filename if item.name_salt or item.filename else None,
+            "name_salt": item.name_salt,
             "size": item.size,
             "sha256": item.sha256,
             "media_type": item.media_type,

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from portal.custody import commitment
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
@@ -91,6 +92,11 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
     upload = db.get(Upload, done.upload_id, with_for_update=True, populate_existing=True)
     if upload is None or upload.status != UploadState.ACTIVE:
         return None
+    salt = upload.name_salt
+    if salt is None and upload.filename:  # created before names were committed
+        salt = upload.name_salt = commitment.new_salt()
+    # A name erased by a withdrawal meanwhile is committed under a salt nobody keeps.
+    name_commitment = commitment.commit(upload.filename, salt or commitment.new_salt())
     completed = custody.append(
         db,
         type=EventType.UPLOAD_COMPLETED,
@@ -98,7 +104,7 @@ def mark_completed(db: Session, *, done: Complete, now: datetime) -> tuple[Uploa
         subject=upload.submission_id,
         details={
             "upload": upload.id,
-            "filename": done.filename,
+            "name_commitment": name_commitment,
             "size": done.size,
             "sha256": done.sha256,
             "media_type": done.media_type,

@@ -29,7 +29,10 @@ class Upload(Base):
     # Serialised SHA-256 state of bytes [0, offset); NULL means re-read the partial.
     hash_state: Mapped[bytes | None] = mapped_column(LargeBinary)
     backend_state: Mapped[str | None] = mapped_column(Text)
+    # The witness's name for the file ("" once erased at withdrawal) and the random salt of
+    # its commitment in the log (portal.custody.commitment); both erasable, the log's not.
     filename: Mapped[str] = mapped_column(Text)
+    name_salt: Mapped[str | None] = mapped_column(String(64))
     filetype: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=UploadState.ACTIVE)
     lock_owner: Mapped[str | None] = mapped_column(String(32))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal import metrics
 from portal.clock import as_utc
+from portal.custody import commitment
 from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
@@ -140,6 +141,7 @@ def create(
     claimed = metadata.get("filetype") or metadata.get("type")
     now = deps.clock()
     upload_id = new_id()
+    salt = commitment.new_salt()
     with transaction(deps.sessions) as db:
         _check_client_quota(db, deps, client_key, length or 0)
         upload = Upload(
@@ -153,6 +155,7 @@ def create(
             hash_state=rehashes.PySha256().serialize(),
             backend_state=None,
             filename=filename,
+            name_salt=salt,
             filetype=(claimed or "")[:255] or None,
             status=UploadState.ACTIVE,
         )
@@ -162,7 +165,11 @@ def create(
             type=EventType.UPLOAD_CREATED,
             actor=Actor.witness(submission_id),
             subject=submission_id,
-            details={"upload": upload_id, "filename": filename, "length": length},
+            details={
+                "upload": upload_id,
+                "name_commitment": commitment.commit(filename, salt),
+                "length": length,
+            },
             at=now,
         )
     # Storage only once the row is committed: a crash before this line leaves a row nobody

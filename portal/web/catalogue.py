@@ -122,6 +122,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "you close the page, open it again and choose the same file: it continues where it "
         "stopped.",
     },
+    "upload.metadata_hint": {
+        "es": "El archivo se guarda tal cual, sin cambios: lleva lo que su teléfono o cámara "
+        "escribió en él, a veces el lugar (GPS), el modelo del aparato y la fecha. El nombre del "
+        "archivo se borra si usted retira su consentimiento.",
+        "en": "The file is kept exactly as it is: it carries whatever your phone or camera "
+        "wrote into it, sometimes the place (GPS), the device model and the date. The file's "
+        "name is erased if you withdraw your consent.",
+    },
     "upload.received_heading": {"es": "Ya recibidos", "en": "Already received"},
     "upload.pending_heading": {"es": "Subidas sin terminar", "en": "Unfinished uploads"},
     "upload.pending_hint": {

@@ -181,6 +181,7 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "evidence.purged": ("original destruido", "original destroyed"),
     "witness.contact_viewed": ("contacto del testigo consultado", "witness contact viewed"),
     "witness.details_erased": ("datos del testigo borrados", "witness details erased"),
+    "submission.names_erased": ("nombres de archivo borrados", "file names erased"),
     "retention.changed": ("plazo de conservación cambiado", "retention changed"),
     "retention.overridden": ("plazo de conservación fijado a mano", "retention overridden"),
     "hold.placed": ("orden de conservación puesta", "legal hold placed"),

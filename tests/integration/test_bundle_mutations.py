@@ -92,6 +92,30 @@ def test_the_real_bundle_verifies(bundle: Bundle) -> None:
     # What the log cannot know offline is never an OK line.
     assert not any("records this hash" in m for _, m in report.checks)
     assert any(ok and "evidence.exported" in m and MANIFEST in m for ok, m in report.checks)
+    # Names are proven by the log's commitments, and no event holds one.
+    opened = [m for ok, m in report.checks if ok and "opens the proven event's name" in m]
+    assert len(opened) == 2, report.text()
+    manifest = json.loads(members(path)[MANIFEST])
+    assert {f["name"] for f in manifest["files"]} == {"balcón.png", "photo.png"}
+    events = json.dumps([e["event"] for e in manifest["events"]], ensure_ascii=False)
+    assert "balcón" not in events and "photo.png" not in events
+
+
+@pytest.mark.parametrize("field", ["name", "name_salt"])
+def test_a_changed_name_fails_even_without_the_export_proof(
+    bundle: Bundle, tmp_path: Path, field: str
+) -> None:
+    """The export proof binds the manifest; a name is also bound by its own commitment."""
+    path, key = bundle
+    manifest = json.loads(members(path)[MANIFEST])
+    entry = manifest["files"][0]
+    entry[field] = "IMG_0001.png" if field == "name" else "00" * 32
+    out = rezip(path, tmp_path / "n.zip", {MANIFEST: json.dumps(manifest).encode(), PROOF: None})
+    report = verify_bundle(out, key)
+    assert any(
+        not ok and "does NOT open the proven event's name commitment" in m
+        for ok, m in report.checks
+    ), report.text()
 
 
 @pytest.mark.parametrize("member", [MANIFEST, PROOF])

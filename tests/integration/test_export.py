@@ -157,7 +157,7 @@ def test_bundle_from_real_uploads_verifies(
 
     files = members(path)
     manifest = json.loads(files["manifest.json"])
-    assert manifest["format"] == "portal-bundle/2"
+    assert manifest["format"] == "portal-bundle/3"
     assert manifest["case"]["id"] == case_id
     for item in two_items:
         entry = next(f for f in manifest["files"] if f["evidence_id"] == item.id)
@@ -599,6 +599,7 @@ def test_the_verifier_needs_only_the_offline_modules() -> None:
     assert portal_modules == {
         "portal",
         "portal.custody",
+        "portal.custody.commitment",
         "portal.custody.merkle",
         "portal.custody.note",
         "portal.custody.offline",

@@ -68,6 +68,7 @@ def test_a_file_sent_through_a_request_lands_in_its_case(
         assert events(client, kind, req["id"])[0]["actor"].startswith("staff:")
     answered = events(client, "request.answered", req["id"])
     assert answered[0]["details"]["submission"] == witness.id
+    assert "code" not in answered[0]["details"]  # beside a witness's submission: the id alone
     assert events(client, "submission.created", witness.id)[0]["details"]["request"] == req["id"]
 
     stats = client.get(f"/api/v1/requests/{req['id']}", headers=inv).json()["stats"]

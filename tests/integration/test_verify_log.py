@@ -416,7 +416,7 @@ def test_event_inserted_in_the_middle(log: Log) -> None:
     log.sql("UPDATE log_entries SET seq = -seq WHERE seq < 0")
     forged = log.event(k + 1)  # the second file's upload.created, under another name
     forged["seq"] = k
-    forged["details"]["filename"] = "forged.mp4"
+    forged["details"]["name_commitment"] = "0" * 64
     data = canonical_json(forged)
     log.sql(
         "INSERT INTO log_entries (seq, at, type, subject, event, leaf_hash) "

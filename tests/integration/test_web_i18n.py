@@ -189,3 +189,13 @@ def test_witness_pages_have_no_text_outside_the_catalogue(
             if not NEUTRAL.match(part):
                 leftover.append(part)
         assert leftover == [], f"{r.request.method} {r.request.url.path}: {leftover}"
+
+
+@pytest.mark.parametrize(("lang", "words"), [("es", "tal cual"), ("en", "exactly as it is")])
+def test_the_upload_page_says_an_original_carries_what_its_device_wrote(
+    web: TestClient, video: Path, lang: str, words: str
+) -> None:
+    sub_id, _, _ = received(web, video)
+    web.cookies.set("portal_lang", lang)
+    page = web.get(f"/web/upload/{sub_id}").text
+    assert 'id="metadata-hint"' in page and words in page and "GPS" in page

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from portal.custody.commitment import commit
 from portal.custody.merkle import (
     CompactRange,
     NodeId,
@@ -36,6 +37,7 @@ CONSENT: dict[str, Any] = {
     "language": "es",
 }
 UPLOADS = {2: "photo.jpg", 5: "clip.mp4"}
+SALTS = {name: f"{i:02x}" * 32 for i, name in enumerate(UPLOADS.values())}
 
 
 def _event(seq: int) -> bytes:
@@ -48,7 +50,7 @@ def _event(seq: int) -> bytes:
         data = CONTENT[UPLOADS[seq]]
         kind = "upload.completed"
         details = {
-            "filename": UPLOADS[seq],
+            "name_commitment": commit(UPLOADS[seq], SALTS[UPLOADS[seq]]),
             "sha256": hashlib.sha256(data).hexdigest(),
             "size": len(data),
             "media_type": "video/mp4",
@@ -86,6 +88,7 @@ def build() -> dict[str, Any]:
     files = [
         {
             "name": name,
+            "name_salt": SALTS[name],
             "size": len(CONTENT[name]),
             "sha256": hashlib.sha256(CONTENT[name]).hexdigest(),
             "media_type": "video/mp4",
@@ -95,7 +98,7 @@ def build() -> dict[str, Any]:
         for seq, name in UPLOADS.items()
     ]
     return {
-        "format": "portal-receipt/2",
+        "format": "portal-receipt/3",
         "submission": "s1",
         "issued_at": AT,
         "consent": {**CONSENT, "given_at": AT, **proven(0)},
@@ -187,7 +190,10 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "receipt size": (_set_file(0, "size", 11), "files[0].size 11 differs"),
     "receipt sha256": (_set_file(0, "sha256", "ab" * 32), "files[0].sha256"),
-    "receipt name": (_set_file(0, "name", "other.jpg"), "files[0].name 'other.jpg' differs"),
+    "receipt name": (_set_file(0, "name", "other.jpg"), "files[0].name 'other.jpg' with its"),
+    "receipt salt": (_set_file(0, "name_salt", "ab" * 32), "does NOT open the proven event"),
+    "salt not hex": (_set_file(0, "name_salt", "zz" * 32), "does NOT open the proven event"),
+    "salt missing": (_set_file(0, "name_salt", None), "does NOT open the proven event"),
     "receipt time": (_set_file(0, "received_at", "2020-01-01"), "files[0].received_at"),
     "consent scopes": (lambda r: r["consent"].update(scopes=[]), "consent.scopes [] differs"),
     "submission": (lambda r: r.update(submission="s2"), "not the receipt's 's2'"),
@@ -198,7 +204,7 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "checkpoint text": (_tamper_checkpoint, "signature INVALID"),
     "checkpoint other key": (_resign, "signature INVALID"),
     "origin": (lambda r: r["log"].update(origin="evil.example"), "differs from log origin"),
-    "format": (lambda r: r.update(format="portal-receipt/1"), "expected 'portal-receipt/2'"),
+    "format": (lambda r: r.update(format="portal-receipt/1"), "expected 'portal-receipt/3'"),
     "no files": (lambda r: r.update(files=[]), "no files"),
     "bad entry": (lambda r: r["files"].append(7), "not an object"),
 }
@@ -254,3 +260,18 @@ def test_garbage_does_not_raise(tmp_path: Path) -> None:
     bad.write_text("[1]")
     with pytest.raises(ValueError):
         load_receipt(bad)
+
+
+def test_name_erased_at_withdrawal_is_not_verified_yet_the_rest_holds() -> None:
+    receipt = build()
+    receipt["files"][0].update(name=None, name_salt=None)
+    report = verify_receipt(receipt, VKEY)
+    assert report.ok, report.text()
+    assert "files[0].name" in report.text() and "erased at withdrawal" in report.text()
+
+
+def test_the_event_holds_a_commitment_not_the_name() -> None:
+    receipt = build()
+    event = json.loads(receipt["files"][0]["event"])
+    assert "filename" not in event["details"]
+    assert "photo.jpg" not in receipt["files"][0]["event"]
