@@ -50,6 +50,16 @@ def _log_commands() -> None:
 
 
 _log_commands()
+
+
+def _ops_commands() -> None:
+    from portal.cli.ops import backup_command, restore_command
+
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
+
+
+_ops_commands()
 console = Console()
 err = Console(stderr=True)
 
