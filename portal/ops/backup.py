@@ -193,7 +193,9 @@ def take_backup(settings: Settings, dest: Path) -> dict[str, object]:
         for name, path in sources.keys.items():
             shutil.copy2(path, work / KEYS / name)
         if note is not None:
-            (work / KEYS / REMEMBERED).write_text(note, "utf-8")
+            fd = os.open(work / KEYS / REMEMBERED, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(note)
         manifest = write_manifest(
             work,
             {
