@@ -57,6 +57,9 @@ def _ops_commands() -> None:
 
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
+    from portal.cli.keys import keys_cli
+
+    app.add_typer(keys_cli, name="keys")
 
 
 _ops_commands()

@@ -1,0 +1,67 @@
+"""`portal keys ...`: rotating the contact key (and retiring the old one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from portal.config import Settings
+from portal.errors import PortalError
+
+if TYPE_CHECKING:
+    from portal.runtime import Runtime
+
+keys_cli = typer.Typer(no_args_is_help=True, help="Key rotation.")
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Overrides PORTAL_DATA_DIR.", show_default=False),
+]
+
+
+def _runtime(data_dir: Path | None) -> Runtime:
+    from portal.app import build_runtime
+
+    return build_runtime(Settings(data_dir=data_dir) if data_dir else Settings())
+
+
+def _fail(exc: PortalError) -> None:
+    err.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@keys_cli.command("rotate-contact")
+def rotate_contact(data_dir: DataDir = None) -> None:
+    """Put a new contact key first in the key file and re-encrypt every witness's contact
+    details under it, in committed batches; run it again to finish a rotation that was
+    stopped. Back up the key file afterwards. The old key stays until `retire-contact`."""
+    from portal.flows.key_rotation import rotate_contact_key
+
+    try:
+        done = rotate_contact_key(_runtime(data_dir))
+    except PortalError as exc:
+        _fail(exc)
+        return
+    console.print(
+        f"contact key {done.key_id}: {done.reencrypted} records re-encrypted, "
+        f"{done.already} already under it",
+        highlight=False,
+    )
+
+
+@keys_cli.command("retire-contact")
+def retire_contact(data_dir: DataDir = None) -> None:
+    """Remove the old contact keys once every record opens with the new one alone."""
+    from portal.flows.key_rotation import retire_old_contact_keys
+
+    try:
+        removed = retire_old_contact_keys(_runtime(data_dir))
+    except PortalError as exc:
+        _fail(exc)
+        return
+    console.print(f"removed {removed} old contact key(s)", highlight=False)
