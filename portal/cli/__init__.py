@@ -94,11 +94,12 @@ def serve(
 
     from portal.app import build_runtime, create_app
     from portal.auth.service import list_users
+    from portal.db import SchemaTooNew
 
     settings = _settings(data_dir, host=host, port=port)
     try:
         runtime = build_runtime(settings)
-    except PermissionError as exc:  # an unsafe data folder or key file: say how to fix it
+    except (PermissionError, SchemaTooNew) as exc:  # unsafe files, a newer schema: say so
         console.print(f"portal: {exc}")
         raise typer.Exit(2) from None
     with runtime.sessions() as db:
@@ -141,7 +142,11 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     settings = _settings(data_dir)
     datadir.prepare(settings.data_dir)
     import_models()
-    db.migrate(db.make_engine(settings.resolved_database_url))
+    try:
+        db.migrate(db.make_engine(settings.resolved_database_url))
+    except db.SchemaTooNew as exc:
+        err.print(f"[red]error[/red] (schema_too_new): {exc}", highlight=False)
+        raise typer.Exit(1) from None
     console.print("database is up to date")
 
 
