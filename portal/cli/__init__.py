@@ -53,12 +53,11 @@ _log_commands()
 
 
 def _ops_commands() -> None:
+    from portal.cli.keys import keys_cli
     from portal.cli.ops import backup_command, restore_command
 
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
-    from portal.cli.keys import keys_cli
-
     app.add_typer(keys_cli, name="keys")
 
 
@@ -142,11 +141,14 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     settings = _settings(data_dir)
     datadir.prepare(settings.data_dir)
     import_models()
+    engine = db.make_engine(settings.resolved_database_url)
     try:
-        db.migrate(db.make_engine(settings.resolved_database_url))
+        db.migrate(engine)
     except db.SchemaTooNew as exc:
         err.print(f"[red]error[/red] (schema_too_new): {exc}", highlight=False)
         raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
     console.print("database is up to date")
 
 

@@ -25,6 +25,7 @@ from portal.db import SchemaTooNew, make_engine, migrate
 from portal.flows.content_audit import audit_log_and_content
 from portal.models import import_models
 from tests.support.api import CONTACT, new_submission, runtime
+from tests.support.servers import fresh_database
 from tests.support.uploads import create_upload, patch, upload
 
 runner = CliRunner()
@@ -52,10 +53,10 @@ def written(tmp_path_factory: pytest.TempPathFactory, video: Path) -> Iterator[d
         yield {"data_dir": data_dir, "auth": receipts, "receipts": issued, "upload": url}
 
 
-def copy_into_revision(source: Path, target: Path, revision: str) -> None:
+def copy_into_revision(source: Path, target: str, revision: str) -> None:
     """An empty database at `revision`, then every row of `source` its tables can hold."""
     import_models()
-    old = make_engine(f"sqlite:///{target}")
+    old = make_engine(target)
     migrate(old, revision)
     src = make_engine(f"sqlite:///{source}")
     have, want = MetaData(), MetaData()
@@ -75,18 +76,27 @@ def copy_into_revision(source: Path, target: Path, revision: str) -> None:
     old.dispose()
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("revision", EARLIER)
 def test_an_earlier_database_upgrades_with_every_proof_intact(
-    written: dict[str, Any], tmp_path: Path, revision: str, monkeypatch: pytest.MonkeyPatch
+    written: dict[str, Any],
+    tmp_path: Path,
+    revision: str,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     data_dir: Path = written["data_dir"]
-    old_db = tmp_path / f"portal-{revision}.db"
-    copy_into_revision(data_dir / "portal.db", old_db, revision)
-    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{old_db}")
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / f'portal-{revision}.db'}"
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+    copy_into_revision(data_dir / "portal.db", url, revision)
+    monkeypatch.setenv("PORTAL_DATABASE_URL", url)
     r = runner.invoke(cli, ["db", "upgrade", "--data-dir", str(data_dir)])
     assert r.exit_code == 0 and "up to date" in r.output, r.output
 
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{old_db}")
+    settings = Settings(data_dir=data_dir, database_url=url)
     with TestClient(create_app(settings)) as client:
         rt = runtime(client)
         assert rt.check_log(), rt.log_mirror.refused
@@ -111,10 +121,11 @@ def test_a_database_from_a_newer_version_is_refused(
     written: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     newer = tmp_path / "newer.db"
-    copy_into_revision(written["data_dir"] / "portal.db", newer, "head")
+    copy_into_revision(written["data_dir"] / "portal.db", f"sqlite:///{newer}", "head")
     engine = make_engine(f"sqlite:///{newer}")
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()  # the change leaves the write-ahead log for the file itself
     before = newer.read_bytes()
     monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{newer}")
     r = runner.invoke(cli, ["db", "upgrade", "--data-dir", str(written["data_dir"])])
