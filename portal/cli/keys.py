@@ -1,4 +1,4 @@
-"""`portal keys ...`: rotating the contact key (and retiring the old one)."""
+"""`portal keys ...`: rotating the contact key (and retiring the old one) and the log key."""
 
 from __future__ import annotations
 
@@ -65,3 +65,24 @@ def retire_contact(data_dir: DataDir = None) -> None:
         _fail(exc)
         return
     console.print(f"removed {removed} old contact key(s)", highlight=False)
+
+
+@keys_cli.command("rotate-log")
+def rotate_log(data_dir: DataDir = None) -> None:
+    """Replace the log signing key: a `key.log_rotated` event and a checkpoint signed by both
+    keys, then the new key in the key file (the old verifier key kept in log.key.previous).
+    Run it again to finish a rotation that was stopped. Restart every instance afterwards,
+    and give verifiers and monitors the new public key with the transition."""
+    from portal.flows.log_key_rotation import rotate_log_key
+
+    try:
+        done = rotate_log_key(_runtime(data_dir))
+    except PortalError as exc:
+        _fail(exc)
+        return
+    console.print(
+        f"log key rotated at checkpoint {done.transition_size}\n"
+        f"old public key: {done.old_key}\nnew public key: {done.new_key}",
+        highlight=False,
+        markup=False,
+    )

@@ -140,3 +140,7 @@ class EventType(StrEnum):
     KEY_CONTACT_RETIRED = "key.contact_retired"
     """The old contact keys were removed from the key file, after every record was checked to
     open with the new key alone (details: the kept key's id, how many keys were removed)."""
+    KEY_LOG_ROTATED = "key.log_rotated"
+    """The log signing key is being replaced (details: the old and the new verifier key). The
+    checkpoint signed in the same transaction covers this event and carries both keys'
+    signatures: the transition through which verifiers move to the new key."""
