@@ -98,8 +98,10 @@ def test_rotation_keeps_old_receipts_and_hands_over_through_the_transition(
         after = receipt(client, video, "after.mp4")
         assert verify_receipt(after, new_key).ok
         assert not verify_receipt(after, old_key).ok  # the old key alone does not reach it
-        (transition,) = transitions(rt)
+        (published,) = client.get("/api/v1/log/key-transitions").json()
+        transition = Transition.from_json(published)  # what an outsider is given
         assert follow(old_key, transition) == new_key
+        assert client.get("/api/v1/log/public-key").text.strip() == new_key
         # The transition's checkpoint is the one both keys signed.
         note.open_note(transition.checkpoint, old_key)
         note.open_note(transition.checkpoint, new_key)
