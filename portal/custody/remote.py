@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 from .merkle import ProofError, verify_consistency
 from .note import Checkpoint, open_note, parse_checkpoint
 from .offline import Report
+from .rotation import Transition
 
 MAX_ANSWER = 1 << 20  # a checkpoint, a proof or a token is a few kilobytes
 
@@ -82,6 +84,18 @@ def fetch_consistency(client: httpx.Client, url: str, first: int, second: int) -
         return [base64.b64decode(h, validate=True) for h in proof]
     except (ValueError, KeyError, TypeError, binascii.Error) as e:
         raise RemoteError(f"the consistency proof is malformed: {e!r}") from None
+
+
+def fetch_transitions(client: httpx.Client, url: str) -> list[Transition]:
+    """The log key's rotations the portal publishes (none from a portal that has none)."""
+    data = _get(client, f"{_base(url)}/key-transitions", missing_ok=True)
+    if data is None:
+        return []
+    try:
+        items = json.loads(data)
+        return [Transition.from_json(t) for t in items]
+    except (ValueError, TypeError, AttributeError) as e:
+        raise RemoteError(f"the key transitions are malformed: {e}") from None
 
 
 def open_checkpoint(text: str, key: str, *, what: str) -> Checkpoint:

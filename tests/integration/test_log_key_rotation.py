@@ -6,6 +6,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from portal.app import create_app
 from portal.cli import app as cli
 from portal.config import Settings
-from portal.custody import note
+from portal.custody import monitor, note, remote
 from portal.custody.receipt import verify_receipt
 from portal.custody.rotation import Transition, TransitionError, follow
 from portal.flows.log_key_rotation import transitions
@@ -144,3 +145,27 @@ def test_a_transition_that_does_not_prove_the_move_is_refused(settings: Settings
     with pytest.raises(TransitionError, match="trusted key"):
         follow(new_key, t)  # a transition only ever leads forward
     assert Transition.from_json(t.to_json()) == t
+
+
+def test_a_monitor_holding_the_old_key_follows_only_a_proven_transition(
+    settings: Settings, video: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "monitor"
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    with TestClient(create_app(settings)) as client:
+        old_key = runtime(client).log_verifier
+        receipt(client, video, "seen.mp4")
+        monitor.run("http://testserver", key=old_key, state=state, now=when, client=client)
+    rotate(settings)
+    with TestClient(create_app(settings)) as client:
+        receipt(client, video, "later.mp4")
+        out = monitor.run("http://testserver", key=old_key, state=state, now=when, client=client)
+        assert any("key rotated" in line for line in out.lines), out.lines
+        assert (state / "key").read_text().split() == [old_key, runtime(client).log_verifier]
+        # The next run goes on with the new key; a stranger's key finds no way in.
+        monitor.run("http://testserver", key=old_key, state=state, now=when, client=client)
+        stranger = note.verifier_from_signer(note.generate_signer("portal.invalid/custody"))
+        with pytest.raises(remote.RemoteError, match="signature or format INVALID"):
+            monitor.run(
+                "http://testserver", key=stranger, state=tmp_path / "other", now=when, client=client
+            )
