@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,10 +26,15 @@ DataDir = Annotated[
 ]
 
 
-def _runtime(data_dir: Path | None) -> Runtime:
+@contextmanager
+def _runtime(data_dir: Path | None) -> Iterator[Runtime]:
     from portal.app import build_runtime
 
-    return build_runtime(Settings(data_dir=data_dir) if data_dir else Settings())
+    rt = build_runtime(Settings(data_dir=data_dir) if data_dir else Settings())
+    try:
+        yield rt
+    finally:
+        rt.engine.dispose()
 
 
 def _fail(exc: PortalError) -> None:
@@ -43,7 +50,8 @@ def rotate_contact(data_dir: DataDir = None) -> None:
     from portal.flows.key_rotation import rotate_contact_key
 
     try:
-        done = rotate_contact_key(_runtime(data_dir))
+        with _runtime(data_dir) as rt:
+            done = rotate_contact_key(rt)
     except PortalError as exc:
         _fail(exc)
         return
@@ -60,7 +68,8 @@ def retire_contact(data_dir: DataDir = None) -> None:
     from portal.flows.key_rotation import retire_old_contact_keys
 
     try:
-        removed = retire_old_contact_keys(_runtime(data_dir))
+        with _runtime(data_dir) as rt:
+            removed = retire_old_contact_keys(rt)
     except PortalError as exc:
         _fail(exc)
         return
@@ -76,7 +85,8 @@ def rotate_log(data_dir: DataDir = None) -> None:
     from portal.flows.log_key_rotation import rotate_log_key
 
     try:
-        done = rotate_log_key(_runtime(data_dir))
+        with _runtime(data_dir) as rt:
+            done = rotate_log_key(rt)
     except PortalError as exc:
         _fail(exc)
         return

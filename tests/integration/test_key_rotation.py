@@ -21,6 +21,7 @@ from portal.keys import contact_cipher, contact_keys, rate_limit_key, recipient_
 from portal.submissions.models import Submission
 from tests.support.api import CONTACT, new_submission, runtime
 from tests.support.custody import of_type
+from tests.support.servers import fresh_database
 
 runner = CliRunner()
 KILL = """
@@ -28,7 +29,7 @@ import os, signal, sys
 from portal.app import build_runtime
 from portal.config import Settings
 from portal.flows import key_rotation as kr
-rt = build_runtime(Settings(data_dir=sys.argv[1]))
+rt = build_runtime(Settings(data_dir=sys.argv[1], database_url=sys.argv[3]))
 def die(*_):
     os.kill(os.getpid(), signal.SIGKILL)
 if sys.argv[2] == "before-batches":
@@ -37,9 +38,15 @@ kr.rotate_contact_key(rt, batch=2, progress=lambda n: die() if n >= 2 else None)
 """
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    s = Settings(data_dir=tmp_path / "data")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    url = ""
+    if request.param == "postgresql":
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv("PORTAL_DATABASE_URL", url)  # for the commands
+    s = Settings(data_dir=tmp_path / "data", database_url=url)
     with TestClient(create_app(s)) as client:
         for _ in range(5):
             new_submission(client, contact=CONTACT)
@@ -63,7 +70,9 @@ def opens(key: bytes, token: bytes) -> bool:
 def kill_rotation(settings: Settings, where: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     proc = subprocess.run(
-        [sys.executable, "-c", KILL, str(settings.data_dir), where], env=env, check=False
+        [sys.executable, "-c", KILL, str(settings.data_dir), where, settings.database_url],
+        env=env,
+        check=False,
     )
     assert proc.returncode == -9
 
