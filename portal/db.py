@@ -119,13 +119,60 @@ def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    from alembic import command
+class SchemaTooNew(RuntimeError):
+    """The database was upgraded by a newer portal: this version refuses to touch it."""
+
+
+def alembic_config() -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest Alembic revision (or `revision`, for tests).
+
+    Never down: a database a newer portal upgraded is refused with a message, not run by
+    code that does not know its tables (and Alembic would only say it cannot find a revision).
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config()
+    scripts = ScriptDirectory.from_config(cfg)
+    with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
+        current = MigrationContext.configure(conn).get_current_revision()
+        known = {rev.revision for rev in scripts.walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNew(
+                f"the database is at schema revision {current}, which this version of the "
+                f"portal does not know (it knows up to {scripts.get_current_head()}): it was "
+                "upgraded by a newer version. Downgrades are not supported; run the newer "
+                "version, or restore the backup taken before the upgrade"
+            )
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
+        if (
+            conn.dialect.name == "sqlite"
+            and conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+        ):
+            raise RuntimeError("a migration left rows that break a foreign key; rolled back")
+
+
+@contextmanager
+def _foreign_keys_off(conn: Any) -> Iterator[None]:
+    """On SQLite, migrations rebuild a table to alter it (create, copy, drop, rename); with
+    foreign keys enforced, dropping a table other rows refer to fails. The pragma only takes
+    effect outside a transaction; the keys are checked once the migrations ran."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from portal.custody.note import NoteError, generate_signer, signer_name
 
 if TYPE_CHECKING:
-    from cryptography.fernet import Fernet
+    from cryptography.fernet import MultiFernet
 
 
 def read_or_create_secret(path: Path, make: bytes) -> bytes:
@@ -42,10 +43,93 @@ def read_or_create_secret(path: Path, make: bytes) -> bytes:
         return f.read().strip()
 
 
-def contact_cipher(path: Path) -> Fernet:
+class ContactCipher:
+    """The contact key file's keys as one MultiFernet: encrypts under the first line, opens
+    anything any line opens.
+
+    The file holds one key, or during a rotation several (newest first; portal.flows.
+    key_rotation). It is read again whenever it changes on disk, so instances that keep
+    running through a rotation encrypt under the new key and read both.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+        self._cipher: MultiFernet | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> MultiFernet:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        st = os.stat(self.path) if self.path.exists() else None
+        seen = None if st is None else (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if self._cipher is None or seen != self._seen:
+                keys = contact_keys(self.path)
+                self._cipher = MultiFernet([Fernet(k) for k in keys])
+                self._seen = seen if seen is not None else _stat_of(self.path)
+            return self._cipher
+
+    def encrypt(self, data: bytes) -> bytes:
+        return self._current().encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        return self._current().decrypt(token)
+
+
+def _stat_of(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def contact_keys(path: Path) -> list[bytes]:
+    """The contact key file's keys, newest first (created with one key if absent)."""
     from cryptography.fernet import Fernet
 
-    return Fernet(read_or_create_secret(path, Fernet.generate_key()))
+    text = read_or_create_secret(path, Fernet.generate_key())
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def contact_cipher(path: Path) -> ContactCipher:
+    return ContactCipher(path)
+
+
+def derived_keys_file(contact_key_file: Path) -> Path:
+    """Where the keys derived from the first contact key are pinned once it is rotated."""
+    return contact_key_file.with_name(contact_key_file.name + ".derived")
+
+
+def _derived(contact_key_file: Path, info: bytes) -> bytes:
+    """HKDF-SHA256 of the contact key, or the value pinned before its first rotation.
+
+    Pinned rather than derived from the newest key: a rotation must not change what the
+    rate-limit counters and the recipient commitments already stored were keyed with.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    pinned = derived_keys_file(contact_key_file)
+    if pinned.exists():
+        lines = read_or_create_secret(pinned, b"").decode().splitlines()
+        values = {name: value for value, name in (line.split(" ", 1) for line in lines)}
+        return bytes.fromhex(values[info.decode()])
+    material = contact_keys(contact_key_file)[-1]
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
+    return hkdf.derive(material)
+
+
+DERIVED = (b"portal rate limits", b"portal recipients")
+
+
+def pin_derived_keys(contact_key_file: Path) -> None:
+    """Keep the derived keys in a file of their own (0600), once, before a first rotation."""
+    pinned = derived_keys_file(contact_key_file)
+    if pinned.exists():
+        return
+    text = "".join(
+        f"{_derived(contact_key_file, info).hex()} {info.decode()}\n" for info in DERIVED
+    )
+    read_or_create_secret(pinned, text.encode())
 
 
 def rate_limit_key(contact_key_file: Path) -> bytes:
@@ -55,13 +139,7 @@ def rate_limit_key(contact_key_file: Path) -> bytes:
     count alone, and every instance already mounts the contact key. Whoever has the contact key
     can read the witnesses' contact details anyway, so this adds nothing for them to take.
     """
-    from cryptography.fernet import Fernet
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    material = read_or_create_secret(contact_key_file, Fernet.generate_key())
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal rate limits")
-    return hkdf.derive(material)
+    return _derived(contact_key_file, DERIVED[0])
 
 
 def recipient_key(contact_key_file: Path) -> bytes:
@@ -70,13 +148,7 @@ def recipient_key(contact_key_file: Path) -> bytes:
     Derived from the contact key like the rate-limit key: kept outside the database, so a copy
     of the database alone cannot test guessed phone numbers against a commitment.
     """
-    from cryptography.fernet import Fernet
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    material = read_or_create_secret(contact_key_file, Fernet.generate_key())
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal recipients")
-    return hkdf.derive(material)
+    return _derived(contact_key_file, DERIVED[1])
 
 
 def load_or_create_signer(path: Path, name: str) -> str:

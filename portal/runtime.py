@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +29,7 @@ from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
 from portal.evidence.service import close_idle_playbacks
-from portal.keys import recipient_key
+from portal.keys import ContactCipher, recipient_key
 from portal.ratelimit import service as ratelimit
 from portal.retention import disposition
 from portal.retention import service as retention_svc
@@ -47,7 +46,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     storage: Storage
-    contact_cipher: Fernet
+    contact_cipher: ContactCipher
     log_signer: str
     rate_limit_key: bytes
     clock: Callable[[], datetime] = utcnow

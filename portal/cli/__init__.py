@@ -50,6 +50,18 @@ def _log_commands() -> None:
 
 
 _log_commands()
+
+
+def _ops_commands() -> None:
+    from portal.cli.keys import keys_cli
+    from portal.cli.ops import backup_command, restore_command
+
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
+    app.add_typer(keys_cli, name="keys")
+
+
+_ops_commands()
 console = Console()
 err = Console(stderr=True)
 
@@ -81,11 +93,12 @@ def serve(
 
     from portal.app import build_runtime, create_app
     from portal.auth.service import list_users
+    from portal.db import SchemaTooNew
 
     settings = _settings(data_dir, host=host, port=port)
     try:
         runtime = build_runtime(settings)
-    except PermissionError as exc:  # an unsafe data folder or key file: say how to fix it
+    except (PermissionError, SchemaTooNew) as exc:  # unsafe files, a newer schema: say so
         console.print(f"portal: {exc}")
         raise typer.Exit(2) from None
     with runtime.sessions() as db:
@@ -128,7 +141,14 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     settings = _settings(data_dir)
     datadir.prepare(settings.data_dir)
     import_models()
-    db.migrate(db.make_engine(settings.resolved_database_url))
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        db.migrate(engine)
+    except db.SchemaTooNew as exc:
+        err.print(f"[red]error[/red] (schema_too_new): {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
     console.print("database is up to date")
 
 

@@ -140,3 +140,13 @@ class EventType(StrEnum):
     """A staff member listed the items coming due; details give the days and every item."""
     LOG_ENTRIES_READ = "log.entries_read"
     """An auditor read a range of raw log entries; details give the range returned."""
+    KEY_CONTACT_ROTATED = "key.contact_rotated"
+    """Every witness's contact details were re-encrypted under a new contact key (details: the
+    new key's id, how many records this run re-encrypted and how many already used it)."""
+    KEY_CONTACT_RETIRED = "key.contact_retired"
+    """The old contact keys were removed from the key file, after every record was checked to
+    open with the new key alone (details: the kept key's id, how many keys were removed)."""
+    KEY_LOG_ROTATED = "key.log_rotated"
+    """The log signing key is being replaced (details: the old and the new verifier key). The
+    checkpoint signed in the same transaction covers this event and carries both keys'
+    signatures: the transition through which verifiers move to the new key."""

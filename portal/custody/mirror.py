@@ -138,7 +138,9 @@ class Mirror:
     def _remember(self, signed_note: str) -> None:
         tmp = self.remembered.with_name(self.remembered.name + ".tmp")
         self.remembered.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(tmp, "w", encoding="utf-8") as f:
+        # Owner-only like the key beside it (open() would follow the umask).
+        tmp.unlink(missing_ok=True)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
             f.write(signed_note)
             f.flush()
             os.fsync(f.fileno())

@@ -19,11 +19,12 @@ from pathlib import Path
 import httpx
 from cryptography import x509
 
-from . import remote, tsa
-from .note import Checkpoint
+from . import remote, rotation, tsa
+from .note import Checkpoint, parse_checkpoint, split_note
 
 SEEN = "checkpoint"
 SEEN_AT = "checkpoint.seen-at"
+KEY = "key"  # the key given and the key followed to now through the log's key rotations
 
 
 @dataclass
@@ -94,13 +95,25 @@ def run(
 ) -> Outcome:
     state.mkdir(parents=True, exist_ok=True)
     out = Outcome()
+    given = key
+    if (state / KEY).exists():  # a rotation followed before, from this same starting key
+        lines = (state / KEY).read_text(encoding="utf-8").split()
+        if len(lines) == 2 and lines[0] == given:
+            key = lines[1]
     with contextlib.nullcontext(client) if client is not None else httpx.Client(timeout=30) as http:
         note_text = remote.fetch_checkpoint(http, url)
-        cp = remote.open_checkpoint(note_text, key, what="the portal's checkpoint")
+        previous = _previous(state, key)
+        try:
+            cp = remote.open_checkpoint(note_text, key, what="the portal's checkpoint")
+        except remote.RemoteError as unsigned:
+            followed = _follow(http, url, key, previous, out)
+            if followed is None:  # no transition leads anywhere from this key
+                raise unsigned from None
+            key, previous = followed
+            cp = remote.open_checkpoint(note_text, key, what="the portal's checkpoint")
         out.checkpoint = cp
         out.lines.append(f"checkpoint: size {cp.size}, root {cp.root.hex()}, signature valid")
         gen_time = _timestamp(http, url, note_text, cp.size, tsa_roots, out)
-        previous = _previous(state, key)
         if previous is None:
             out.lines.append("first run: nothing seen before to compare with")
         else:
@@ -115,4 +128,25 @@ def run(
             f"older than the allowed {max_age}"
         )
     _write(state / SEEN, note_text)
+    _write(state / KEY, f"{given}\n{key}\n")
     return out
+
+
+def _follow(
+    http: httpx.Client, url: str, key: str, previous: Checkpoint | None, out: Outcome
+) -> tuple[str, Checkpoint | None] | None:
+    """Move from `key` through the portal's published key transitions, each one proven to
+    extend what was seen before; the key reached and the last transition's checkpoint, or
+    None when no transition starts from `key`."""
+    moved = False
+    for transition in remote.fetch_transitions(http, url):
+        try:
+            new = rotation.follow(key, transition)
+        except rotation.TransitionError:
+            continue  # an earlier rotation, or one that does not start from this key
+        cp = parse_checkpoint(split_note(transition.checkpoint)[0])
+        if previous is not None:
+            remote.prove_extends(http, url, previous, cp)
+        out.lines.append(f"key rotated at size {cp.size}, through a checkpoint both keys signed")
+        key, previous, moved = new, cp, True
+    return (key, previous) if moved else None

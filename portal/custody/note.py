@@ -170,6 +170,13 @@ def sign(text: str, skey: str) -> str:
     return f"{text}\n{SIG_PREFIX}{signer.name} {_b64(blob)}\n"
 
 
+def cosign(signed_note: str, skey: str) -> str:
+    """`signed_note` with one more signature line, by `skey`, over the same text (a note may
+    carry several: a log key's rotation is a checkpoint both keys sign)."""
+    text, _ = split_note(signed_note)
+    return signed_note + sign(text, skey)[len(text) + 1 :]
+
+
 def split_note(note: str) -> tuple[str, list[str]]:
     """(text, signature lines) of a note, checking its shape but no signature."""
     _check_chars(note, "note")

@@ -11,6 +11,7 @@ serve tiles that fail to hash to a root its key signed.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 from .merkle import ProofError
 from .note import Checkpoint, open_note, parse_checkpoint
 from .offline import Report
+from .rotation import Transition
 from .tiles import TileError, TileReader
 
 MAX_ANSWER = 1 << 20  # a checkpoint, a proof or a token is a few kilobytes
@@ -82,6 +84,18 @@ def tile_fetcher(client: httpx.Client, url: str) -> Callable[[str], bytes]:
         return data
 
     return fetch
+
+
+def fetch_transitions(client: httpx.Client, url: str) -> list[Transition]:
+    """The log key's rotations the portal publishes (none from a portal that has none)."""
+    data = _get(client, f"{_base(url)}/key-transitions", missing_ok=True)
+    if data is None:
+        return []
+    try:
+        items = json.loads(data)
+        return [Transition.from_json(t) for t in items]
+    except (ValueError, TypeError, AttributeError) as e:
+        raise RemoteError(f"the key transitions are malformed: {e}") from None
 
 
 def open_checkpoint(text: str, key: str, *, what: str) -> Checkpoint:

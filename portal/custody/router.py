@@ -4,7 +4,7 @@ signed sizes are public; inclusion proofs and entries (events name evidence) are
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
@@ -75,6 +75,16 @@ def hash_tile(rt: RuntimeDep, path: str) -> Response:
 def public_key(rt: RuntimeDep) -> PlainTextResponse:
     """The checkpoint verifier key (golang.org/x/mod/sumdb/note format)."""
     return PlainTextResponse(rt.log_verifier + "\n")
+
+
+@router.get("/key-transitions")
+def key_transitions(rt: RuntimeDep) -> list[dict[str, Any]]:
+    """Every rotation of the log key, oldest first: the checkpoint both keys signed, the
+    `key.log_rotated` event naming them and its inclusion proof (portal.custody.rotation), so
+    a verifier holding an older key can move to the current one. Public, like the key."""
+    from portal.flows.log_key_rotation import transitions
+
+    return [t.to_json() for t in transitions(rt)]
 
 
 @router.get("/proof/inclusion", dependencies=[Auditor], responses=responses(401, 403))

@@ -141,7 +141,13 @@ class InconsistentLog(PortalError):
 
 
 def sign_checkpoint(
-    db: Session, *, signer: str, origin: str, at: datetime, force: bool = False
+    db: Session,
+    *,
+    signer: str,
+    origin: str,
+    at: datetime,
+    force: bool = False,
+    cosigner: str | None = None,
 ) -> Checkpoint:
     """Sign the current tree head, after proving it extends the last signed one.
 
@@ -175,7 +181,10 @@ def sign_checkpoint(
                 f"size {last.size} ({exc})"
             ) from exc
     text = note.format_checkpoint(origin, size, root)
-    cp = Checkpoint(size=size, root=root, note=note.sign(text, signer), signed_at=at)
+    signed = note.sign(text, signer)
+    if cosigner is not None:  # a key rotation's transition: both keys sign one checkpoint
+        signed = note.cosign(signed, cosigner)
+    cp = Checkpoint(size=size, root=root, note=signed, signed_at=at)
     if last is None or last.size != size:
         db.add(cp)
     append(

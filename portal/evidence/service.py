@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.fernet import Fernet
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +23,7 @@ from portal.custody.events import EventType
 from portal.errors import Gone, Invalid, NotFound
 from portal.evidence.models import Disposition, Evidence, Playback
 from portal.ids import new_id
+from portal.keys import ContactCipher
 from portal.submissions.models import Consent, Submission
 
 SORTS: dict[str, ColumnElement[Any]] = {
@@ -238,7 +238,7 @@ def timeline(
 
 
 def contact(
-    db: Session, *, user: StaffUser, evidence_id: str, cipher: Fernet, now: datetime
+    db: Session, *, user: StaffUser, evidence_id: str, cipher: ContactCipher, now: datetime
 ) -> dict[str, Any]:
     item = get(db, evidence_id=evidence_id)
     sub = db.get(Submission, item.submission_id)

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +38,7 @@ from portal.evidence.models import Evidence
 from portal.export.plan import CasePlan, ItemPlan, LoggedEvent, Plan
 from portal.export.proof import proof_document
 from portal.export.verify import BUNDLE_FORMAT
+from portal.keys import ContactCipher
 from portal.submissions.models import Consent, Submission
 
 COURT_SCOPE = "prosecution"
@@ -168,7 +168,7 @@ def _belongs(event: dict[str, Any], item: Evidence) -> bool:
     return not (str(event["type"]).startswith("upload.") and other_upload)
 
 
-def _witness_contact(db: Session, *, submission_id: str, cipher: Fernet) -> dict[str, Any]:
+def _witness_contact(db: Session, *, submission_id: str, cipher: ContactCipher) -> dict[str, Any]:
     """The witness's decrypted contact details, leaving out those not given."""
     sub = db.get(Submission, submission_id)
     contact: dict[str, Any] = {}
@@ -183,7 +183,7 @@ def _item_plan(
     *,
     events: list[int],
     include_witness_identity: bool,
-    cipher: Fernet,
+    cipher: ContactCipher,
 ) -> ItemPlan:
     consent = latest_consent(db, submission_id=item.submission_id)
     assert consent is not None  # exportable() checked
@@ -247,7 +247,7 @@ def plan(
     public_key: str,
     actor: str,
     include_witness_identity: bool,
-    cipher: Fernet,
+    cipher: ContactCipher,
     now: datetime,
 ) -> Plan:
     size = checkpoint.size

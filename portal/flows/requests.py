@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
 from portal.cases import service as cases
 from portal.evidence.models import Evidence
+from portal.keys import ContactCipher
 from portal.requests import service as requests
 from portal.runtime import Runtime
 from portal.submissions import service as submissions
@@ -28,7 +28,7 @@ def open_submission(
     *,
     payload: SubmissionCreate,
     token: str,
-    cipher: Fernet,
+    cipher: ContactCipher,
     now: datetime,
 ) -> Submission:
     """A submission, bound to the request whose code it names (404 unknown, 410 ended)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,7 @@ from portal.custody.events import EventType
 from portal.errors import Conflict, Invalid, NotFound, Unauthorized
 from portal.evidence.models import Evidence
 from portal.ids import new_id
+from portal.keys import ContactCipher
 from portal.submissions import consent as consent_docs
 from portal.submissions.models import Consent, Submission, SubmissionState
 from portal.submissions.schemas import SubmissionCreate
@@ -41,14 +41,14 @@ def check_consent(payload: SubmissionCreate) -> consent_docs.ConsentDocument:
     return doc
 
 
-def _sealed_contact(payload: SubmissionCreate, cipher: Fernet) -> bytes | None:
+def _sealed_contact(payload: SubmissionCreate, cipher: ContactCipher) -> bytes | None:
     if payload.contact and payload.contact.model_dump(exclude_none=True):
         return cipher.encrypt(json.dumps(payload.contact.model_dump(mode="json")).encode())
     return None
 
 
 def create(
-    db: Session, *, payload: SubmissionCreate, token: str, cipher: Fernet, now: datetime,
+    db: Session, *, payload: SubmissionCreate, token: str, cipher: ContactCipher, now: datetime,
     request_id: str | None = None,
 ) -> Submission:  # fmt: skip
     """Record consent, then the submission, each with its custody event, in one transaction

@@ -20,6 +20,7 @@ PUBLIC = {
     ("POST", "/api/v1/submissions"),
     ("GET", "/api/v1/log/checkpoint"),
     ("GET", "/api/v1/log/public-key"),
+    ("GET", "/api/v1/log/key-transitions"),
     ("GET", "/api/v1/log/proof/consistency"),
     ("GET", "/api/v1/log/timestamp/{size}"),
     ("GET", "/api/v1/log/tile/{path:path}"),  # hash tiles; entry bundles are for auditors

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from portal.custody import merkle, note
 from portal.custody import service as custody
-from portal.custody.models import Checkpoint
+from portal.custody.events import EventType
+from portal.custody.models import Checkpoint, LogEntry
 
 from .findings import Findings
 from .progress import Progress
@@ -29,11 +31,48 @@ class StoredCheckpoint:
     signature_ok: bool
 
 
+def signing_keys(db: Session, findings: Findings, current: str) -> list[tuple[int, str]]:
+    """(from size, verifier key) of each key the log was signed with, read from the log's own
+    `key.log_rotated` events: a rotation at entry N hands over at the checkpoint of size
+    N + 1, which both keys sign. The last must be the key the portal holds now."""
+    eras: list[tuple[int, str]] = []
+    rows = db.execute(
+        select(LogEntry.seq, LogEntry.event)
+        .where(LogEntry.type == EventType.KEY_LOG_ROTATED)
+        .order_by(LogEntry.seq)
+    )
+    for seq, event in rows:
+        details = json.loads(event)["details"]
+        if not eras:
+            eras.append((0, details["old_key"]))
+        eras.append((int(seq) + 1, details["new_key"]))
+    if not eras:
+        return [(0, current)]
+    if eras[-1][1] != current:
+        findings.fail(
+            "checkpoint-note", float(eras[-1][0]),
+            "the log's last key rotation names a key other than the one the portal signs "
+            "with: a rotation is unfinished (run `portal keys rotate-log` again)",
+        )  # fmt: skip
+    return eras
+
+
+def keys_for(eras: list[tuple[int, str]], size: int) -> list[str]:
+    """The keys a checkpoint of `size` must carry: the one in force, and at a transition
+    the one it replaces as well."""
+    held = [i for i, (start, _) in enumerate(eras) if start <= size][-1]
+    keys = [eras[held][1]]
+    if held > 0 and eras[held][0] == size:
+        keys.append(eras[held - 1][1])
+    return keys
+
+
 def load_checkpoints(
     db: Session, findings: Findings, verifier_key: str, origin: str
 ) -> list[StoredCheckpoint]:
     """The stored checkpoints by size, each signed note checked against its row."""
     out = []
+    eras = signing_keys(db, findings, verifier_key)
     rows = db.execute(
         select(Checkpoint.size, Checkpoint.root, Checkpoint.note).order_by(Checkpoint.size)
     )
@@ -42,7 +81,8 @@ def load_checkpoints(
         where = f"checkpoint at size {size}"
         signature_ok = False
         try:
-            text = note.open_note(text_note, verifier_key)
+            for key in keys_for(eras, size):
+                text = note.open_note(text_note, key)
             signature_ok = True
         except ValueError as e:  # NoteError, or a key the crypto library refuses
             findings.fail("checkpoint-note", pos, f"{where}: signature does not verify: {e}")
