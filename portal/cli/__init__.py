@@ -50,6 +50,15 @@ def _log_commands() -> None:
 
 
 _log_commands()
+
+
+def _worker_command() -> None:
+    from portal.cli.worker import worker_command
+
+    app.command("worker")(worker_command)
+
+
+_worker_command()
 console = Console()
 err = Console(stderr=True)
 
