@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -25,7 +26,7 @@ def make_video(
         for k, v in (tags or {}).items():
             dst.metadata[k] = v
         w, h = (int(x) for x in size.split("x"))
-        out = dst.add_stream(codec, rate=rate)
+        out: Any = dst.add_stream(codec, rate=rate)
         out.width, out.height, out.pix_fmt = w, h, "yuv420p"
         if codec_tag:
             out.codec_tag = codec_tag
