@@ -124,8 +124,12 @@ def _run(rt: Runtime, claimed: jobs.Claimed, worker: str) -> list[str]:
             reclaim=claimed.attempts > 1,
         )
         with transaction(rt.sessions) as db:
-            jobs.finish(db, claimed.id, worker=worker, now=rt.clock())
             item = db.get(Evidence, claimed.evidence_id)
+            if item is not None and item.disposition is None and item.media_info is None:
+                # The receipt's own run holds the item: it starts this job when it is done.
+                jobs.postpone(db, claimed.id, worker=worker)
+                return []
+            jobs.finish(db, claimed.id, worker=worker, now=rt.clock())
             if item is None or item.disposition is not None:
                 return []
             if not proxy.needs_proxy(item.media_info):

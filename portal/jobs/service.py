@@ -153,6 +153,16 @@ def fail(
     return JobState.QUEUED
 
 
+def postpone(db: Session, job_id: str, *, worker: str) -> None:
+    """Hand the job back unrun (another process is doing its work): no attempt counted."""
+    db.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.RUNNING)
+        .values(state=JobState.QUEUED, attempts=Job.attempts - 1, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def give_up(db: Session, job_id: str, *, error: str, now: datetime) -> None:
     """Fail a job for good without running it (its attempts are used up by dead runs)."""
     job = db.get(Job, job_id)
