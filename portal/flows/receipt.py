@@ -3,7 +3,9 @@
 The retention date is set before the witness is answered; the media work (a child process,
 portal.media) runs after the answer (`derive_media`, from a background task) and, for what a
 stop or a crash left, at the next start and in the periodic sweep (`finish_receipts`,
-`finish_media`; no date meanwhile means kept: the safe side).
+`finish_media`; no date meanwhile means kept: the safe side). The item's derivation job is
+queued with its retention date (portal.flows.jobs): it runs after the answer too, and queues
+a playback proxy when browsers need one.
 """
 
 from __future__ import annotations
