@@ -133,7 +133,8 @@ def run_transcode(source: IO[bytes], limits: Limits, tick: Callable[[int], bool]
         try:
             while True:
                 try:
-                    stdout, stderr = proc.communicate(timeout=1.0)
+                    left = deadline - time.monotonic()
+                    stdout, stderr = proc.communicate(timeout=min(1.0, max(left, 0.01)))
                     break
                 except subprocess.TimeoutExpired:
                     if time.monotonic() > deadline:

@@ -138,3 +138,28 @@ def test_a_failing_job_backs_off_then_fails_once_for_good(
     assert jobs.run_due(rt) == 0  # never again
     failures = [d for d in derived_events(rt, item) if d.get("proxy") == "failed"]
     assert len(failures) == 1 and "backend went away" in failures[0]["reason"]
+
+
+@pytest.fixture
+def impatient(settings: Settings) -> Iterator[TestClient]:
+    """A transcoder allowed almost no time, and one attempt: as a hostile file that stalls it."""
+    quick = {"proxy_timeout": timedelta(milliseconds=50), "job_max_attempts": 1}
+    with TestClient(create_app(settings.model_copy(update=quick))) as c:
+        yield c
+
+
+def test_a_transcoder_that_overruns_is_killed_and_the_job_fails_with_its_reason(
+    impatient: TestClient, iphone: bytes
+) -> None:
+    rt = runtime(impatient)
+    item = evidence_id(impatient, iphone, "IMG_0003.MOV")
+    failed = jobs_of(rt, item)["proxy"]
+    assert failed.state == JobState.FAILED and "took longer than" in (failed.last_error or "")
+    (event,) = [d for d in derived_events(rt, item) if d.get("proxy") == "failed"]
+    assert "took longer than" in event["reason"]
+    inv = staff_login(impatient, "investigator", name="ines")
+    detail = impatient.get(f"/api/v1/evidence/{item}", headers=inv).json()
+    assert detail["review_copy_sha256"] is None
+    assert {j["kind"]: j["state"] for j in detail["jobs"]} == {"derive": "done", "proxy": "failed"}
+    assert impatient.get(f"/api/v1/evidence/{item}/proxy", headers=inv).status_code == 404
+    assert jobs.run_due(rt) == 0
