@@ -47,8 +47,8 @@ def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None
                 now=rt.clock(),
             )
     if derive:
+        # Its job is left to the workers: a start must not wait for a transcode.
         _derive(rt, evidence_id, reclaim=True)
-        job_flow.start_jobs(rt, evidence_id)
     rt.sign_checkpoint()
     rt.timestamp_soon()
 
