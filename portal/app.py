@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,7 @@ from portal import datadir, db
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
-from portal.flows import finalise, receipt
+from portal.flows import finalise, jobs, receipt
 from portal.http_guards import BodyLimit, NoStore
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.models import import_models
@@ -162,7 +163,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             rt.sign_checkpoint()
         rt.purge_rate_counters()
         tasks = _housekeeping(rt)
+        stop = threading.Event()
+        worker = jobs.start_worker_thread(rt, stop) if rt.settings.jobs_in_app else None
         yield
+        stop.set()
+        if worker is not None:
+            # A job still running is left to its lease: another worker takes it over.
+            await asyncio.to_thread(worker.join, 10)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

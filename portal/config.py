@@ -209,6 +209,51 @@ class Settings(BaseSettings):
         description="Runs of the media parser begun for one file that never finished (the "
         "server stopped mid-run) before it is marked unreadable instead of tried again.",
     )
+    jobs_in_app: bool = Field(
+        True,
+        description="The web process runs derivation jobs itself (metadata, posters, playback "
+        "proxies): right after a receipt, and on SQLite by polling the job table. Turn off when "
+        "`portal worker` runs them on other machines.",
+    )
+    job_max_attempts: int = Field(
+        3,
+        gt=0,
+        description="Runs a job may begin (failed, or cut short by a killed worker) before it "
+        "is recorded as failed for good.",
+    )
+    job_lease: timedelta = Field(
+        timedelta(seconds=60),
+        gt=timedelta(0),
+        description="How long a worker holds a job without renewing (it renews about every "
+        "second while it runs); a killed worker's job is taken over after this (seconds, or "
+        "ISO 8601).",
+    )
+    job_backoff: timedelta = Field(
+        timedelta(seconds=30),
+        ge=timedelta(0),
+        description="Wait before a failed job runs again, doubled after each further failure "
+        "(seconds, or ISO 8601).",
+    )
+    job_poll_interval: timedelta = Field(
+        timedelta(seconds=2),
+        gt=timedelta(0),
+        description="How often workers look for due jobs in the table (on PostgreSQL only "
+        "for jobs whose delivery was lost: procrastinate tells workers of the rest at once).",
+    )
+    proxy_timeout: timedelta = Field(
+        timedelta(hours=1),
+        gt=timedelta(0),
+        description="Wall-clock time the transcoder may take for one playback proxy (seconds, "
+        "or ISO 8601); it runs in a child process with the media limits otherwise.",
+    )
+    proxy_cpu_limit: int = Field(
+        3600, gt=0, description="CPU seconds the transcoder's child process may use (RLIMIT_CPU)."
+    )
+    proxy_output_limit: int = Field(
+        4 * 1024**3,
+        gt=0,
+        description="Largest playback proxy the transcoder may write, in bytes (RLIMIT_FSIZE).",
+    )
     access_log: bool = Field(
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",

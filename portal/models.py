@@ -12,6 +12,7 @@ def import_models() -> None:
     from portal.changes import models as _changes  # noqa: F401
     from portal.custody import models as _custody  # noqa: F401
     from portal.evidence import models as _evidence  # noqa: F401
+    from portal.jobs import models as _jobs  # noqa: F401
     from portal.ratelimit import models as _ratelimit  # noqa: F401
     from portal.requests import models as _requests  # noqa: F401
     from portal.retention import models as _retention  # noqa: F401

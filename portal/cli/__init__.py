@@ -29,39 +29,27 @@ retention_cli = typer.Typer(no_args_is_help=True, help="Retention and destructio
 app.add_typer(retention_cli, name="retention")
 
 
-def _export_commands() -> None:
+def _other_modules() -> None:
+    """Commands that live in modules of their own (imported here, run on demand)."""
+    from portal.cli.custody import recover_command
     from portal.cli.export import export_command, verify_bundle_command
+    from portal.cli.keys import keys_cli
+    from portal.cli.log import monitor_command, verify_receipt_command
+    from portal.cli.ops import backup_command, restore_command
+    from portal.cli.worker import worker_command
 
     app.command("export")(export_command)
     app.command("verify-bundle")(verify_bundle_command)
-    from portal.cli.custody import recover_command
-
-    custody_cli.command("recover")(recover_command)
-
-
-_export_commands()
-
-
-def _log_commands() -> None:
-    from portal.cli.log import monitor_command, verify_receipt_command
-
     app.command("verify-receipt")(verify_receipt_command)
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
+    app.command("worker")(worker_command)
+    app.add_typer(keys_cli, name="keys")
+    custody_cli.command("recover")(recover_command)
     custody_cli.command("monitor")(monitor_command)
 
 
-_log_commands()
-
-
-def _ops_commands() -> None:
-    from portal.cli.keys import keys_cli
-    from portal.cli.ops import backup_command, restore_command
-
-    app.command("backup")(backup_command)
-    app.command("restore")(restore_command)
-    app.add_typer(keys_cli, name="keys")
-
-
-_ops_commands()
+_other_modules()
 console = Console()
 err = Console(stderr=True)
 

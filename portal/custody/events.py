@@ -41,6 +41,7 @@ class EventType(StrEnum):
     EVIDENCE_VIEWED = "evidence.viewed"
     """A staff member opened an item's detail and metadata."""
     EVIDENCE_THUMBNAIL_VIEWED = "evidence.thumbnail_viewed"
+    EVIDENCE_PROXY_VIEWED = "evidence.proxy_viewed"  # a playback proxy (review copy) served
     """A staff member fetched an item's poster thumbnail."""
     EVIDENCE_STREAM_OPENED = "evidence.stream_opened"
     """A playback began: logged before its first byte is sent."""

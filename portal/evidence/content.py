@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.auth.models import StaffUser
 from portal.db import transaction
 from portal.errors import PortalError
-from portal.evidence import ranges, service
+from portal.evidence import copies, ranges, service
 from portal.evidence.models import Evidence
 from portal.storage import Storage
 
@@ -41,6 +41,24 @@ def thumbnail(
         key = service.thumbnail(db, user=user, evidence_id=evidence_id, now=now)
     data = b"".join(storage.read(key))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def review_copy(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    *,
+    user: StaffUser,
+    evidence_id: str,
+    now: datetime,
+) -> Response:
+    """The playback proxy, whole (a copy for review, sized for it), logged; it names its
+    original so nobody takes it for the evidence itself."""
+    with transaction(sessions) as db:
+        copy = copies.review_copy(db, user=user, evidence_id=evidence_id, now=now)
+        key, source = copy.key, copy.source_sha256
+    data = b"".join(storage.read(key))
+    headers = {"Cache-Control": "private, no-store", "X-Original-SHA256": source}
+    return Response(data, media_type="video/mp4", headers=headers)
 
 
 def _verified(

@@ -22,7 +22,7 @@ from portal.deps import (
 )
 from portal.errors import responses
 from portal.evidence import content as serving
-from portal.evidence import service
+from portal.evidence import copies, service
 from portal.evidence.models import Evidence
 from portal.evidence.schemas import (
     ContactOut,
@@ -102,6 +102,8 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
         item = service.view(db, user=user, evidence_id=evidence_id, now=rt.clock())
         cases = service.case_ids(db, evidence_ids=[item.id])[item.id]
         sub, consent = service.submission_context(db, item=item)
+        copy = copies.review_copy_of(db, item)
+        jobs = copies.jobs_of(db, evidence_id=item.id)
         holds = [
             {
                 "id": h.id,
@@ -119,6 +121,8 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
         triaged_by=item.triaged_by,
         media_info=item.media_info,
         has_thumbnail=item.thumbnail_key is not None,
+        review_copy_sha256=copy.sha256 if copy else None,
+        jobs=jobs,
         log_index=item.log_index,
         consent_scopes=consent.scopes,
         incident={
@@ -158,6 +162,19 @@ def triage(
 )
 def thumbnail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Response:
     return serving.thumbnail(
+        rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
+    )
+
+
+@router.get(
+    "/evidence/{evidence_id}/proxy",
+    response_class=Response,
+    responses={200: {"content": {"video/mp4": BINARY}}, **responses(404, 410, 503)},
+)
+def review_copy(evidence_id: str, rt: RuntimeDep, user: StaffUser = Player) -> Response:
+    """The playback proxy (H.264/AAC MP4) of a video browsers may not play; the original
+    stays at .../content."""
+    return serving.review_copy(
         rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
     )
 

@@ -34,6 +34,9 @@ class EvidenceDetail(EvidenceSummary):
     triaged_by: str | None
     media_info: dict[str, Any] | None
     has_thumbnail: bool
+    # The proxy's SHA-256 when a playback proxy exists (served at .../proxy).
+    review_copy_sha256: str | None = None
+    jobs: list[dict[str, Any]] = []
     log_index: int
     consent_scopes: list[str]
     incident: dict[str, Any]

@@ -3,7 +3,9 @@
 The retention date is set before the witness is answered; the media work (a child process,
 portal.media) runs after the answer (`derive_media`, from a background task) and, for what a
 stop or a crash left, at the next start and in the periodic sweep (`finish_receipts`,
-`finish_media`; no date meanwhile means kept: the safe side).
+`finish_media`; no date meanwhile means kept: the safe side). The item's derivation job is
+queued with its retention date (portal.flows.jobs): it runs after the answer too, and queues
+a playback proxy when browsers need one.
 """
 
 from __future__ import annotations
@@ -15,25 +17,17 @@ from sqlalchemy import select
 
 from portal.db import transaction
 from portal.evidence.models import Evidence
+from portal.flows import jobs as job_flow
+from portal.flows.jobs import media_limits
+from portal.jobs import service as jobs
+from portal.jobs.models import JobKind
 from portal.media import service as media
-from portal.media.isolation import Limits
 from portal.retention import service as retention
 from portal.runtime import Runtime
 
 log = logging.getLogger("portal")
 
-
-def media_limits(rt: Runtime) -> Limits:
-    s = rt.settings
-    return Limits(
-        memory_bytes=s.media_memory_limit,
-        cpu_seconds=s.media_cpu_limit,
-        output_bytes=s.media_output_limit,
-        timeout_seconds=s.media_timeout.total_seconds(),
-        max_pixels=s.media_max_pixels,
-        max_streams=s.media_max_streams,
-        max_duration=s.media_max_duration.total_seconds(),
-    )
+__all__ = ["after_receipt", "derive_media", "finish_media", "finish_receipts", "media_limits"]
 
 
 def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None:
@@ -44,7 +38,16 @@ def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None
         item = db.get(Evidence, evidence_id)
         if item is not None:
             retention.recompute(db, rt.retention, item=item, reason="received", now=rt.clock())
+            # Queued with the retention date: as durable as the receipt itself.
+            jobs.enqueue(
+                db,
+                kind=JobKind.DERIVE,
+                evidence_id=evidence_id,
+                policy=job_flow.policy(rt),
+                now=rt.clock(),
+            )
     if derive:
+        # Its job is left to the workers: a start must not wait for a transcode.
         _derive(rt, evidence_id, reclaim=True)
     rt.sign_checkpoint()
     rt.timestamp_soon()
@@ -57,6 +60,8 @@ def derive_media(rt: Runtime, evidence_id: str) -> bool:
     done = _derive(rt, evidence_id, reclaim=False)
     if done:
         rt.sign_checkpoint()
+    # Then its job, which queues a playback proxy when the browser needs one.
+    job_flow.start_jobs(rt, evidence_id)
     return done
 
 

@@ -16,6 +16,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +25,7 @@ from typing import IO, Any
 import portal
 from portal.media.worker import POSTER_NAME
 
-__all__ = ["Limits", "Outcome", "child_env", "run", "worker_command"]
+__all__ = ["Limits", "Outcome", "Proxy", "child_env", "run", "run_transcode", "worker_command"]
 
 _SOURCE_ROOT = str(Path(portal.__file__).resolve().parent.parent)
 
@@ -99,3 +101,64 @@ def _read_answer(code: int, stdout: bytes, stderr: bytes, poster_path: Path) -> 
         return Outcome(error=str(answer["error"]))
     poster = poster_path.read_bytes() if poster_path.is_file() else None
     return Outcome(info=answer.get("info"), poster=poster or None)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A finished review copy (`data`, with what made it), or why there is none."""
+
+    data: bytes | None = None
+    details: dict[str, Any] | None = None
+    failure: str | None = None
+
+
+def run_transcode(source: IO[bytes], limits: Limits, tick: Callable[[int], bool]) -> Proxy:
+    """Make a playback proxy of `source` in a limited child (portal.media.transcode).
+
+    `tick(progress)` is called about every second; when it answers False (the job is no
+    longer ours) the child is killed. Never raises for bad media."""
+    command = [sys.executable, "-m", "portal.media.transcode", json.dumps(asdict(limits))]
+    with tempfile.TemporaryDirectory(prefix="portal-proxy-") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=out,
+            env=child_env(),
+            close_fds=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + limits.timeout_seconds
+        try:
+            while True:
+                try:
+                    left = deadline - time.monotonic()
+                    stdout, stderr = proc.communicate(timeout=min(1.0, max(left, 0.01)))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        return _kill(proc, f"took longer than {limits.timeout_seconds:g} s")
+                    if not tick(_read_progress(Path(out) / "progress")):
+                        return _kill(proc, "the job was taken over")
+        except BaseException:
+            _kill(proc, "stopped")
+            raise
+        answer = _read_answer(proc.returncode, stdout, stderr, Path(out) / "none")
+        if answer.unreadable or answer.error:
+            return Proxy(failure=answer.unreadable or answer.error)
+        made = Path(out) / "proxy.mp4"
+        return Proxy(data=made.read_bytes(), details=answer.info)
+
+
+def _read_progress(path: Path) -> int:
+    try:
+        return int(path.read_text() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _kill(proc: subprocess.Popen[bytes], why: str) -> Proxy:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    return Proxy(failure=f"the transcoder {why}")

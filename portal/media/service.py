@@ -55,8 +55,8 @@ def derive(
         outcome, read = Outcome(unreadable=f"no run finished in {max_attempts} attempts"), 0
     else:
         try:
-            with _source(storage, key) as (source, read):
-                outcome = run(source, limits)
+            with source(storage, key) as (fileobj, read):
+                outcome = run(fileobj, limits)
         except BaseException:
             # Storage failed (run never raises for bad media): not the file's fault, so the
             # attempt does not count against it; the sweep tries again.
@@ -113,7 +113,7 @@ def _release(sessions: sessionmaker[Session], evidence_id: str) -> None:
 
 
 @contextmanager
-def _source(storage: Storage, key: str) -> Iterator[tuple[IO[bytes], int]]:
+def source(storage: Storage, key: str) -> Iterator[tuple[IO[bytes], int]]:
     """The original as a real, seekable file for the child: in place on local storage, else
     a private temporary copy (the child gets no storage credentials). Yields bytes fetched."""
     if isinstance(storage, LocalStorage):

@@ -388,6 +388,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "media.audio": {"es": "Audio", "en": "Audio"},
     "ev.title": {"es": "Prueba", "en": "Evidence"},
     "ev.download": {"es": "Descargar el original", "en": "Download the original"},
+    "ev.review_copy": {
+        "es": "Se reproduce una copia de revisión (H.264, hecha para el navegador); el original es",
+        "en": "Playing a review copy (H.264, made for the browser); the original is",
+    },
+    "ev.play_original": {"es": "Reproducir el original", "en": "Play the original"},
     "ev.metadata": {"es": "Metadatos", "en": "Metadata"},
     "ev.media_type": {"es": "Tipo", "en": "Media type"},
     "ev.resolution": {"es": "Resolución", "en": "Resolution"},

@@ -166,6 +166,7 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "evidence.listed": ("vista en una lista", "shown in a list"),
     "evidence.viewed": ("ficha consultada", "item page opened"),
     "evidence.thumbnail_viewed": ("miniatura vista", "thumbnail viewed"),
+    "evidence.proxy_viewed": ("copia de revisión reproducida", "review copy played"),
     "evidence.stream_opened": ("reproducción iniciada", "playback started"),
     "evidence.streamed": ("reproducción terminada", "playback ended"),
     "evidence.downloaded": ("original descargado", "original downloaded"),

@@ -16,6 +16,7 @@ REPEATED = frozenset(
         "evidence.viewed",
         "evidence.timeline_viewed",
         "evidence.thumbnail_viewed",
+        "evidence.proxy_viewed",
     }
 )
 

@@ -19,7 +19,7 @@ from portal.auth.permissions import MATRIX
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.db import transaction
-from portal.evidence.models import Evidence
+from portal.evidence.models import Derivative, Evidence
 from tests.support.api import CONTACT, set_clock, staff_login
 from tests.support.custody import events, log_size, of_type
 from tests.support.evidence import Item, png, received
@@ -69,6 +69,20 @@ def test_every_route_that_shows_evidence_logs_the_look(client: TestClient, item:
         if row.thumbnail_key is None:  # derivation may not have made one: give it one
             row.thumbnail_key = f"derived/{item.sha256}/poster.jpg"
             rt.storage.put(row.thumbnail_key, b"\xff\xd8\xff\xe0 test poster \xff\xd9")
+        # An H.264 video needs no review copy: give it one, so its route is walked too.
+        copy = f"derived/{item.sha256}/proxy.mp4"
+        rt.storage.put(copy, b"test review copy")
+        db.add(
+            Derivative(
+                key=copy,
+                source_sha256=item.sha256,
+                kind="proxy",
+                media_type="video/mp4",
+                size=16,
+                sha256=hashlib.sha256(b"test review copy").hexdigest(),
+                created_at=rt.clock(),
+            )
+        )
     headers = {role: staff_login(client, role) for role in MATRIX}
     case = client.post("/api/v1/cases", json={"title": "Walk"}, headers=headers["investigator"])
     case_id = case.json()["id"]
@@ -104,6 +118,7 @@ def test_every_route_that_shows_evidence_logs_the_look(client: TestClient, item:
         "/api/v1/evidence",
         "/api/v1/evidence/{evidence_id}",
         "/api/v1/evidence/{evidence_id}/thumbnail",
+        "/api/v1/evidence/{evidence_id}/proxy",
         "/api/v1/evidence/{evidence_id}/content",
         "/api/v1/evidence/{evidence_id}/custody",
         "/api/v1/evidence/{evidence_id}/contact",

@@ -24,6 +24,7 @@ from portal.db import transaction
 from portal.deps import RuntimeDep
 from portal.errors import Conflict, Invalid, NotFound
 from portal.evidence import content as serving
+from portal.evidence import copies
 from portal.evidence import service as evidence
 from portal.evidence.models import Disposition
 from portal.evidence.schemas import Triage
@@ -154,6 +155,7 @@ def evidence_page(
         titles = {c.id: c.title for c, _ in case_service.list_cases(db)}
         all_cases = _case_choices(db, user)
         has_contact = sub.contact_encrypted is not None
+        proxy = copies.review_copy_of(db, item)
         incident = {
             "occurred_at": sub.incident_occurred_at,
             "place": sub.incident_place,
@@ -177,12 +179,20 @@ def evidence_page(
         purged=item.disposition == Disposition.PURGED,
         done=bool(done),
         contact=None,
+        review_copy=proxy is not None and not request.query_params.get("original"),
     )
 
 
 @router.get("/staff/evidence/{evidence_id}/thumbnail")
 def thumbnail(evidence_id: str, rt: RuntimeDep, user: Reader) -> Response:
     return serving.thumbnail(
+        rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
+    )
+
+
+@router.get("/staff/evidence/{evidence_id}/proxy")
+def review_copy(evidence_id: str, rt: RuntimeDep, user: Player) -> Response:
+    return serving.review_copy(
         rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
     )
 
