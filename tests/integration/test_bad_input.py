@@ -280,17 +280,22 @@ def _random_bytes() -> bytes:
 
 
 @pytest.mark.parametrize("make", [_text_bytes, _random_bytes], ids=["text", "random"])
-def test_non_media_bytes_are_refused_on_the_last_patch(
-    client: TestClient, witness: Witness, make: Callable[[], bytes]
+@pytest.mark.parametrize("first", [100, None], ids=["too-small-to-judge", "half"])
+def test_non_media_bytes_are_refused_as_soon_as_they_show(
+    client: TestClient, witness: Witness, make: Callable[[], bytes], first: int | None
 ) -> None:
+    """A first PATCH long enough to show what the file is refuses non-media at once (issue
+    17: such files uploaded to 100% before being refused); a first PATCH too short to judge
+    is taken, and the file is refused on the PATCH that shows it."""
     sub_id, auth = witness
     data = make()
-    half = len(data) // 2
+    cut = first or len(data) // 2
     url = create_upload(client, auth, len(data), filename="clip.mp4")
-    r = patch(client, url, auth, data[:half], 0)
-    assert r.status_code == 204, r.text
-    assert partial_path(client, url).stat().st_size == half
-    r = patch(client, url, auth, data[half:], half)
+    r = patch(client, url, auth, data[:cut], 0)
+    if first is not None:
+        assert r.status_code == 204, r.text
+        assert partial_path(client, url).stat().st_size == cut
+        r = patch(client, url, auth, data[cut:], cut)
     assert_error(r, 415, "media_type_refused")
     assert not partial_path(client, url).exists()
     snap = stored(client)
