@@ -61,11 +61,26 @@ def _signing_key(rt: Runtime) -> None:
     note.open_note(note.sign("readyz\n", rt.log_signer), rt.log_verifier)
 
 
+def _log(rt: Runtime) -> None:
+    """The log's guard: a database behind or beside the last signed checkpoint refuses every
+    append, so this instance could take no upload (custody/mirror.py)."""
+    with rt.readers() as db:
+        rt.log_mirror.check(db)
+
+
+def _free_space(rt: Runtime) -> None:
+    free, floor = rt.free_bytes(), rt.settings.min_free_space
+    if free is not None and floor and free < floor:
+        raise OSError(f"{free} bytes free, under the floor of {floor} (PORTAL_MIN_FREE_SPACE)")
+
+
 def readiness(rt: Runtime) -> list[Check]:
     return [
         _timed("database", lambda: _database(rt)),
         _timed("storage", lambda: _storage(rt)),
         _timed("signing_key", lambda: _signing_key(rt)),
+        _timed("log", lambda: _log(rt)),
+        _timed("free_space", lambda: _free_space(rt)),
     ]
 
 

@@ -144,7 +144,10 @@ def _evidence(db: Session, storage: Storage, received: LogEntry, now: datetime) 
             id=item_id,
             submission_id=sub_id,
             upload_id=upload["upload"],
-            filename=upload["filename"],
+            # Events before name commitments hold the name; later ones only its commitment,
+            # which cannot be opened without the salt the lost row held: the name is gone.
+            filename=upload.get("filename", ""),
+            name_salt=None,
             size=details["size"],
             sha256=details["sha256"],
             media_type=details["media_type"],

@@ -227,8 +227,9 @@ def _check_rebuilt(settings: Settings, receipt: dict[str, Any]) -> None:
                 assert getattr(consent, field) == receipt["consent"][field]
             proven = receipt["files"][0]
             item = db.scalars(select(Evidence).where(Evidence.submission_id == sub.id)).one()
+            # The name is not rebuilt: the log holds only its salted commitment.
             assert (item.filename, item.size, item.sha256, item.media_type, item.log_index) == (
-                proven["name"],
+                "",
                 proven["size"],
                 proven["sha256"],
                 proven["media_type"],
@@ -273,6 +274,10 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
         assert f"size {signed.size}" in r.json()["message"]
         with pytest.raises(custody.LogRolledBack):
             runtime(c).sign_checkpoint()
+        # A load balancer takes the instance out: /readyz names the log.
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and not ready.json()["checks"]["log"]["ok"]
+        assert f"size {signed.size}" in ready.json()["checks"]["log"]["detail"]
         # The public log and the witness pages still answer; the monitor sees the pinned
         # checkpoint it saw before, nothing newer.
         assert reader(c).checkpoint(key) == signed
@@ -295,6 +300,7 @@ def test_a_database_restored_from_an_older_backup_is_refused_then_recovered(
     assert "nothing to do" in r.output
 
     with TestClient(create_app(data)) as c:
+        assert c.get("/readyz").json()["checks"]["log"]["ok"]
         _, other = new_submission(c)
         upload(c, {"Authorization": f"Bearer {other}"}, video.read_bytes()[:-2000])
         now = reader(c).checkpoint(key)

@@ -41,7 +41,7 @@ def test_healthz_and_readyz_answer_with_parts_named(client: TestClient) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["ready"] is True
-    assert set(body["checks"]) == {"database", "storage", "signing_key"}
+    assert set(body["checks"]) == {"database", "storage", "signing_key", "log", "free_space"}
     assert all(c["ok"] and c["detail"] == "" for c in body["checks"].values())
     assert r.headers["cache-control"] == "no-store"
 
@@ -61,6 +61,19 @@ def test_readyz_fails_while_storage_is_read_only_and_recovers(tmp_path: Path, vi
         assert r.status_code == 200 and r.json()["ready"] is True
         # The probe leaves nothing behind.
         assert list(partials.iterdir()) == []
+
+
+def test_readyz_names_a_disk_under_the_floor(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", min_free_space=1 << 60)
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/readyz")
+        assert r.status_code == 503
+        checks = r.json()["checks"]
+        assert (
+            not checks["free_space"]["ok"]
+            and "PORTAL_MIN_FREE_SPACE" in checks["free_space"]["detail"]
+        )
+        assert checks["storage"]["ok"] and checks["log"]["ok"]
 
 
 def metric_values(text: str) -> dict[str, float]:

@@ -15,6 +15,7 @@ from portal.custody.models import LogEntry
 from portal.db import transaction
 from portal.evidence.models import Evidence
 from portal.flows.recovered_rows import rebuild_rows
+from portal.jobs.models import Job
 from portal.submissions.models import Consent, Submission
 from portal.uploads.models import Upload
 from tests.support.api import runtime
@@ -44,6 +45,8 @@ def test_rows_come_back_as_far_as_the_events_allow(
         kept = (consent.version, consent.sha256, consent.scopes, consent.language)
     assert len(before) == 2
     with transaction(rt.sessions) as db:
+        items = select(Evidence.id).where(Evidence.submission_id == sub_id)
+        db.execute(delete(Job).where(Job.evidence_id.in_(items)))
         db.execute(delete(Evidence).where(Evidence.submission_id == sub_id))
         db.execute(delete(Upload).where(Upload.submission_id == sub_id))
         db.execute(delete(Consent).where(Consent.submission_id == sub_id))
@@ -54,7 +57,8 @@ def test_rows_come_back_as_far_as_the_events_allow(
     assert [r.kind for r in rebuilt] == ["submission", "evidence", "evidence"]
     with rt.sessions() as db:
         after = _items(db, sub_id)
-        assert after == before
+        # Everything but the file name, which the log holds only as a salted commitment.
+        assert {k: (v[0], "", *v[2:]) for k, v in before.items()} == after
         consent = db.scalars(select(Consent).where(Consent.submission_id == sub_id)).one()
         assert (consent.version, consent.sha256, consent.scopes, consent.language) == kept
         logged = db.scalars(
