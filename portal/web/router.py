@@ -23,6 +23,7 @@ from portal.web.pages import (  # noqa: F401
     log,
     requests,
     retention,
+    second_factor,
     staff_session,
     users,
     witness,

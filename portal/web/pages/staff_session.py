@@ -63,12 +63,18 @@ async def login(
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "",
+    code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     def run() -> staff_auth.LoginResult:
         rt.count_request("logins", client_host(request))
         with transaction(rt.sessions) as db:
             return staff_auth.login(
-                db, name=username, password=password, policy=rt.login_policy, now=rt.clock()
+                db,
+                name=username,
+                password=password,
+                policy=rt.login_policy,
+                now=rt.clock(),
+                code=code,
             )
 
     try:
@@ -86,6 +92,17 @@ async def login(
         )
         page.headers.update(limited.headers)
         return page
+    if result.failure == staff_auth.NOT_ENROLLED:
+        # Only after the right password: the account must enrol a second factor first.
+        return render(
+            request,
+            "staff/login.html",
+            status=403,
+            error=None,
+            enrol=True,
+            next=_safe_next(next),
+            name=username,
+        )
     if result.failure is not None or result.token is None or result.user is None:
         # One answer for every refusal (see auth.service.login).
         return render(
