@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
-from portal.auth import mfa, service
+from portal.auth import mfa, service, sessions
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.changes.schemas import ChangeRequestOut
@@ -191,9 +191,54 @@ def reset_second_factor(user_id: str, rt: RuntimeDep, user: StaffUser = Admins) 
 def logout(
     rt: RuntimeDep, user: StaffDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    token = (authorization or "").partition(" ")[2].strip()
     with transaction(rt.sessions) as db:
-        service.logout(db, token=token, now=rt.clock())
+        service.logout(db, token=_bearer(authorization), now=rt.clock())
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    current: bool
+    """The session this request came with."""
+
+
+def _bearer(authorization: str | None) -> str:
+    return (authorization or "").partition(" ")[2].strip()
+
+
+@router.get("/auth/sessions", responses=responses(401))
+def my_sessions(
+    rt: RuntimeDep, user: StaffDep, authorization: Annotated[str | None, Header()] = None
+) -> list[SessionOut]:
+    """The caller's sessions still in force."""
+    current = service.token_hash(_bearer(authorization))
+    with rt.sessions() as db:
+        found = sessions.list_open(db, user=user, now=rt.clock(), current=current)
+    return [SessionOut(**vars(s)) for s in found]
+
+
+@router.delete("/auth/sessions/{session_id}", status_code=204, responses=responses(401, 404))
+def end_my_session(session_id: str, rt: RuntimeDep, user: StaffDep) -> None:
+    """End one of the caller's sessions (a phone left signed in, say); on every instance."""
+    with transaction(rt.sessions) as db:
+        sessions.end(db, user=user, by=user, now=rt.clock(), session_id=session_id)
+
+
+@router.get("/users/{user_id}/sessions", responses=responses(401, 403, 404))
+def user_sessions(user_id: str, rt: RuntimeDep, user: StaffUser = Admins) -> list[SessionOut]:
+    with rt.sessions() as db:
+        target = service.get_user(db, user_id=user_id)
+        found = sessions.list_open(db, user=target, now=rt.clock())
+    return [SessionOut(**vars(s)) for s in found]
+
+
+@router.delete("/users/{user_id}/sessions", responses=responses(401, 403, 404))
+def end_user_sessions(user_id: str, rt: RuntimeDep, user: StaffUser = Admins) -> dict[str, int]:
+    """An admin ends every session of an account at once."""
+    with transaction(rt.sessions) as db:
+        target = service.get_user(db, user_id=user_id)
+        return {"ended": sessions.end(db, user=target, by=user, now=rt.clock())}
 
 
 @router.get("/auth/me", responses=responses(401))

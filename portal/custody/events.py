@@ -33,6 +33,9 @@ class EventType(StrEnum):
     """A login was refused (unknown account, bad password, locked, disabled)."""
     STAFF_LOGOUT = "staff.logout"
     """A staff session was ended by its owner."""
+    STAFF_SESSIONS_ENDED = "staff.sessions_ended"
+    """Sessions of a staff member were ended by them or by an admin (details: the sessions'
+    public ids); they stop working on every instance at their next request."""
     STAFF_SECOND_FACTOR_ENROLLED = "staff.second_factor_enrolled"
     """A staff member's TOTP second factor came into force (its first code matched)."""
     STAFF_SECOND_FACTOR_FAILED = "staff.second_factor_failed"
