@@ -202,6 +202,16 @@ STAFF: dict[str, dict[str, str]] = {
         "es": "Demasiados intentos desde su red. Inténtelo de nuevo en unos minutos.",
         "en": "Too many tries from your network. Please try again in a few minutes.",
     },
+    "nav.sessions": {"es": "Mis sesiones", "en": "My sessions"},
+    "sessions.title": {"es": "Mis sesiones abiertas", "en": "My open sessions"},
+    "sessions.intro": {
+        "es": "Dónde tiene la sesión abierta. Cierre las que no reconozca o dejó abiertas.",
+        "en": "Where you are signed in. End any you do not recognise or left open.",
+    },
+    "sessions.opened": {"es": "Abierta", "en": "Opened"},
+    "sessions.expires": {"es": "Caduca", "en": "Expires"},
+    "sessions.end": {"es": "Cerrar", "en": "End"},
+    "sessions.this_one": {"es": "esta sesión", "en": "this session"},
     "changes.second_factor": {
         "es": "Cuenta {name}: quitar el segundo factor (y sus códigos de recuperación)",
         "en": "Account {name}: remove the second factor (and its recovery codes)",

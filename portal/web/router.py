@@ -24,6 +24,7 @@ from portal.web.pages import (  # noqa: F401
     requests,
     retention,
     second_factor,
+    sessions,
     staff_session,
     users,
     witness,
