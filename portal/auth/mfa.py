@@ -100,7 +100,7 @@ def verify(db: Session, *, user: StaffUser, code: str, now: datetime) -> str | N
     if row is None:
         return None
     cleaned = code.strip().lower().replace(" ", "")
-    if len(cleaned) == totp_digits(row) and cleaned.isdigit():
+    if len(cleaned) == totp_digits(row) and cleaned.isascii() and cleaned.isdigit():
         return "totp" if _accept_totp(db, row, cleaned, now) else None
     spent = db.execute(
         update(StaffRecoveryCode)
@@ -150,7 +150,9 @@ def _accept_totp(db: Session, row: StaffSecondFactor, code: str, now: datetime) 
     for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
         candidate = step + offset
         expected = totp.generate_otp(candidate)
-        if hmac.compare_digest(expected, code) and _claim_step(db, row, candidate):
+        if hmac.compare_digest(expected.encode(), code.encode()) and _claim_step(
+            db, row, candidate
+        ):
             return True
     return False
 

@@ -72,7 +72,9 @@ def test_enrolment_and_sign_in_with_totp(client: TestClient, clock: Clock) -> No
     confirm = {"username": "maria", "password": PASSWORD, "code": "000000"}
     r = client.post("/api/v1/auth/second-factor/confirm", data=confirm)
     assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
-    assert [e["type"] for e in events(client, before)] == ["staff.second_factor_failed"]
+    r = client.post("/api/v1/auth/second-factor/confirm", data={**confirm, "code": "ñ" * 6})
+    assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
+    assert [e["type"] for e in events(client, before)] == ["staff.second_factor_failed"] * 2
     _, codes = enrol(client, "maria", clock)
     assert len(codes) == 10 and len(set(codes)) == 10
     (enrolled,) = of_type(client, "staff.second_factor_enrolled", user_id)
@@ -98,11 +100,13 @@ def test_wrong_missing_and_replayed_codes_get_the_password_answer(
     ]
     clock.step(2)  # past the first throttling wait (three failures in a row)
     answers.append(login(client, "maria", code=spent))
+    clock.step(4)
+    answers.append(login(client, "maria", code="١٢٣٤٥٦"))  # digits, but not ASCII ones
     for r in answers:
         assert r.status_code == 401
         assert r.json() == wrong_password.json()
     failed = of_type(client, "staff.second_factor_failed", user_id)
-    assert len(failed) == 3 and all(e["details"] == {"reason": "bad_second_factor"} for e in failed)
+    assert len(failed) == 4 and all(e["details"] == {"reason": "bad_second_factor"} for e in failed)
     clock.step(120)  # past the throttling wait
     code = totp.at(clock.now)
     r = login(client, "maria", code=code)
