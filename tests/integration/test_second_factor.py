@@ -75,6 +75,7 @@ def test_enrolment_and_sign_in_with_totp(client: TestClient, clock: Clock) -> No
     r = client.post("/api/v1/auth/second-factor/confirm", data={**confirm, "code": "ñ" * 6})
     assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
     assert [e["type"] for e in events(client, before)] == ["staff.second_factor_failed"] * 2
+    clock.step(2)  # three failures in a row (the first, a wrong password): a one-second wait
     _, codes = enrol(client, "maria", clock)
     assert len(codes) == 10 and len(set(codes)) == 10
     (enrolled,) = of_type(client, "staff.second_factor_enrolled", user_id)
