@@ -56,6 +56,21 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
     return render(request, "staff/login.html", error=None, next=_safe_next(next), name="")
 
 
+def _refused(request: Request, result: staff_auth.LoginResult, *, next: str, name: str) -> Response:
+    # Only the right password of an account that must enrol a second factor is told so;
+    # every other refusal gets one answer (see auth.service.login).
+    enrol = result.failure == staff_auth.NOT_ENROLLED
+    return render(
+        request,
+        "staff/login.html",
+        status=403 if enrol else 401,
+        error=None if enrol else Translator(language(request))("staff.bad_login"),
+        enrol=enrol,
+        next=_safe_next(next),
+        name=name,
+    )
+
+
 @router.post("/staff/login")
 async def login(
     request: Request,
@@ -92,27 +107,8 @@ async def login(
         )
         page.headers.update(limited.headers)
         return page
-    if result.failure == staff_auth.NOT_ENROLLED:
-        # Only after the right password: the account must enrol a second factor first.
-        return render(
-            request,
-            "staff/login.html",
-            status=403,
-            error=None,
-            enrol=True,
-            next=_safe_next(next),
-            name=username,
-        )
     if result.failure is not None or result.token is None or result.user is None:
-        # One answer for every refusal (see auth.service.login).
-        return render(
-            request,
-            "staff/login.html",
-            status=401,
-            error=Translator(language(request))("staff.bad_login"),
-            next=_safe_next(next),
-            name=username,
-        )
+        return _refused(request, result, next=next, name=username)
     is_https = secure(request)
     target = _safe_next(next) or _home(result.user)
     response = see_other(target)
