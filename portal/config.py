@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The staff roles (auth/models.py ROLES, which sits above this module; a test keeps them equal).
+STAFF_ROLES = ("investigator", "supervisor", "auditor", "admin")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
@@ -125,6 +128,13 @@ class Settings(BaseSettings):
         description="Longest wait between tries at a staff account after failed logins "
         "(seconds, or ISO 8601). A wait, never a lock: a try inside it gets the same answer "
         "as a wrong password and is not counted, so nobody can keep an account shut.",
+    )
+    second_factor_roles: str = Field(
+        "supervisor,admin",
+        description="Staff roles that must sign in with a second factor (a TOTP code or a "
+        "recovery code), comma-separated; `all` for every role, empty for none. Other roles "
+        "may enrol one and must then use it. An account that must and has none is told to "
+        "enrol (after its right password) instead of signing in.",
     )
     playback_idle: timedelta = Field(
         timedelta(minutes=2),
@@ -333,6 +343,19 @@ class Settings(BaseSettings):
         if duration and isinstance(v, str) and v.strip().replace(".", "", 1).isdigit():
             return float(v)
         return v
+
+    @field_validator("second_factor_roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        roles = [r.strip() for r in value.split(",") if r.strip()]
+        if roles == ["all"]:
+            return ",".join(STAFF_ROLES)
+        unknown = set(roles) - set(STAFF_ROLES)
+        if unknown:
+            raise ValueError(
+                f"unknown roles {sorted(unknown)}; use {', '.join(STAFF_ROLES)} or all"
+            )
+        return ",".join(roles)
 
     @field_validator("time_zone")
     @classmethod

@@ -140,7 +140,10 @@ class Runtime:
     def login_policy(self) -> LoginPolicy:
         s = self.settings
         return LoginPolicy(
-            max_failures=s.login_max_failures, lockout=s.login_lockout, session_ttl=s.session_ttl
+            max_failures=s.login_max_failures,
+            lockout=s.login_lockout,
+            session_ttl=s.session_ttl,
+            second_factor_roles=frozenset(filter(None, s.second_factor_roles.split(","))),
         )
 
     @property

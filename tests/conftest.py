@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,11 @@ from tests.support.servers import (
     start_postgres,
     start_seaweed,
 )
+
+# Suites that are not about second factors sign supervisors and admins in with a password
+# alone; tests/integration/test_second_factor.py turns the requirement back on. Set in the
+# environment so that servers started as child processes inherit it too.
+os.environ.setdefault("PORTAL_SECOND_FACTOR_ROLES", "")
 
 
 @pytest.fixture(scope="session")

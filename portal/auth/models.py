@@ -47,3 +47,27 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StaffSecondFactor(Base):
+    """A staff member's TOTP secret (RFC 6238). `confirmed_at` is empty while an enrolment
+    waits for its first code; `last_step` is the last time step accepted, so a code is
+    accepted once only (an UPDATE guarded by it, on any instance)."""
+
+    __tablename__ = "staff_second_factors"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StaffRecoveryCode(Base):
+    """One single-use recovery code, stored only as a SHA-256 (it is random, 60 bits)."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Form, Header
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
-from portal.auth import service
+from portal.auth import mfa, service, sessions
 from portal.auth.models import StaffUser
 from portal.auth.permissions import Permission, allowed
 from portal.changes.schemas import ChangeRequestOut
@@ -76,8 +76,19 @@ _PENDING_GRANT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/auth/login", responses=responses(401, 429), dependencies=[rate_limited("logins")])
-async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: RuntimeDep) -> TokenOut:
+CodeField = Annotated[str, Form(max_length=64)]
+
+
+@router.post(
+    "/auth/login", responses=responses(401, 403, 429), dependencies=[rate_limited("logins")]
+)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: RuntimeDep, code: CodeField = ""
+) -> TokenOut:
+    """`code`: the TOTP code, or a recovery code, of an account with a second factor. A
+    wrong one gets the same answer as a wrong password; 403 `second_factor_required` tells
+    a right password whose account must enrol one first."""
+
     def run() -> service.LoginResult:
         with transaction(rt.sessions) as db:
             return service.login(
@@ -86,6 +97,7 @@ async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: Runti
                 password=form.password,
                 policy=rt.login_policy,
                 now=rt.clock(),
+                code=code,
             )
 
     result = await run_in_threadpool(run)
@@ -94,13 +106,139 @@ async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], rt: Runti
     return TokenOut(access_token=result.token, expires_at=result.expires_at, role=result.user.role)
 
 
+class EnrolmentOut(BaseModel):
+    secret: str
+    """The TOTP secret (base32), for typing into an authenticator by hand."""
+    otpauth_uri: str
+    qr_svg: str
+    """The provisioning URI as an SVG QR code."""
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str]
+    """Each signs in once in place of a TOTP code. Shown this once: only hashes are kept."""
+
+
+PasswordForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+@router.post(
+    "/auth/second-factor",
+    responses=responses(401, 409, 429),
+    dependencies=[rate_limited("logins")],
+)
+async def enrol_second_factor(form: PasswordForm, rt: RuntimeDep) -> EnrolmentOut:
+    """Start enrolling a TOTP second factor (name and password, as at login); it is in
+    force once /auth/second-factor/confirm receives its first code."""
+
+    def run() -> tuple[service.LoginResult, mfa.Enrolment | None]:
+        with transaction(rt.sessions) as db:
+            return service.enrol(
+                db,
+                name=form.username,
+                password=form.password,
+                policy=rt.login_policy,
+                now=rt.clock(),
+            )
+
+    result, enrolment = await run_in_threadpool(run)
+    service.refuse(result)
+    assert enrolment is not None
+    return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.uri, qr_svg=enrolment.qr_svg)
+
+
+@router.post(
+    "/auth/second-factor/confirm",
+    responses=responses(401, 409, 429),
+    dependencies=[rate_limited("logins")],
+)
+async def confirm_second_factor(
+    form: PasswordForm, rt: RuntimeDep, code: Annotated[str, Form(max_length=64)]
+) -> RecoveryCodesOut:
+    """The first TOTP code puts the factor in force; a wrong one counts as a failed login."""
+
+    def run() -> tuple[service.LoginResult, list[str] | None]:
+        with transaction(rt.sessions) as db:
+            return service.confirm_enrolment(
+                db,
+                name=form.username,
+                password=form.password,
+                code=code,
+                policy=rt.login_policy,
+                now=rt.clock(),
+            )
+
+    result, codes = await run_in_threadpool(run)
+    service.refuse(result)
+    assert codes is not None
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post(
+    "/users/{user_id}/second-factor/reset",
+    status_code=202,
+    responses=responses(401, 403, 404, 409),
+)
+def reset_second_factor(user_id: str, rt: RuntimeDep, user: StaffUser = Admins) -> ChangeRequestOut:
+    """Ask to remove an account's second factor (it enrols anew at its next sign-in); a
+    second admin confirms at /api/v1/changes."""
+    with transaction(rt.sessions) as db:
+        req = change_flows.request_second_factor_reset(db, by=user, user_id=user_id, now=rt.clock())
+        return ChangeRequestOut.of(req)
+
+
 @router.post("/auth/logout", status_code=204, responses=responses(401))
 def logout(
     rt: RuntimeDep, user: StaffDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    token = (authorization or "").partition(" ")[2].strip()
     with transaction(rt.sessions) as db:
-        service.logout(db, token=token, now=rt.clock())
+        service.logout(db, token=_bearer(authorization), now=rt.clock())
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    current: bool
+    """The session this request came with."""
+
+
+def _bearer(authorization: str | None) -> str:
+    return (authorization or "").partition(" ")[2].strip()
+
+
+@router.get("/auth/sessions", responses=responses(401))
+def my_sessions(
+    rt: RuntimeDep, user: StaffDep, authorization: Annotated[str | None, Header()] = None
+) -> list[SessionOut]:
+    """The caller's sessions still in force."""
+    current = service.token_hash(_bearer(authorization))
+    with rt.sessions() as db:
+        found = sessions.list_open(db, user=user, now=rt.clock(), current=current)
+    return [SessionOut(**vars(s)) for s in found]
+
+
+@router.delete("/auth/sessions/{session_id}", status_code=204, responses=responses(401, 404))
+def end_my_session(session_id: str, rt: RuntimeDep, user: StaffDep) -> None:
+    """End one of the caller's sessions (a phone left signed in, say); on every instance."""
+    with transaction(rt.sessions) as db:
+        sessions.end(db, user=user, by=user, now=rt.clock(), session_id=session_id)
+
+
+@router.get("/users/{user_id}/sessions", responses=responses(401, 403, 404))
+def user_sessions(user_id: str, rt: RuntimeDep, user: StaffUser = Admins) -> list[SessionOut]:
+    with rt.sessions() as db:
+        target = service.get_user(db, user_id=user_id)
+        found = sessions.list_open(db, user=target, now=rt.clock())
+    return [SessionOut(**vars(s)) for s in found]
+
+
+@router.delete("/users/{user_id}/sessions", responses=responses(401, 403, 404))
+def end_user_sessions(user_id: str, rt: RuntimeDep, user: StaffUser = Admins) -> dict[str, int]:
+    """An admin ends every session of an account at once."""
+    with transaction(rt.sessions) as db:
+        target = service.get_user(db, user_id=user_id)
+        return {"ended": sessions.end(db, user=target, by=user, now=rt.clock())}
 
 
 @router.get("/auth/me", responses=responses(401))

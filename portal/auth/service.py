@@ -14,15 +14,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal import metrics
+from portal.auth import mfa
 from portal.auth.models import ROLES, StaffSession, StaffUser
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
-from portal.errors import Conflict, Invalid, NotFound, Unauthorized
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from portal.ids import new_id
 
 MIN_PASSWORD = 12
 STAFF_TOKEN_PREFIX = "st_"
+# The refusal of a right password whose account must enrol a second factor first.
+NOT_ENROLLED = "second_factor_not_enrolled"
 # Argon2id with RFC 9106's second recommended profile, named rather than left to the
 # library's defaults: 64 MiB of memory, 3 passes, 4 lanes, 16-byte salt, 32-byte hash.
 # Hashes made under other parameters are redone at the next successful login.
@@ -39,6 +42,8 @@ class LoginPolicy:
     max_failures: int
     lockout: timedelta
     session_ttl: timedelta
+    # Roles that may not sign in without a second factor (PORTAL_SECOND_FACTOR_ROLES).
+    second_factor_roles: frozenset[str] = frozenset()
 
 
 def add_user(
@@ -144,12 +149,7 @@ def disable_user(
 ) -> StaffUser:
     """Disable an account and end its sessions (accounts are never deleted: the log names them)."""
     user.disabled = True
-    for s in db.scalars(
-        select(StaffSession).where(
-            StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None)
-        )
-    ):
-        s.revoked_at = now
+    end_sessions(db, user=user, now=now)
     custody.append(
         db,
         type=EventType.STAFF_DISABLED,
@@ -159,6 +159,19 @@ def disable_user(
         at=now,
     )
     return user
+
+
+def end_sessions(db: Session, *, user: StaffUser, now: datetime) -> int:
+    """End every open session of `user` (in the database, so on every instance at once)."""
+    ended = 0
+    for s in db.scalars(
+        select(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None)
+        )
+    ):
+        s.revoked_at = now
+        ended += 1
+    return ended
 
 
 def find_user(db: Session, *, name: str) -> StaffUser:
@@ -177,41 +190,105 @@ class LoginResult:
 
 
 def login(
-    db: Session, *, name: str, password: str, policy: LoginPolicy, now: datetime
+    db: Session,
+    *,
+    name: str,
+    password: str,
+    policy: LoginPolicy,
+    now: datetime,
+    code: str = "",
 ) -> LoginResult:
-    """Check a password. Failures are recorded (and committed by the caller) before refusing.
+    """Check a password, and the second factor (TOTP or recovery `code`) of an account that
+    has one. Failures are recorded (and committed by the caller) before refusing.
 
     Every path runs argon2 once and every refusal looks the same to the caller, so neither
-    answer nor time tells an unknown name, a wrong password, a disabled account or a try
-    inside an account's wait apart."""
-    user = db.scalar(select(StaffUser).where(StaffUser.name == name))
-    if user is None:
-        _verify(_DUMMY_HASH, password)
-        return _failed(db, None, "unknown_account", now)
-    if user.disabled or user.pending:
-        _verify(_DUMMY_HASH, password)
-        return _failed(db, user, "pending" if user.pending else "disabled", now)
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        # Inside the wait: not counted (so a stranger cannot stretch it), password not tried.
-        _verify(_DUMMY_HASH, password)
-        return _failed(db, user, "throttled", now)
-    if not _verify(user.password_hash, password):
-        _count_failure(db, user, policy, now)
-        return _failed(db, user, "bad_password", now)
+    answer nor time tells an unknown name, a wrong password, a wrong or replayed code, a
+    disabled account or a try inside an account's wait apart. Only the right password of an
+    account that must have a second factor and has none yet is told to enrol one."""
+    user, failure = _check_password(db, name=name, password=password, policy=policy, now=now)
+    if user is None or failure is not None:
+        return _failed(db, user, failure or "unknown_account", now)
+    method: str | None = None
+    if mfa.factor(db, user=user) is not None:
+        method = mfa.verify(db, user=user, code=code, now=now)
+        if method is None:
+            return second_factor_failed(db, user=user, policy=policy, now=now)
+    elif user.role in policy.second_factor_roles:
+        return _failed(db, user, NOT_ENROLLED, now)
     user.failed_logins = 0
     user.locked_until = None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     token, expires = open_session(db, user=user, now=now, ttl=policy.session_ttl)
+    details: dict[str, object] = {"expires_at": custody.rfc3339(expires)}
+    if method is not None:
+        details["second_factor"] = method
     custody.append(
-        db,
-        type=EventType.STAFF_LOGIN,
-        actor=user.actor,
-        subject=user.id,
-        details={"expires_at": custody.rfc3339(expires)},
-        at=now,
+        db, type=EventType.STAFF_LOGIN, actor=user.actor, subject=user.id, details=details, at=now
     )
     return LoginResult(user, token, expires, None)
+
+
+def authenticate(
+    db: Session, *, name: str, password: str, policy: LoginPolicy, now: datetime
+) -> LoginResult:
+    """The password alone, for enrolling a second factor: no session is opened; failures
+    are counted and logged as at login."""
+    user, failure = _check_password(db, name=name, password=password, policy=policy, now=now)
+    if user is None or failure is not None:
+        return _failed(db, user, failure or "unknown_account", now)
+    return LoginResult(user, None, None, None)
+
+
+def enrol(
+    db: Session, *, name: str, password: str, policy: LoginPolicy, now: datetime
+) -> tuple[LoginResult, mfa.Enrolment | None]:
+    """Start a second factor for the account whose password this is."""
+    result = authenticate(db, name=name, password=password, policy=policy, now=now)
+    if result.user is None or result.failure is not None:
+        return result, None
+    return result, mfa.start(db, user=result.user, now=now)
+
+
+def confirm_enrolment(
+    db: Session, *, name: str, password: str, code: str, policy: LoginPolicy, now: datetime
+) -> tuple[LoginResult, list[str] | None]:
+    """Put the started second factor in force with its first code; the recovery codes."""
+    result = authenticate(db, name=name, password=password, policy=policy, now=now)
+    if result.user is None or result.failure is not None:
+        return result, None
+    codes = mfa.confirm(db, user=result.user, code=code.strip(), now=now)
+    if codes is None:
+        return second_factor_failed(db, user=result.user, policy=policy, now=now), None
+    return result, codes
+
+
+def second_factor_failed(
+    db: Session, *, user: StaffUser, policy: LoginPolicy, now: datetime
+) -> LoginResult:
+    """A right password with a wrong, replayed or missing code: counted like a wrong one."""
+    _count_failure(db, user, policy, now)
+    return _failed(db, user, "bad_second_factor", now, EventType.STAFF_SECOND_FACTOR_FAILED)
+
+
+def _check_password(
+    db: Session, *, name: str, password: str, policy: LoginPolicy, now: datetime
+) -> tuple[StaffUser | None, str | None]:
+    user = db.scalar(select(StaffUser).where(StaffUser.name == name))
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        return None, "unknown_account"
+    if user.disabled or user.pending:
+        _verify(_DUMMY_HASH, password)
+        return user, "pending" if user.pending else "disabled"
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
+        # Inside the wait: not counted (so a stranger cannot stretch it), password not tried.
+        _verify(_DUMMY_HASH, password)
+        return user, "throttled"
+    if not _verify(user.password_hash, password):
+        _count_failure(db, user, policy, now)
+        return user, "bad_password"
+    return user, None
 
 
 def throttle_delay(failures: int, policy: LoginPolicy) -> timedelta:
@@ -253,11 +330,17 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
-def _failed(db: Session, user: StaffUser | None, reason: str, now: datetime) -> LoginResult:
+def _failed(
+    db: Session,
+    user: StaffUser | None,
+    reason: str,
+    now: datetime,
+    event: EventType = EventType.STAFF_LOGIN_FAILED,
+) -> LoginResult:
     metrics.LOGIN_FAILURES.labels(reason).inc()
     custody.append(
         db,
-        type=EventType.STAFF_LOGIN_FAILED,
+        type=event,
         # The typed name is not logged: people type passwords into the name field.
         actor=user.actor if user else "anonymous",
         subject=user.id if user else "unknown",
@@ -270,10 +353,16 @@ def _failed(db: Session, user: StaffUser | None, reason: str, now: datetime) -> 
 def refuse(result: LoginResult) -> None:
     """Turn a failed login into the error the caller shows (after its commit): one answer for
     every reason, which the custody event alone records."""
+    if result.failure == NOT_ENROLLED:
+        raise Forbidden(
+            "this account must sign in with a second factor: enrol an authenticator app at "
+            "/api/v1/auth/second-factor (or the staff sign-in page) first",
+            code="second_factor_required",
+        )
     if result.failure is not None:
         raise Unauthorized(
-            "wrong name or password; after several failures each try must wait a little "
-            "longer (at most PORTAL_LOGIN_LOCKOUT)",
+            "wrong name, password or second-factor code; after several failures each try "
+            "must wait a little longer (at most PORTAL_LOGIN_LOCKOUT)",
             code="bad_credentials",
         )
 

@@ -20,6 +20,9 @@ class ChangeKind(StrEnum):
     ROLE = "role"
     """Grant the supervisor or admin role, to a new (pending) account or an existing one
     (target: the account id)."""
+    SECOND_FACTOR = "second_factor"
+    """Remove an account's second factor and recovery codes, so it can enrol anew (target:
+    the account id); confirmed by a second admin."""
 
 
 class ChangeState(StrEnum):

@@ -29,7 +29,10 @@ CONFIRMER_ROLE: dict[ChangeKind, str] = {
     ChangeKind.POLICY: "supervisor",
     ChangeKind.OFFENSE: "supervisor",
     ChangeKind.ROLE: "admin",
+    ChangeKind.SECOND_FACTOR: "admin",
 }
+# Kinds whose target is an account: nobody confirms one about their own.
+ACCOUNT_KINDS = (ChangeKind.ROLE, ChangeKind.SECOND_FACTOR)
 # The author of a request made from the command line, by whoever runs the machine.
 OPERATOR = "system"
 
@@ -124,8 +127,8 @@ def confirm(db: Session, *, user: StaffUser, request_id: str, now: datetime) -> 
     needed = CONFIRMER_ROLE[ChangeKind(req.kind)]
     if user.role != needed:
         raise Forbidden(f"only a {needed} may confirm a {req.kind} change", code="wrong_confirmer")
-    if req.kind == ChangeKind.ROLE and req.target == user.id:
-        raise Conflict("nobody may confirm a role for their own account", code="own_request")
+    if req.kind in ACCOUNT_KINDS and req.target == user.id:
+        raise Conflict("nobody may confirm a change to their own account", code="own_request")
     _ensure_logged(db, req)
     req.state, req.decided_by, req.decided_at = ChangeState.CONFIRMED, user.id, now
     custody.append(

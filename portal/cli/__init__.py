@@ -98,7 +98,8 @@ def serve(
     if not has_staff:
         console.print(
             "portal: no staff accounts yet; create the first with\n"
-            "    portal users add NAME --role admin"
+            "    portal users add NAME --role admin\n"
+            "and enrol its second factor at /web/staff/second-factor"
         )
     json_logs = settings.log_format == "json"
     if json_logs:

@@ -36,6 +36,17 @@ class EventType(StrEnum):
     """A login was refused (unknown account, bad password, locked, disabled)."""
     STAFF_LOGOUT = "staff.logout"
     """A staff session was ended by its owner."""
+    STAFF_SESSIONS_ENDED = "staff.sessions_ended"
+    """Sessions of a staff member were ended by them or by an admin (details: the sessions'
+    public ids); they stop working on every instance at their next request."""
+    STAFF_SECOND_FACTOR_ENROLLED = "staff.second_factor_enrolled"
+    """A staff member's TOTP second factor came into force (its first code matched)."""
+    STAFF_SECOND_FACTOR_FAILED = "staff.second_factor_failed"
+    """A right password came with a wrong, replayed or missing second-factor code (or a
+    wrong first code at enrolment); counted toward the account's login throttling."""
+    STAFF_SECOND_FACTOR_RESET = "staff.second_factor_reset"
+    """An account's second factor and recovery codes were removed, confirmed by a second
+    admin (details name the change request); its sessions were ended."""
     EVIDENCE_LISTED = "evidence.listed"
     """A staff member listed the queue or a case; details name every item shown."""
     EVIDENCE_VIEWED = "evidence.viewed"

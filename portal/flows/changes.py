@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from portal.auth import mfa
 from portal.auth import service as auth
 from portal.auth.models import GUARDED_ROLES, StaffUser
 from portal.cases import service as cases
@@ -94,6 +95,11 @@ def confirm(
     elif req.kind == ChangeKind.ROLE:
         target = auth.get_user(db, user_id=req.target)
         auth.grant_role(db, user=target, role=req.new["role"], now=now, by=user)
+    elif req.kind == ChangeKind.SECOND_FACTOR:
+        target = auth.get_user(db, user_id=req.target)
+        mfa.reset(db, user=target, by=user, request_id=req.id, now=now)
+        # Whoever held the lost factor may hold a session too.
+        auth.end_sessions(db, user=target, now=now)
     else:
         case = cases.set_offense(db, case_id=req.target, offense=req.new["offense"])
         retention.recompute_case(
@@ -110,6 +116,8 @@ def _ensure_current(db: Session, req: ChangeRequest) -> None:
         now_is: dict[str, Any] | None = retention.policy_json(policy) if policy else None
     elif req.kind == ChangeKind.ROLE:
         now_is = auth.role_state(auth.get_user(db, user_id=req.target))
+    elif req.kind == ChangeKind.SECOND_FACTOR:
+        now_is = mfa.state(db, user=auth.get_user(db, user_id=req.target))
     else:
         now_is = {"offense": cases.get(db, case_id=req.target).offense}
     if now_is != req.old:
@@ -178,3 +186,23 @@ def change_role(
         now=now,
     )
     return AccountOutcome(user, req)
+
+
+def request_second_factor_reset(
+    db: Session, *, by: StaffUser, user_id: str, now: datetime
+) -> ChangeRequest:
+    """An admin asks to remove an account's second factor (lost phone, spent recovery
+    codes); a second admin's confirmation applies it, and ends the account's sessions."""
+    user = auth.get_user(db, user_id=user_id)
+    old = mfa.state(db, user=user)
+    if old["second_factor"] is None:
+        raise Conflict("the account has no second factor", code="no_second_factor")
+    return changes.request(
+        db,
+        user=by,
+        kind=ChangeKind.SECOND_FACTOR,
+        target=user.id,
+        old=old,
+        new={"second_factor": None},
+        now=now,
+    )

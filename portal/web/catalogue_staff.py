@@ -153,6 +153,69 @@ STAFF: dict[str, dict[str, str]] = {
     "tl.d.until": {"es": "hasta {v}", "en": "until {v}"},
     "tl.d.scopes": {"es": "usos: {v}", "en": "uses: {v}"},
     "tl.d.size": {"es": "tamaño: {v}", "en": "size: {v}"},
+    # --- second factor ----------------------------------------------------------------------------
+    "mfa.title": {"es": "Segundo factor", "en": "Second factor"},
+    "mfa.intro": {
+        "es": "Para entrar se necesita, además de la contraseña, un código de una aplicación de "
+        "autenticación (TOTP). Escriba su usuario y contraseña para empezar.",
+        "en": "Signing in needs, besides the password, a code from an authenticator app (TOTP). "
+        "Type your name and password to begin.",
+    },
+    "mfa.begin": {"es": "Empezar", "en": "Begin"},
+    "mfa.scan": {
+        "es": "Escanee este código QR con su aplicación de autenticación y escriba el primer "
+        "código que muestre.",
+        "en": "Scan this QR code with your authenticator app and type the first code it shows.",
+    },
+    "mfa.by_hand": {"es": "O escriba esta clave a mano:", "en": "Or type this key by hand:"},
+    "mfa.code": {"es": "Código de 6 cifras", "en": "6-digit code"},
+    "mfa.confirm": {"es": "Activar", "en": "Turn on"},
+    "mfa.done": {
+        "es": "Segundo factor activado. Guarde estos códigos de recuperación en un lugar seguro: "
+        "cada uno sirve una sola vez en lugar del código, y no se volverán a mostrar.",
+        "en": "Second factor on. Keep these recovery codes somewhere safe: each works once in "
+        "place of a code, and they will not be shown again.",
+    },
+    "mfa.bad_code": {
+        "es": "Contraseña o código incorrectos. Empiece de nuevo si el código QR ya no sirve.",
+        "en": "Wrong password or code. Begin again if the QR code no longer works.",
+    },
+    "mfa.already": {
+        "es": "Esta cuenta ya tiene segundo factor. Para cambiarlo, un administrador debe pedir "
+        "que se restablezca y otro confirmarlo.",
+        "en": "This account already has a second factor. To replace it, one admin asks for a "
+        "reset and a second admin confirms it.",
+    },
+    "mfa.start_again": {
+        "es": "No hay un alta en curso: empiece de nuevo.",
+        "en": "No enrolment is under way: begin again.",
+    },
+    "mfa.needed": {
+        "es": "Su cuenta debe usar un segundo factor. Actívelo antes de entrar:",
+        "en": "Your account must use a second factor. Turn it on before signing in:",
+    },
+    "staff.code": {
+        "es": "Código de la aplicación o de recuperación (si su cuenta tiene segundo factor)",
+        "en": "Authenticator or recovery code (if your account has a second factor)",
+    },
+    "staff.rate_limited_short": {
+        "es": "Demasiados intentos desde su red. Inténtelo de nuevo en unos minutos.",
+        "en": "Too many tries from your network. Please try again in a few minutes.",
+    },
+    "nav.sessions": {"es": "Mis sesiones", "en": "My sessions"},
+    "sessions.title": {"es": "Mis sesiones abiertas", "en": "My open sessions"},
+    "sessions.intro": {
+        "es": "Dónde tiene la sesión abierta. Cierre las que no reconozca o dejó abiertas.",
+        "en": "Where you are signed in. End any you do not recognise or left open.",
+    },
+    "sessions.opened": {"es": "Abierta", "en": "Opened"},
+    "sessions.expires": {"es": "Caduca", "en": "Expires"},
+    "sessions.end": {"es": "Cerrar", "en": "End"},
+    "sessions.this_one": {"es": "esta sesión", "en": "this session"},
+    "changes.second_factor": {
+        "es": "Cuenta {name}: quitar el segundo factor (y sus códigos de recuperación)",
+        "en": "Account {name}: remove the second factor (and its recovery codes)",
+    },
 }
 
 EVENT_NAMES: dict[str, tuple[str, str]] = {

@@ -25,6 +25,8 @@ from portal.web.pages import (  # noqa: F401
     request_forms,
     requests,
     retention,
+    second_factor,
+    sessions,
     staff_session,
     users,
     witness,

@@ -138,6 +138,7 @@ def world(client: TestClient, video: Path) -> World:
     world.ids["evidence_request_id"] = asked.json()["id"]
     world.ids["code"] = asked.json()["code"]
     world.ids["artifact"] = "qr.png"
+    world.ids["session_id"] = "0" * 32  # none such: 404 for whoever may ask
     world.ids["category"] = "unreviewed"
     world.ids["size"] = "1"
     world.ids["path"] = "000"  # a log tile or entry bundle

@@ -461,6 +461,10 @@ PUBLIC_WEB = {
     ("GET", "/web/staff/login"),
     ("POST", "/web/staff/login"),
     ("POST", "/web/staff/logout"),
+    # Name and password, as at login: enrolling a second factor before the first sign-in.
+    ("GET", "/web/staff/second-factor"),
+    ("POST", "/web/staff/second-factor"),
+    ("POST", "/web/staff/second-factor/confirm"),
     ("GET", "/web/{path:path}"),
 }
 
@@ -511,6 +515,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "evidence_request_id": req_id,
         "artifact": "qr.png",
         "code": code,
+        "session_id": "0" * 32,  # none such: not found for whoever may ask
     }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},

@@ -25,6 +25,9 @@ PUBLIC = {
     ("GET", "/api/v1/log/timestamp/{size}"),
     ("GET", "/api/v1/log/tile/{path:path}"),  # hash tiles; entry bundles are for auditors
     ("POST", "/api/v1/auth/login"),
+    # Name and password, as at login: enrolling a second factor before the first sign-in.
+    ("POST", "/api/v1/auth/second-factor"),
+    ("POST", "/api/v1/auth/second-factor/confirm"),
     ("OPTIONS", "/api/v1/uploads"),
     ("OPTIONS", "/api/v1/uploads/{upload_id}"),
     ("GET", "/api/v1/public/requests/{code}"),

@@ -56,6 +56,21 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
     return render(request, "staff/login.html", error=None, next=_safe_next(next), name="")
 
 
+def _refused(request: Request, result: staff_auth.LoginResult, *, next: str, name: str) -> Response:
+    # Only the right password of an account that must enrol a second factor is told so;
+    # every other refusal gets one answer (see auth.service.login).
+    enrol = result.failure == staff_auth.NOT_ENROLLED
+    return render(
+        request,
+        "staff/login.html",
+        status=403 if enrol else 401,
+        error=None if enrol else Translator(language(request))("staff.bad_login"),
+        enrol=enrol,
+        next=_safe_next(next),
+        name=name,
+    )
+
+
 @router.post("/staff/login")
 async def login(
     request: Request,
@@ -63,12 +78,18 @@ async def login(
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "",
+    code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     def run() -> staff_auth.LoginResult:
         rt.count_request("logins", client_host(request))
         with transaction(rt.sessions) as db:
             return staff_auth.login(
-                db, name=username, password=password, policy=rt.login_policy, now=rt.clock()
+                db,
+                name=username,
+                password=password,
+                policy=rt.login_policy,
+                now=rt.clock(),
+                code=code,
             )
 
     try:
@@ -87,15 +108,7 @@ async def login(
         page.headers.update(limited.headers)
         return page
     if result.failure is not None or result.token is None or result.user is None:
-        # One answer for every refusal (see auth.service.login).
-        return render(
-            request,
-            "staff/login.html",
-            status=401,
-            error=Translator(language(request))("staff.bad_login"),
-            next=_safe_next(next),
-            name=username,
-        )
+        return _refused(request, result, next=next, name=username)
     is_https = secure(request)
     target = _safe_next(next) or _home(result.user)
     response = see_other(target)
