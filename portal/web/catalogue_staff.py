@@ -5,6 +5,10 @@ custody events, roles) and for the staff tasks, in Spanish and English. Merged i
 from __future__ import annotations
 
 STAFF: dict[str, dict[str, str]] = {
+    "file.name_erased": {
+        "es": "(nombre borrado: el testigo retiró su consentimiento)",
+        "en": "(name erased: the witness withdrew consent)",
+    },
     # --- roles and landing pages ------------------------------------------------------------------
     "role.investigator": {"es": "investigador(a)", "en": "investigator"},
     "role.supervisor": {"es": "supervisor(a)", "en": "supervisor"},

@@ -344,7 +344,9 @@ def test_pdf_report_names_every_item_and_event(
         ["pdftoppm", "-r", "30", "-png", str(pdf), str(path.parent / "page")], check=True
     )
     pages = sorted(path.parent.glob("page-*.png"))
-    assert len(pages) == 3 and all(p.read_bytes().startswith(b"\x89PNG") for p in pages)
+    # Every page of the report draws (how many depends on how many events the case has).
+    assert len(pages) == len(PdfReader(pdf).pages) >= 3
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pages)
 
 
 def test_jsonld_names_every_item_and_event(

@@ -28,6 +28,7 @@ from portal.evidence.models import Derivative, Evidence
 from portal.flows.content_audit import audit_log_and_content
 from portal.flows.reconcile import Report, reconcile
 from portal.ids import new_id
+from portal.jobs.models import Job
 from portal.runtime import Runtime
 from portal.storage import Storage
 from portal.storage.local import LocalStorage
@@ -304,6 +305,7 @@ def test_an_original_the_log_says_was_received_is_never_removed(
     rt = runtime(client)
     item = evidence_of(client, upload(client, auth, video.read_bytes()))
     with rt.sessions.begin() as db:
+        db.execute(delete(Job).where(Job.evidence_id == item.id))
         db.execute(delete(Evidence).where(Evidence.id == item.id))
     size = log_size(client)
     report = run(client, repair=True, after_expiry=True)

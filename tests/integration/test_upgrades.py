@@ -29,7 +29,11 @@ from tests.support.servers import fresh_database
 from tests.support.uploads import create_upload, patch, upload
 
 runner = CliRunner()
-EARLIER = ("0001", "0005", "0007")
+EARLIER = ("0001", "0005", "0007", "0009")
+# The data is written at head, so its log holds file names only as salted commitments; a
+# revision before 0009 has no column for the salts, so its copy cannot open them and its
+# receipts are not compared (the schema, the log audit and the unfinished upload still are).
+NAME_SALTS = "0009"
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +105,8 @@ def test_an_earlier_database_upgrades_with_every_proof_intact(
         rt = runtime(client)
         assert rt.check_log(), rt.log_mirror.refused
         for sub_id, auth in written["auth"].items():
+            if revision < NAME_SALTS:
+                break
             before = written["receipts"][sub_id]
             assert verify_receipt(before, rt.log_verifier).ok
             after = client.get(f"/api/v1/submissions/{sub_id}/receipt", headers=auth).json()

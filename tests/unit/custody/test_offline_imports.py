@@ -16,6 +16,7 @@ ROOT = Path(portal.__file__).parent
 OFFLINE = {
     "portal.custody.merkle",
     "portal.custody.note",
+    "portal.custody.commitment",
     "portal.custody.offline",
     "portal.custody.receipt",
     "portal.custody.tsa",
