@@ -195,7 +195,15 @@ def ballast(folder: Path, leave: int) -> Path:
 @contextlib.contextmanager
 def running(tmp_path: Path, storage: Path) -> Iterator[Server]:
     """`portal serve` with its storage folder at `storage` (database on the ordinary disk)."""
-    server = Server(tmp_path / "data", env={"PORTAL_STORAGE_URL": f"file://{storage}"}).start()
+    server = Server(
+        tmp_path / "data",
+        env={
+            "PORTAL_STORAGE_URL": f"file://{storage}",
+            # These disks are small on purpose: what happens when they really fill is the test,
+            # not the floor that refuses uploads before they do (tests/integration/test_hardening).
+            "PORTAL_MIN_FREE_SPACE": "0",
+        },
+    ).start()
     try:
         yield server
     finally:
