@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from portal.auth.models import StaffUser
@@ -17,6 +17,9 @@ from portal.db import transaction
 from portal.deps import Auditor, RuntimeDep
 from portal.errors import Invalid, NotFound, responses
 from portal.storage import ObjectMissing
+
+# Sizes and sequence numbers are 64-bit in the database: a larger one is bad input, not a 500.
+MAX_SEQ = 2**63 - 1
 
 router = APIRouter(prefix="/api/v1/log", tags=["custody log"])
 MAX_ENTRIES = 1000
@@ -89,7 +92,9 @@ def key_transitions(rt: RuntimeDep) -> list[dict[str, Any]]:
 
 @router.get("/proof/inclusion", dependencies=[Auditor], responses=responses(401, 403))
 def inclusion(
-    rt: RuntimeDep, index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
+    rt: RuntimeDep,
+    index: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    tree_size: Annotated[int, Query(ge=1, le=MAX_SEQ)],
 ) -> InclusionProof:
     with rt.sessions() as db:
         size = custody.tree_size(db)
@@ -110,7 +115,9 @@ def inclusion(
 
 @router.get("/proof/consistency", responses=responses(404))
 def consistency(
-    rt: RuntimeDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
+    rt: RuntimeDep,
+    first: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+    second: Annotated[int, Query(ge=1, le=MAX_SEQ)],
 ) -> ConsistencyProof:
     """Public: that the checkpoint of size `second` extends the one of size `first`.
 
@@ -136,7 +143,7 @@ def consistency(
 
 
 @router.get("/timestamp/{size}", responses=responses(404))
-def checkpoint_timestamp(rt: RuntimeDep, size: int) -> Response:
+def checkpoint_timestamp(rt: RuntimeDep, size: Annotated[int, Path(ge=0, le=MAX_SEQ)]) -> Response:
     """The RFC 3161 answer (DER) over the checkpoint of `size`, once the TSA has given one."""
     with rt.sessions() as db:
         token = timestamp.token(db, size=size)
@@ -148,8 +155,8 @@ def checkpoint_timestamp(rt: RuntimeDep, size: int) -> Response:
 @router.get("/entries", responses=responses(401, 403))
 def entries(
     rt: RuntimeDep,
-    start: Annotated[int, Query(ge=0)],
-    end: Annotated[int, Query(ge=1)],
+    start: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    end: Annotated[int, Query(ge=1, le=MAX_SEQ)],
     user: StaffUser = Auditor,
 ) -> EntriesOut:
     if not start < end or end - start > MAX_ENTRIES:

@@ -126,3 +126,16 @@ def test_method_not_allowed_lists_every_method_of_the_path(
     assert r.status_code == 405
     assert r.json()["error"] == "method_not_allowed"
     assert {m.strip() for m in r.headers["Allow"].split(",")} == allowed
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/log/timestamp/12036191008861812948992",
+        "/api/v1/log/proof/consistency?first=1&second=12036191008861812948992",
+    ],
+)
+def test_log_sizes_past_64_bits_are_bad_input_not_a_500(client: TestClient, path: str) -> None:
+    # GET /api/v1/log/timestamp/{size} with a size past 2**63 overflowed SQLite's integer: 500.
+    r = client.get(path)
+    assert r.status_code == 422 and r.json()["error"], r.text
