@@ -29,8 +29,11 @@ def tree(folder: Path) -> dict[str, str]:
 
 
 def cli_run(*args: str) -> tuple[int, str]:
+    """Exit code and output, its whitespace flattened: the console wraps long paths to its
+    width, which would split the words the tests look for."""
     r = runner.invoke(cli, list(args))
-    return r.exit_code, r.output + (r.stderr if r.stderr_bytes is not None else "")
+    out = r.output + (r.stderr if r.stderr_bytes is not None else "")
+    return r.exit_code, " ".join(out.split())
 
 
 def receipt_ok(client: TestClient, sub_id: str, auth: dict[str, str], files: int) -> None:
