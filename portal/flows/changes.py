@@ -146,6 +146,20 @@ def _active_admins(db: Session) -> list[StaffUser]:
     return [u for u in auth.list_users(db, roles=("admin",)) if not (u.disabled or u.pending)]
 
 
+def _ask_grant(
+    db: Session, *, by: StaffUser | None, user: StaffUser, role: str, now: datetime
+) -> ChangeRequest:
+    return changes.request(
+        db,
+        user=by,
+        kind=ChangeKind.ROLE,
+        target=user.id,
+        old=auth.role_state(user),
+        new={"role": role},
+        now=now,
+    )
+
+
 def create_account(
     db: Session, *, by: StaffUser | None, name: str, role: str, password: str, now: datetime
 ) -> AccountOutcome:
@@ -156,16 +170,7 @@ def create_account(
     )
     if not guarded:
         return AccountOutcome(user, None)
-    req = changes.request(
-        db,
-        user=by,
-        kind=ChangeKind.ROLE,
-        target=user.id,
-        old=auth.role_state(user),
-        new={"role": role},
-        now=now,
-    )
-    return AccountOutcome(user, req)
+    return AccountOutcome(user, _ask_grant(db, by=by, user=user, role=role, now=now))
 
 
 def change_role(
@@ -176,16 +181,7 @@ def change_role(
     auth.check_role_change(user, role)
     if not _needs_second_admin(db, by=by, role=role):
         return AccountOutcome(auth.grant_role(db, user=user, role=role, now=now, by=by), None)
-    req = changes.request(
-        db,
-        user=by,
-        kind=ChangeKind.ROLE,
-        target=user.id,
-        old=auth.role_state(user),
-        new={"role": role},
-        now=now,
-    )
-    return AccountOutcome(user, req)
+    return AccountOutcome(user, _ask_grant(db, by=by, user=user, role=role, now=now))
 
 
 def request_second_factor_reset(
