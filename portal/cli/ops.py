@@ -37,18 +37,49 @@ def backup_command(
     with a manifest of SHA-256 hashes, while the portal runs. Keep it as safe as the keys."""
     from portal.ops.backup import take_backup
 
+    settings = _settings(data_dir)
     try:
-        manifest = take_backup(_settings(data_dir), dest)
+        manifest = take_backup(settings, dest)
     except PortalError as exc:
         _fail(exc)
         return
     files = manifest["files"]
     assert isinstance(files, dict)
+    _log_backup(settings, dest, manifest, len(files))
     console.print(
         f"backed up {len(files)} files to {dest} (log of {manifest['log_size']} entries, "
         f"checkpoint {manifest['checkpoint_size']})",
         highlight=False,
     )
+
+
+def _log_backup(settings: Settings, dest: Path, manifest: dict[str, object], files: int) -> None:
+    """A backup copies every original out of the portal: a touch of evidence, so the live log
+    records it (after the copy, which therefore does not hold this event)."""
+    from portal.app import build_runtime
+    from portal.custody import service as custody
+    from portal.custody.events import EventType
+    from portal.db import transaction
+    from portal.ops.backup import MANIFEST, sha256_file
+
+    rt = build_runtime(settings)
+    digest = sha256_file(dest / MANIFEST)
+    try:
+        with transaction(rt.sessions) as db:
+            custody.append(
+                db,
+                type=EventType.BACKUP_TAKEN,
+                actor=custody.SYSTEM,
+                subject="backup",
+                details={
+                    "manifest_sha256": digest,
+                    "files": files,
+                    "log_size": manifest["log_size"],
+                },
+                at=rt.clock(),
+            )
+    finally:
+        rt.engine.dispose()
 
 
 def restore_command(

@@ -152,6 +152,9 @@ class EventType(StrEnum):
     """A staff member listed the items coming due; details give the days and every item."""
     LOG_ENTRIES_READ = "log.entries_read"
     """An auditor read a range of raw log entries; details give the range returned."""
+    BACKUP_TAKEN = "backup.taken"
+    """`portal backup` copied the database, every original and the keys out of the portal;
+    details: the manifest's SHA-256, how many files, the log size the copy holds."""
     KEY_CONTACT_ROTATED = "key.contact_rotated"
     """Every witness's contact details were re-encrypted under a new contact key (details: the
     new key's id, how many records this run re-encrypted and how many already used it)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from portal.config import Settings
 from portal.custody.receipt import verify_receipt
 from portal.ops.backup import MANIFEST, sha256_file
 from tests.support.api import CONTACT, new_submission, runtime
+from tests.support.custody import of_type
 from tests.support.uploads import create_upload, patch, upload
 
 runner = CliRunner()
@@ -66,6 +68,10 @@ def test_backup_during_upload_restores_verifies_and_resumes(
     data_dir = str(tmp_path / "data")
     code, out = cli_run("backup", str(tmp_path / "copy"), "--data-dir", data_dir)
     assert code == 0, out
+    # Copying every original out is a touch of evidence: the live log says so.
+    (taken,) = of_type(client, "backup.taken")
+    manifest = tmp_path / "copy" / "manifest.json"
+    assert taken["details"]["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
     # The running portal moves on after the backup: the copy must not follow it.
     auth, url, half, data = s["auth"], s["url"], s["half"], s["data"]
     assert isinstance(auth, dict) and isinstance(url, str) and isinstance(half, int)
