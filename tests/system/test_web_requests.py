@@ -5,7 +5,6 @@ shows in the request's case on the staff pages."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,10 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from portal.config import Settings
 from tests.support.api import PASSWORD
 from tests.support.media import make_video
 from tests.support.requests import request_body
-from tests.support.web import PHONE, LiveServer, PageProblems, chromium, live_server, sha256_of
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
-    with live_server(settings) as server:
-        yield server
+from tests.support.web import PHONE, LiveServer, PageProblems, sha256_of
 
 
 @pytest.fixture(scope="module")

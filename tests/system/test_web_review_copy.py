@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from portal.config import Settings
 from portal.evidence.models import Evidence
 from portal.uploads.models import Upload
 from tests.support.api import PASSWORD, new_submission
 from tests.support.jobs import hevc_mov, jobs_of
 from tests.support.uploads import upload
-from tests.support.web import DESKTOP, LiveServer, PageProblems, chromium, live_server
+from tests.support.web import DESKTOP, LiveServer, PageProblems, chromium
 
 READY = "() => { const v = document.querySelector('#player'); return v && v.readyState >= 2; }"
 PLAYED = """async () => {
@@ -33,12 +29,6 @@ def log_in(page: Any, live: LiveServer, name: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("#login-form button[type=submit]")
     page.wait_for_url("**/web/staff/**")
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
-    with live_server(settings) as server:
-        yield server
 
 
 def test_an_hevc_mov_plays_pictures_through_its_review_copy(

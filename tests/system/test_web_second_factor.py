@@ -15,13 +15,7 @@ from portal.config import Settings
 from portal.custody import service as custody
 from tests.support.api import PASSWORD
 from tests.support.second_factor import Clock
-from tests.support.web import LiveServer, PageProblems, chromium, live_server, screenshot
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
+from tests.support.web import LiveServer, PageProblems, live_server, screenshot
 
 
 @pytest.fixture

@@ -3,13 +3,9 @@ view is on the item's custody timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from portal.config import Settings
 from tests.support.api import PASSWORD, new_submission
 from tests.support.uploads import upload
 from tests.support.web import (
@@ -17,22 +13,8 @@ from tests.support.web import (
     PHONE,
     LiveServer,
     PageProblems,
-    chromium,
-    live_server,
     screenshot,
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
-    with live_server(settings) as server:
-        yield server
 
 
 def receive(live: LiveServer, video: Path, name: str) -> str:

@@ -8,35 +8,20 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal.clock import utcnow
-from portal.config import Settings
 from portal.custody.models import LogEntry
 from portal.evidence.models import Evidence
 from tests.support.api import PASSWORD, new_submission
 from tests.support.staff_pages import HEX_ID, axe_violations, english_in, visible_text
 from tests.support.uploads import upload
-from tests.support.web import DESKTOP, LiveServer, PageProblems, chromium, live_server, screenshot
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
-    with live_server(settings) as server:
-        yield server
+from tests.support.web import DESKTOP, LiveServer, PageProblems, screenshot
 
 
 def receive(live: LiveServer, video: Path, name: str) -> tuple[str, str, str]:

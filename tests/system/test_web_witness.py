@@ -11,39 +11,23 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from portal.config import Settings
 from portal.custody.receipt import verify_receipt
 from tests.support.media import make_video
 from tests.support.web import (
     PHONE,
     LiveServer,
     PageProblems,
-    chromium,
-    live_server,
     screenshot,
     sha256_of,
 )
 
 CHUNK = 256 * 1024
 UPLOADS = "**/api/v1/uploads**"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
-    with live_server(settings) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

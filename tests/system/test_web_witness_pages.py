@@ -6,7 +6,6 @@ consent, buttons and headings after the last file, the incident offset across DS
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,28 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from portal.clock import as_utc
-from portal.config import Settings
 from portal.submissions.models import Submission
 from tests.support.api import PASSWORD
 from tests.support.media import make_video
 from tests.support.requests import request_body
 from tests.support.staff_pages import axe_violations, english_in, visible_text
-from tests.support.web import PHONE, LiveServer, PageProblems, chromium, live_server, screenshot
+from tests.support.web import PHONE, LiveServer, PageProblems, screenshot
 
 CHUNK = 256 * 1024
 UPLOADS = "**/api/v1/uploads**"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def live(settings: Settings) -> Iterator[LiveServer]:
-    with live_server(settings) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
