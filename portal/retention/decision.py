@@ -107,10 +107,39 @@ class Verdict:
         }
 
 
+def _supervisor_when(db: Session, staff_id: str, seq: int) -> bool:
+    """Whether the log says `staff_id` held the supervisor role at entry `seq`: created as one
+    (not pending) or granted it (`staff.role_changed`, logged only after a confirmed request),
+    and not disabled since. The `role` and `pending` columns alone never make an approver."""
+    role: str | None = None
+    for entry in db.scalars(
+        select(LogEntry)
+        .where(LogEntry.subject == staff_id, LogEntry.seq < seq)
+        .where(
+            LogEntry.type.in_(
+                [EventType.STAFF_CREATED, EventType.STAFF_ROLE_CHANGED, EventType.STAFF_DISABLED]
+            )
+        )
+        .order_by(LogEntry.seq)
+    ):
+        details = json.loads(entry.event)["details"]
+        if entry.type == EventType.STAFF_CREATED:
+            role = None if details.get("pending") else details.get("role")
+        elif entry.type == EventType.STAFF_ROLE_CHANGED:
+            role = details.get("to")
+        else:
+            role = None
+    return role == "supervisor"
+
+
 def judge(db: Session, ctx: Context, *, item: Evidence, as_of: datetime) -> Verdict:
     logged = _read(db, item.id)
     category = logged.category or ""
-    approvals = logged.approvals.get(category, {})
+    approvals = {
+        staff_id: seq
+        for staff_id, seq in logged.approvals.get(category, {}).items()
+        if _supervisor_when(db, staff_id, seq)
+    }
     required = approvals_required(db, category)
     rules = decide(db, ctx, item=item)
     refusal: str | None = None

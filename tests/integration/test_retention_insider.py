@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
+from portal.auth.models import StaffUser
 from portal.evidence.models import Evidence
+from portal.retention.decision import judge
 from portal.retention.disposition import RunReport
 from portal.retention.models import Approval, Hold, RetentionPolicy
 from tests.support.api import runtime, staff_login
@@ -218,6 +220,36 @@ def test_a_purge_logs_its_decision_before_deleting(
     assert purged["details"]["purge_started"] == started["seq"]
     assert purged["details"]["approvers"] == [approved["actor"].split(":")[1]]
     assert not stored(client, ev)
+
+
+def test_an_approver_made_in_the_database_is_not_counted(
+    client: TestClient, clock: Clock, sup: dict[str, str], clip: bytes
+) -> None:
+    """Someone holding the database turns an investigator into a supervisor (the `role`
+    column) and a pending supervisor into an active one (`pending`): their approvals count
+    only if the log says they held the role, so nothing is destroyed."""
+    ev = send(client, new_witness(client), varied(clip, "flipped"))
+    triage(client, sup, ev, "accept")
+    until = until_of(client, ev)
+    assert until is not None
+    clock.now = until + DAY
+    ivan = staff_login(client, "investigator", name="ivan")
+    rt = runtime(client)
+    with rt.sessions() as db:
+        ivan_id = db.scalars(select(StaffUser.id).where(StaffUser.name == "ivan")).one()
+    edit(client, update(StaffUser).where(StaffUser.id == ivan_id).values(role="supervisor"))
+    r = approve(client, ivan, ev)
+    assert r.status_code == 200, r.text  # the pages believe the column
+    report = run(client)
+    assert ev not in report.destroyed and ev in report.mismatched + report.awaiting_approval
+    assert_untouched(client, ev)
+    # A real supervisor's approval, on the record, is what counts.
+    r = approve(client, staff_login(client, "supervisor", name="sven"), ev)
+    assert r.status_code == 200, r.text
+    with rt.sessions() as db:
+        verdict = judge(db, rt.retention, item=item(client, ev), as_of=clock.now)
+        sven_id = db.scalars(select(StaffUser.id).where(StaffUser.name == "sven")).one()
+    assert set(verdict.approvals) == {sven_id} and verdict.refusal is None
 
 
 # --- the API ----------------------------------------------------------------------------------
