@@ -58,6 +58,7 @@ def link(case_id: str, body: LinkRequest, rt: RuntimeDep, user: StaffUser = Case
             case_id=case_id,
             evidence_id=body.evidence_id,
             now=rt.clock(),
+            withdrawn_reason=body.withdrawn_reason,
         )
 
 

@@ -26,6 +26,8 @@ class CaseOut(BaseModel):
 
 class LinkRequest(Strict):
     evidence_id: str = Field(min_length=1, max_length=64)
+    # Needed to link an item whose witness withdrew consent (409 consent_withdrawn without).
+    withdrawn_reason: str | None = Field(None, min_length=3, max_length=2000)
 
 
 class CaseClose(Strict):

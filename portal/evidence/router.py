@@ -138,7 +138,7 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
     )
 
 
-@router.post("/evidence/{evidence_id}/triage", responses=responses(404, 410))
+@router.post("/evidence/{evidence_id}/triage", responses=responses(404, 409, 410))
 def triage(
     evidence_id: str, body: Triage, rt: RuntimeDep, user: StaffUser = Triager
 ) -> EvidenceSummary:
@@ -151,6 +151,7 @@ def triage(
             decision=body.decision,
             reason=body.reason,
             now=rt.clock(),
+            withdrawn_reason=body.withdrawn_reason,
         )
         return _summary(item, service.case_ids(db, evidence_ids=[item.id])[item.id])
 

@@ -50,6 +50,8 @@ class EvidenceDetail(EvidenceSummary):
 class Triage(Strict):
     decision: Literal["accept", "decline"]
     reason: str = Field(min_length=3, max_length=2000)
+    # Needed to accept an item whose witness withdrew consent (409 consent_withdrawn without).
+    withdrawn_reason: str | None = Field(None, min_length=3, max_length=2000)
 
 
 class CustodyEventOut(BaseModel):

@@ -19,6 +19,7 @@ from portal.cases import service as cases
 from portal.cases.models import Case, Offense, is_downgrade
 from portal.changes import service as changes
 from portal.changes.models import ChangeKind, ChangeRequest
+from portal.evidence import keeping
 from portal.evidence import service as evidence
 from portal.retention import service as retention
 
@@ -35,7 +36,8 @@ def link(
 ) -> None:
     case = cases.get(db, case_id=case_id)
     item = evidence.get_live(db, evidence_id=evidence_id)
-    cases.link(db, user=user, case=case, item=item, now=now, withdrawn_reason=withdrawn_reason)
+    kept = keeping.reason_to_keep(db, item=item, reason=withdrawn_reason)
+    cases.link(db, user=user, case=case, item=item, now=now, withdrawn_reason=kept)
     retention.recompute(db, ctx, item=item, reason=f"linked to case {case.id}", now=now)
 
 

@@ -21,7 +21,6 @@ from portal.flows import cases as case_flows
 from portal.flows import triage as triage_flow
 from portal.web.access import Triager
 from portal.web.forms import validated
-from portal.web.pages.evidence import keep_withdrawn
 from portal.web.rendering import see_other
 from portal.web.routing import router
 
@@ -50,7 +49,6 @@ def bulk(
             if not case_id:
                 raise Invalid("choose a case", code="no_case")
             for evidence_id in chosen:
-                kept = keep_withdrawn(db, evidence_id=evidence_id, reason=withdrawn_reason)
                 case_flows.link(
                     db,
                     rt.retention,
@@ -58,14 +56,11 @@ def bulk(
                     case_id=case_id,
                     evidence_id=evidence_id,
                     now=now,
-                    withdrawn_reason=kept,
+                    withdrawn_reason=withdrawn_reason,
                 )
         else:
             body = validated(Triage, decision=action, reason=reason.strip())
             for evidence_id in chosen:
-                kept = None
-                if action == "accept":
-                    kept = keep_withdrawn(db, evidence_id=evidence_id, reason=withdrawn_reason)
                 triage_flow.triage(
                     db,
                     rt.retention,
@@ -74,6 +69,6 @@ def bulk(
                     decision=body.decision,
                     reason=body.reason,
                     now=now,
-                    withdrawn_reason=kept,
+                    withdrawn_reason=withdrawn_reason,
                 )
     return see_other("/web/staff/queue?" + urlencode({"done": len(chosen)}))

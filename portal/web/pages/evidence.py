@@ -22,7 +22,7 @@ from portal.cases import service as case_service
 from portal.cases.models import Case
 from portal.db import transaction
 from portal.deps import RuntimeDep
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Invalid, NotFound
 from portal.evidence import content as serving
 from portal.evidence import copies
 from portal.evidence import service as evidence
@@ -46,21 +46,6 @@ FILTERS = ("q", "status", "media_type", "case", "request_id", "received_from", "
 def evidence_done(evidence_id: str) -> RedirectResponse:
     """Back to the item's page after a form, which then says the change was made."""
     return see_other(f"/web/staff/evidence/{evidence_id}?done=1")
-
-
-def keep_withdrawn(db: Session, *, evidence_id: str, reason: str) -> str | None:
-    """An action that keeps an item whose witness withdrew consent needs a reason, which the
-    action's custody event records; None when consent stands."""
-    item = evidence.get(db, evidence_id=evidence_id)
-    _, consent = evidence.submission_context(db, item=item)
-    if consent.withdrawn_at is None:
-        return None
-    if len(reason.strip()) < 3:
-        raise Conflict(
-            "the witness withdrew consent: give a reason to keep the item",
-            code="consent_withdrawn",
-        )
-    return reason.strip()
 
 
 def _case_choices(db: Session, user: StaffUser) -> list[Case]:
@@ -232,9 +217,6 @@ def triage(
 ) -> Response:
     body = validated(Triage, decision=decision, reason=reason.strip())
     with transaction(rt.sessions) as db:
-        kept = None
-        if body.decision == "accept":
-            kept = keep_withdrawn(db, evidence_id=evidence_id, reason=withdrawn_reason)
         triage_flow.triage(
             db,
             rt.retention,
@@ -243,7 +225,7 @@ def triage(
             decision=body.decision,
             reason=body.reason,
             now=rt.clock(),
-            withdrawn_reason=kept,
+            withdrawn_reason=withdrawn_reason,
         )
     return evidence_done(evidence_id)
 
@@ -257,7 +239,6 @@ def link(
     withdrawn_reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     with transaction(rt.sessions) as db:
-        kept = keep_withdrawn(db, evidence_id=evidence_id, reason=withdrawn_reason)
         case_flows.link(
             db,
             rt.retention,
@@ -265,7 +246,7 @@ def link(
             case_id=case_id,
             evidence_id=evidence_id,
             now=rt.clock(),
-            withdrawn_reason=kept,
+            withdrawn_reason=withdrawn_reason,
         )
     return evidence_done(evidence_id)
 
