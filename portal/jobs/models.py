@@ -20,6 +20,9 @@ from portal.db import Base, UtcDateTime
 class JobKind(StrEnum):
     DERIVE = "derive"  # metadata and poster (portal.media.service.derive)
     PROXY = "proxy"  # an H.264/AAC review copy for browsers (portal.media.proxy)
+    # A request's author told of an item that arrived through it (portal.requests.notify).
+    WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class JobState(StrEnum):
