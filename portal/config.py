@@ -334,7 +334,7 @@ class Settings(BaseSettings):
         "schema itself is always at /openapi.json.",
     )
 
-    # New arrivals through evidence requests (portal.requests.notify, docs/notifications.md).
+    # New arrivals through evidence requests (portal.requests.notify; docs/requests.md).
     notify_webhook_allowed: Annotated[list[str], NoDecode] = Field(
         [],
         description="URL prefixes (comma-separated) a request's `notify_url` must fall under: "

@@ -56,7 +56,7 @@ def _arrival(rt: Runtime, evidence_id: str) -> tuple[EvidenceRequest, notify.Arr
         files = requests.stats(db, request_ids=[req.id])[req.id].files
         db.expunge(req)
     base = rt.settings.public_url or f"http://{rt.settings.host}:{rt.settings.port}"
-    link = f"{base}/staff/queue?request_id={req.id}"
+    link = f"{base}/web/staff/queue?request_id={req.id}"
     return req, notify.Arrival(request_id=req.id, case_id=req.case_id, files=files, link=link)
 
 

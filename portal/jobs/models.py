@@ -1,4 +1,4 @@
-"""Jobs: the derivation work done after receipt, one row per item and kind.
+"""Jobs: the work done after receipt (derivations, notifications), one row per item and kind.
 
 The row is the job's truth on every backend: who holds it (a lease), how many runs began,
 when it may run next, its progress and its final failure. On SQLite workers take due rows

@@ -41,7 +41,7 @@ class RequestCreate(RequestText):
     case_id: str = Field(min_length=1, max_length=32)
     # Given: a one-time link for this person rather than a public request.
     recipient: Recipient | None = None
-    # Told of each arrival (docs/notifications.md): a URL under NOTIFY_WEBHOOK_ALLOWED, an
+    # Told of each arrival (docs/requests.md#notifications): a URL under NOTIFY_WEBHOOK_ALLOWED, an
     # address when the deployment has an SMTP server.
     notify_url: str | None = Field(None, min_length=1, max_length=2000)
     notify_email: EmailStr | None = None

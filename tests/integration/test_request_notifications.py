@@ -92,7 +92,7 @@ def test_the_webhook_arrives_signed_and_the_email_arrives(
     (delivery,) = receiver.deliveries
     assert delivery.path == "/hooks/case-12"
     body = _verified(delivery)
-    link = f"https://portal.example.org/staff/queue?request_id={req['id']}"
+    link = f"https://portal.example.org/web/staff/queue?request_id={req['id']}"
     assert body == {
         "type": "request.evidence_received",
         "request": req["id"],
