@@ -334,6 +334,27 @@ class Settings(BaseSettings):
         "schema itself is always at /openapi.json.",
     )
 
+    # New arrivals through evidence requests (portal.requests.notify; docs/requests.md).
+    notify_webhook_allowed: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="URL prefixes (comma-separated) a request's `notify_url` must fall under: "
+        "same scheme, host and port, path under the prefix's. Empty allows no webhook.",
+    )
+    notify_webhook_secret: str = Field(
+        "", description="Webhook signing secret, `whsec_<base64>` (Standard Webhooks)."
+    )
+    notify_timeout: timedelta = Field(
+        timedelta(seconds=10), gt=timedelta(0), description="Limit on one delivery (seconds)."
+    )
+    smtp_host: str = Field("", description="SMTP server for notification email; empty: none.")
+    smtp_port: int = Field(587, gt=0, lt=65536, description="Port of the SMTP server.")
+    smtp_from: str = Field("portal@localhost", description="From address of notifications.")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="SMTP protection: `starttls`, `tls` (implicit, 465) or `none`."
+    )
+    smtp_username: str = Field("", description="SMTP login; empty sends without one.")
+    smtp_password: str = Field("", description="SMTP password for SMTP_USERNAME.")
+
     @field_validator("*", mode="before")
     @classmethod
     def _seconds(cls, v: object, info: ValidationInfo) -> object:
@@ -366,7 +387,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "notify_webhook_allowed", mode="before")
     @classmethod
     def _split_proxies(cls, v: object) -> object:
         return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v

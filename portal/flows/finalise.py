@@ -14,6 +14,7 @@ from portal.errors import UnsupportedMediaType
 from portal.evidence import service as evidence
 from portal.evidence.models import Evidence
 from portal.flows import receipt, requests
+from portal.flows.jobs import policy as job_policy
 from portal.runtime import Runtime
 from portal.uploads import completion
 from portal.uploads import service as uploads
@@ -56,7 +57,7 @@ def _finalise(rt: Runtime, *, upload_id: str, derive: bool) -> Evidence | None:
             now=now,
         )
         upload.evidence_id = item.id
-        requests.link_received(db, item=item, now=now)
+        requests.link_received(db, item=item, now=now, policy=job_policy(rt))
     receipt.after_receipt(rt, item.id, derive=derive)
     return item
 

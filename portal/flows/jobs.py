@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from portal.db import transaction
 from portal.evidence.models import Evidence
+from portal.flows import notifications
 from portal.jobs import queue
 from portal.jobs import service as jobs
 from portal.jobs.models import Job, JobKind, JobState
@@ -112,6 +113,13 @@ def start_jobs(rt: Runtime, evidence_id: str) -> None:
 
 
 def _run(rt: Runtime, claimed: jobs.Claimed, worker: str) -> list[str]:
+    if claimed.kind in (JobKind.WEBHOOK, JobKind.EMAIL):
+        notifications.send(
+            rt, job_id=claimed.id, kind=claimed.kind, evidence_id=claimed.evidence_id
+        )
+        with transaction(rt.sessions) as db:
+            jobs.finish(db, claimed.id, worker=worker, now=rt.clock())
+        return []
     if claimed.kind is JobKind.DERIVE:
         # Nothing to do (False) when the receipt's own run already derived it.
         media.derive(

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from portal.cases import service as cases
 from portal.evidence.models import Evidence
+from portal.flows import notifications
+from portal.jobs import service as jobs
 from portal.keys import ContactCipher
 from portal.requests import service as requests
 from portal.runtime import Runtime
@@ -45,8 +47,11 @@ def open_submission(
     return sub
 
 
-def link_received(db: Session, *, item: Evidence, now: datetime) -> None:
-    """In the transaction that received `item`: link it to its request's case, if any.
+def link_received(
+    db: Session, *, item: Evidence, now: datetime, policy: jobs.Policy | None = None
+) -> None:
+    """In the transaction that received `item`: link it to its request's case, if any, and
+    (given the job policy) queue the notifications its author asked for.
 
     Closing a request stops new submissions only; uploads already started still land."""
     sub = db.get(Submission, item.submission_id)
@@ -55,3 +60,5 @@ def link_received(db: Session, *, item: Evidence, now: datetime) -> None:
     req = requests.get(db, request_id=sub.request_id)
     case = cases.get(db, case_id=req.case_id)
     cases.link_for_request(db, case=case, item=item, request_id=req.id, now=now)
+    if policy is not None:
+        notifications.queue(db, req=req, item=item, policy=policy, now=now)

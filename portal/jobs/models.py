@@ -1,4 +1,4 @@
-"""Jobs: the derivation work done after receipt, one row per item and kind.
+"""Jobs: the work done after receipt (derivations, notifications), one row per item and kind.
 
 The row is the job's truth on every backend: who holds it (a lease), how many runs began,
 when it may run next, its progress and its final failure. On SQLite workers take due rows
@@ -20,6 +20,9 @@ from portal.db import Base, UtcDateTime
 class JobKind(StrEnum):
     DERIVE = "derive"  # metadata and poster (portal.media.service.derive)
     PROXY = "proxy"  # an H.264/AAC review copy for browsers (portal.media.proxy)
+    # A request's author told of an item that arrived through it (portal.requests.notify).
+    WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class JobState(StrEnum):

@@ -60,3 +60,6 @@ class EvidenceRequest(Base):
     recipient_salt: Mapped[str | None] = mapped_column(String(32))
     recipient_commitment: Mapped[str | None] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Who hears of new arrivals (set by the author; the URL only under NOTIFY_WEBHOOK_ALLOWED).
+    notify_url: Mapped[str | None] = mapped_column(Text)
+    notify_email: Mapped[str | None] = mapped_column(Text)

@@ -9,6 +9,7 @@ from portal.auth.models import StaffUser
 from portal.db import transaction
 from portal.deps import CaseWorker, RuntimeDep, base_url, rate_limited
 from portal.errors import NotFound, responses
+from portal.flows import notifications
 from portal.requests import poster, service
 from portal.requests.models import EvidenceRequest, RequestKind, RequestState
 from portal.requests.schemas import (
@@ -45,6 +46,8 @@ def _out(
             "ended_at": req.ended_at,
             "used_at": req.used_at,
             "stats": stats,
+            "notify_url": req.notify_url,
+            "notify_email": req.notify_email,
         }
     )
 
@@ -57,7 +60,12 @@ def create_request(
     name and phone kept only as a commitment, the answer carrying the text to send them)."""
     with transaction(rt.sessions) as db:
         req = service.create(
-            db, user=user, body=body, recipient_key=rt.recipient_key, now=rt.clock()
+            db,
+            user=user,
+            body=body,
+            recipient_key=rt.recipient_key,
+            now=rt.clock(),
+            notify=notifications.rules(rt),
         )
         out = _out(request, rt, req)
     if req.kind == RequestKind.INDIVIDUAL:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from portal.requests.models import MediaKind
 from portal.schemas import Strict
@@ -41,6 +41,10 @@ class RequestCreate(RequestText):
     case_id: str = Field(min_length=1, max_length=32)
     # Given: a one-time link for this person rather than a public request.
     recipient: Recipient | None = None
+    # Told of each arrival (docs/requests.md#notifications): a URL under NOTIFY_WEBHOOK_ALLOWED, an
+    # address when the deployment has an SMTP server.
+    notify_url: str | None = Field(None, min_length=1, max_length=2000)
+    notify_email: EmailStr | None = None
 
 
 class RequestStats(BaseModel):
@@ -76,5 +80,7 @@ class RequestOut(PublicRequestOut):
     ended_at: datetime | None
     used_at: datetime | None
     stats: RequestStats | None = None
+    notify_url: str | None = None
+    notify_email: str | None = None
     # Individual requests: the text for the officer to send (shown here, never stored).
     message: dict[str, str] | None = None

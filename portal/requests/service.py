@@ -27,6 +27,7 @@ from portal.errors import Conflict, Gone, Invalid, NotFound
 from portal.evidence.models import Evidence
 from portal.ids import new_id
 from portal.requests.models import EvidenceRequest, RequestKind, RequestState
+from portal.requests.notify import NotifyRules, allowed
 from portal.requests.schemas import RequestCreate, RequestStats, RequestText
 from portal.submissions.models import Submission
 
@@ -95,6 +96,17 @@ def _check(db: Session, body: RequestText, *, now: datetime, case_id: str | None
             raise Invalid("case_id: no open case with this id", code="case_id")
 
 
+def _check_notify(body: RequestCreate, rules: NotifyRules) -> None:
+    # The server calls this address: only where the operator allowed (no internal services).
+    if body.notify_url is not None:
+        if not rules.webhook_secret:
+            raise Invalid("notify_url: webhooks are not configured", code="notify_url")
+        if not allowed(body.notify_url, rules.webhook_prefixes):
+            raise Invalid("notify_url: not an allowed webhook address", code="notify_url")
+    if body.notify_email is not None and not rules.email:
+        raise Invalid("notify_email: email is not configured", code="notify_email")
+
+
 def _apply(req: EvidenceRequest, body: RequestText) -> None:
     req.title_es, req.title_en = body.title_es, body.title_en
     req.description_es, req.description_en = body.description_es, body.description_en
@@ -126,9 +138,11 @@ def create(
     body: RequestCreate,
     recipient_key: bytes,
     now: datetime,
+    notify: NotifyRules | None = None,
 ) -> EvidenceRequest:
     """Create and publish a request (a one-time link when the body names a recipient)."""
     _check(db, body, now=now, case_id=body.case_id)
+    _check_notify(body, notify or NotifyRules())
     recipient = body.recipient
     kind = RequestKind.INDIVIDUAL if recipient else RequestKind.PUBLIC
     req = EvidenceRequest(
@@ -142,6 +156,7 @@ def create(
         updated_at=now,
     )
     _apply(req, body)
+    req.notify_url, req.notify_email = body.notify_url, body.notify_email
     if recipient:
         req.recipient_salt = secrets.token_hex(16)
         req.recipient_commitment = commitment(

@@ -108,6 +108,20 @@ REQUESTS: dict[str, dict[str, str]] = {
     },
     "requests.recipient_name": {"es": "Nombre", "en": "Name"},
     "requests.recipient_phone": {"es": "Teléfono", "en": "Phone"},
+    "requests.notify": {
+        "es": "Avisarme de cada archivo que llegue",
+        "en": "Tell me of each file that arrives",
+    },
+    "requests.notify_hint": {
+        "es": "Opcional. El aviso dice solo la petición, el caso, cuántos archivos y un enlace: "
+        "nunca quién envió ni qué. El webhook debe estar entre las direcciones que permite "
+        "la administración.",
+        "en": "Optional. The notice names only the request, the case, how many files and a "
+        "link: never who sent what. The webhook must be one of the addresses the operator "
+        "allows.",
+    },
+    "requests.notify_url": {"es": "Webhook (URL)", "en": "Webhook (URL)"},
+    "requests.notify_email": {"es": "Correo electrónico", "en": "Email"},
     "requests.create": {"es": "Crear la petición", "en": "Create the request"},
     "requests.made": {"es": "Petición creada", "en": "Request created"},
     "requests.once_only": {

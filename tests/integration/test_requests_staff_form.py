@@ -142,6 +142,9 @@ def test_a_one_time_link_is_shown_once_and_names_nobody(web: TestClient, ivan: T
         ({"title_es": ""}, "title_es"),
         ({"expires_at": "not-a-date"}, "date"),
         ({"case_id": "no-such-case"}, "case"),
+        # The default deployment allows no webhook and has no SMTP server.
+        ({"notify_url": "http://169.254.169.254/latest/meta-data/"}, "notify_url"),
+        ({"notify_email": "ivan@example.org"}, "notify_email"),
     ],
 )
 def test_bad_requests_store_nothing(
@@ -160,3 +163,23 @@ def test_bad_requests_store_nothing(
     assert "<html" in r.text and field in r.text  # type: ignore[attr-defined]
     assert stored(web) == 0
     assert len(events(web)) == before
+
+
+def test_the_author_asks_for_notifications_in_the_page(web: TestClient, ivan: TestClient) -> None:
+    rt = runtime(web)
+    hooks = "https://hooks.example.org/portal/"
+    rt.settings = rt.settings.model_copy(
+        update={
+            "notify_webhook_allowed": [hooks],
+            "notify_webhook_secret": "whsec_" + "A" * 44,
+            "smtp_host": "127.0.0.1",
+        }
+    )
+    page = ivan.get("/web/staff/requests/new").text
+    assert "Avisarme de cada archivo" in page and 'name="notify_url"' in page
+    extra = {"notify_url": hooks + "case-1", "notify_email": "ivan@example.org"}
+    r = post(ivan, "/web/staff/requests", form(web, case(ivan), **extra))
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    with rt.sessions() as db:
+        (req,) = db.scalars(select(EvidenceRequest))
+        assert (req.notify_url, req.notify_email) == (hooks + "case-1", "ivan@example.org")

@@ -16,6 +16,7 @@ from portal.cases.models import CaseState
 from portal.db import transaction
 from portal.deps import RuntimeDep, base_url
 from portal.errors import Invalid
+from portal.flows import notifications
 from portal.requests import service as requests
 from portal.requests.models import RequestKind, RequestState
 from portal.requests.schemas import RequestCreate
@@ -70,6 +71,8 @@ def create_request(
     ask_contact: Annotated[str, Form(max_length=8)] = "",
     recipient_name: Annotated[str, Form(max_length=200)] = "",
     recipient_phone: Annotated[str, Form(max_length=50)] = "",
+    notify_url: Annotated[str, Form(max_length=2000)] = "",
+    notify_email: Annotated[str, Form(max_length=320)] = "",
 ) -> HTMLResponse:
     zone = ZoneInfo(rt.settings.time_zone)
     recipient = None
@@ -89,10 +92,17 @@ def create_request(
         media_kinds=media_kinds or ["video"],
         ask_contact=ask_contact == "yes",
         recipient=recipient,
+        notify_url=blank(notify_url),
+        notify_email=blank(notify_email),
     )
     with transaction(rt.sessions) as db:
         req = requests.create(
-            db, user=user, body=body, recipient_key=rt.recipient_key, now=rt.clock()
+            db,
+            user=user,
+            body=body,
+            recipient_key=rt.recipient_key,
+            now=rt.clock(),
+            notify=notifications.rules(rt),
         )
         url = f"{base_url(request, rt)}/r/{req.code}"
         # A one-time link is shown once, here: the portal keeps no copy of it to show again.
