@@ -22,6 +22,13 @@ STAFF: dict[str, dict[str, str]] = {
     "users.state": {"es": "Estado", "en": "State"},
     "users.active": {"es": "activa", "en": "active"},
     "users.disabled": {"es": "desactivada", "en": "disabled"},
+    "users.mfa_on": {"es": "activo", "en": "on"},
+    "users.mfa_off": {"es": "sin segundo factor", "en": "none"},
+    "users.mfa_reset": {"es": "Pedir que se quite", "en": "Ask to remove it"},
+    "users.mfa_reset_sure": {
+        "es": "{name} perdió su autenticador o sus códigos; otro administrador debe confirmarlo",
+        "en": "{name} lost their authenticator or codes; another admin must confirm it",
+    },
     "error.forbidden": {
         "es": "Su función no permite hacer esto. Pida ayuda a un supervisor.",
         "en": "Your role may not do this. Ask a supervisor.",
