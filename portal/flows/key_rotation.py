@@ -171,7 +171,7 @@ def retire_old_contact_keys(rt: Runtime, *, batch: int = 200) -> int:
     if len(keys) == 1:
         raise RotationRefused("the contact key file holds one key: there is no old key to remove")
     new = Fernet(keys[0])
-    after, left = "", _second_factors_left(rt, new)
+    after, left, factors = "", 0, _second_factors_left(rt, new)
     while ids := _batch(rt, after, batch):
         with rt.readers() as db:
             for sub in db.scalars(select(Submission).where(Submission.id.in_(ids))):
@@ -180,11 +180,11 @@ def retire_old_contact_keys(rt: Runtime, *, batch: int = 200) -> int:
                 except InvalidToken:
                     left += 1
         after = ids[-1]
-    if left:
+    if left or factors:
         raise RotationRefused(
-            f"{left} witnesses' contact details or staff second factors still need an old "
-            "key; run "
-            "`portal keys rotate-contact` to finish the rotation first"
+            f"{left} witnesses' contact details still need an old key"
+            + (f" (and {factors} staff second factors)" if factors else "")
+            + "; run `portal keys rotate-contact` to finish the rotation first"
         )
     with transaction(rt.sessions) as db:
         custody.append(
