@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from portal import datadir, db
+from portal.auth import mfa
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
@@ -96,6 +97,8 @@ def build_runtime(settings: Settings) -> Runtime:
         log_signer=load_or_create_signer(settings.resolved_log_key_file, settings.log_origin),
         rate_limit_key=rate_limit_key(settings.resolved_contact_key_file),
     )
+    with db.transaction(sessions) as session:
+        mfa.seal_plain_secrets(session, sealer=rt.contact_cipher)
     return rt
 
 

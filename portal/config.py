@@ -146,6 +146,28 @@ class Settings(BaseSettings):
         description="IANA time zone in which the web pages show times (always with the UTC "
         "offset); stored times stay UTC.",
     )
+    audit_bulk_downloads: int = Field(
+        20,
+        ge=1,
+        description="Audit reports flag a staff member's downloads (each original downloaded "
+        "or exported counts one) when more than this many fall within `PORTAL_AUDIT_BULK_WINDOW`.",
+    )
+    audit_bulk_window: timedelta = Field(
+        timedelta(hours=1),
+        description="The window over which audit reports count downloads for "
+        "`PORTAL_AUDIT_BULK_DOWNLOADS` (seconds, or ISO 8601).",
+    )
+    audit_working_hours: str = Field(
+        "08:00-19:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Working hours (`HH:MM-HH:MM`, in `PORTAL_TIME_ZONE`); audit reports flag "
+        "access outside them, or on a day not in `PORTAL_AUDIT_WORKING_DAYS`.",
+    )
+    audit_working_days: str = Field(
+        "1,2,3,4,5",
+        pattern=r"^[1-7](,[1-7])*$",
+        description="Working days as ISO weekday numbers (1 is Monday), comma-separated.",
+    )
     withdrawal_grace: timedelta = Field(
         timedelta(days=7),
         description="After a witness withdraws consent, how long until the items no case or "

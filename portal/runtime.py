@@ -144,6 +144,7 @@ class Runtime:
             lockout=s.login_lockout,
             session_ttl=s.session_ttl,
             second_factor_roles=frozenset(filter(None, s.second_factor_roles.split(","))),
+            sealer=self.contact_cipher,
         )
 
     @property

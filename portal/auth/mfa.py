@@ -6,6 +6,9 @@ the recovery codes (shown once, stored as SHA-256) issued. A code is accepted on
 time step it matched is recorded with an UPDATE that only succeeds while it is newer, and a
 recovery code is spent with an UPDATE that only succeeds while it is unused, so two
 instances racing with the same code cannot both pass.
+
+The secret is sealed with the contact key (a `Sealer`, portal.keys.ContactCipher): whoever
+holds a copy of the database alone cannot mint codes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import pyotp
 import segno
@@ -31,6 +35,14 @@ RECOVERY_CODES = 10
 # Codes from one step either side of now are accepted: phone clocks drift.
 VALID_WINDOW = 1
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (0/o, 1/l/i)
+
+
+class Sealer(Protocol):
+    """What seals secrets at rest: portal.keys.ContactCipher, the contact details' key."""
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, token: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ def state(db: Session, *, user: StaffUser) -> dict[str, object]:
     return {"second_factor": enrolled}
 
 
-def start(db: Session, *, user: StaffUser, now: datetime) -> Enrolment:
+def start(db: Session, *, user: StaffUser, sealer: Sealer, now: datetime) -> Enrolment:
     """A new secret for `user`, waiting for its first code (replaces an unconfirmed one)."""
     if factor(db, user=user) is not None:
         raise Conflict(
@@ -63,23 +75,26 @@ def start(db: Session, *, user: StaffUser, now: datetime) -> Enrolment:
             code="second_factor_enrolled",
         )
     secret = pyotp.random_base32()
+    sealed = sealer.encrypt(secret.encode())
     row = db.get(StaffSecondFactor, user.id)
     if row is None:
-        db.add(StaffSecondFactor(user_id=user.id, secret=secret, created_at=now, last_step=0))
-    else:
-        row.secret, row.created_at, row.last_step = secret, now, 0
+        row = StaffSecondFactor(user_id=user.id, created_at=now, last_step=0)
+        db.add(row)
+    row.secret, row.secret_sealed, row.created_at, row.last_step = None, sealed, now, 0
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.name, issuer_name=ISSUER)
     qr = segno.make(uri, error="m")
     return Enrolment(secret, uri, qr.svg_inline(scale=4, title=ISSUER))
 
 
-def confirm(db: Session, *, user: StaffUser, code: str, now: datetime) -> list[str] | None:
+def confirm(
+    db: Session, *, user: StaffUser, code: str, sealer: Sealer, now: datetime
+) -> list[str] | None:
     """Put the waiting secret in force if `code` matches it; returns the recovery codes (to
     show once), or None for a wrong code (the caller counts and logs the failure)."""
     row = db.get(StaffSecondFactor, user.id)
     if row is None or row.confirmed_at is not None:
         raise Conflict("start an enrolment first", code="no_enrolment")
-    if not _accept_totp(db, row, code, now):
+    if not _accept_totp(db, row, _totp(row, sealer), code, now):
         return None
     row.confirmed_at = now
     codes = _new_recovery_codes(db, user=user)
@@ -94,14 +109,15 @@ def confirm(db: Session, *, user: StaffUser, code: str, now: datetime) -> list[s
     return codes
 
 
-def verify(db: Session, *, user: StaffUser, code: str, now: datetime) -> str | None:
+def verify(db: Session, *, user: StaffUser, code: str, sealer: Sealer, now: datetime) -> str | None:
     """Which method `code` passed ("totp" or "recovery"), or None. Each is accepted once."""
     row = factor(db, user=user)
     if row is None:
         return None
     cleaned = code.strip().lower().replace(" ", "")
-    if len(cleaned) == totp_digits(row) and cleaned.isascii() and cleaned.isdigit():
-        return "totp" if _accept_totp(db, row, cleaned, now) else None
+    totp = _totp(row, sealer)
+    if len(cleaned) == totp.digits and cleaned.isascii() and cleaned.isdigit():
+        return "totp" if _accept_totp(db, row, totp, cleaned, now) else None
     spent = db.execute(
         update(StaffRecoveryCode)
         .where(
@@ -140,12 +156,28 @@ def reset(db: Session, *, user: StaffUser, by: StaffUser, request_id: str, now: 
     )
 
 
-def totp_digits(row: StaffSecondFactor) -> int:
-    return pyotp.TOTP(row.secret).digits
+def seal_plain_secrets(db: Session, *, sealer: Sealer) -> int:
+    """Seal the secrets stored in the clear before they were sealed, emptying that column;
+    run on start, and idempotent: a sealed row is not touched again. How many it sealed."""
+    rows = db.scalars(
+        select(StaffSecondFactor).where(StaffSecondFactor.secret.is_not(None)).with_for_update()
+    ).all()
+    for row in rows:
+        assert row.secret is not None
+        row.secret_sealed, row.secret = sealer.encrypt(row.secret.encode()), None
+    return len(rows)
 
 
-def _accept_totp(db: Session, row: StaffSecondFactor, code: str, now: datetime) -> bool:
-    totp = pyotp.TOTP(row.secret)
+def _totp(row: StaffSecondFactor, sealer: Sealer) -> pyotp.TOTP:
+    if row.secret_sealed is None:  # not yet sealed: the start-up pass seals it
+        assert row.secret is not None
+        return pyotp.TOTP(row.secret)
+    return pyotp.TOTP(sealer.decrypt(row.secret_sealed).decode("ascii"))
+
+
+def _accept_totp(
+    db: Session, row: StaffSecondFactor, totp: pyotp.TOTP, code: str, now: datetime
+) -> bool:
     step = totp.timecode(now)
     for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
         candidate = step + offset

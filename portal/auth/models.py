@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, false
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.custody.actors import Actor
@@ -50,14 +50,17 @@ class StaffSession(Base):
 
 
 class StaffSecondFactor(Base):
-    """A staff member's TOTP secret (RFC 6238). `confirmed_at` is empty while an enrolment
-    waits for its first code; `last_step` is the last time step accepted, so a code is
-    accepted once only (an UPDATE guarded by it, on any instance)."""
+    """A staff member's TOTP secret (RFC 6238), sealed with the contact key (`secret_sealed`):
+    a copy of the database alone cannot mint codes. `secret` held it in the clear before
+    that and is emptied on start (portal.auth.mfa.seal_plain_secrets). `confirmed_at` is
+    empty while an enrolment waits for its first code; `last_step` is the last time step
+    accepted, so a code is accepted once only (an UPDATE guarded by it, on any instance)."""
 
     __tablename__ = "staff_second_factors"
 
     user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str | None] = mapped_column(String(64))
+    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_step: Mapped[int] = mapped_column(Integer, default=0)

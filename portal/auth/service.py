@@ -44,6 +44,14 @@ class LoginPolicy:
     session_ttl: timedelta
     # Roles that may not sign in without a second factor (PORTAL_SECOND_FACTOR_ROLES).
     second_factor_roles: frozenset[str] = frozenset()
+    # Seals TOTP secrets at rest (the contact key: portal.keys.ContactCipher).
+    sealer: mfa.Sealer | None = None
+
+    @property
+    def secret_sealer(self) -> mfa.Sealer:
+        if self.sealer is None:
+            raise RuntimeError("a login policy without a sealer cannot handle second factors")
+        return self.sealer
 
 
 def add_user(
@@ -210,7 +218,7 @@ def login(
         return _failed(db, user, failure or "unknown_account", now)
     method: str | None = None
     if mfa.factor(db, user=user) is not None:
-        method = mfa.verify(db, user=user, code=code, now=now)
+        method = mfa.verify(db, user=user, code=code, sealer=policy.secret_sealer, now=now)
         if method is None:
             return second_factor_failed(db, user=user, policy=policy, now=now)
     elif user.role in policy.second_factor_roles:
@@ -247,7 +255,7 @@ def enrol(
     result = authenticate(db, name=name, password=password, policy=policy, now=now)
     if result.user is None or result.failure is not None:
         return result, None
-    return result, mfa.start(db, user=result.user, now=now)
+    return result, mfa.start(db, user=result.user, sealer=policy.secret_sealer, now=now)
 
 
 def confirm_enrolment(
@@ -257,7 +265,9 @@ def confirm_enrolment(
     result = authenticate(db, name=name, password=password, policy=policy, now=now)
     if result.user is None or result.failure is not None:
         return result, None
-    codes = mfa.confirm(db, user=result.user, code=code.strip(), now=now)
+    codes = mfa.confirm(
+        db, user=result.user, code=code.strip(), sealer=policy.secret_sealer, now=now
+    )
     if codes is None:
         return second_factor_failed(db, user=result.user, policy=policy, now=now), None
     return result, codes

@@ -152,6 +152,9 @@ class EventType(StrEnum):
     """A staff member listed the items coming due; details give the days and every item."""
     LOG_ENTRIES_READ = "log.entries_read"
     """An auditor read a range of raw log entries; details give the range returned."""
+    LOG_ACCESS_REPORT_READ = "log.access_report_read"
+    """An auditor took an access report (of a staff member or an item over a period); details
+    name whom or what, the period, the number of lines and the form (page, CSV, PDF)."""
     BACKUP_TAKEN = "backup.taken"
     """`portal backup` copied the database, every original and the keys out of the portal;
     details: the manifest's SHA-256, how many files, the log size the copy holds."""

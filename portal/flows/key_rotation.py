@@ -3,7 +3,8 @@
 Resumable at every point. The keys the old one derived (rate limits, recipient commitments)
 are pinned first; the key file is then replaced in one rename by one holding the new key
 above the old (running instances reload it: portal.keys.ContactCipher); records are
-re-encrypted in small committed batches, each skipped once it opens with the new key alone.
+re-encrypted in small committed batches, each skipped once it opens with the new key alone;
+the staff's sealed TOTP secrets (portal.auth.mfa) go the same way, in one batch (a few rows).
 A run killed anywhere is finished by running it again, which keeps the new key. The old key
 leaves the file only on request, after every record was checked to open without it.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 
+from portal.auth.models import StaffSecondFactor
 from portal.custody import service as custody
 from portal.custody.actors import CLI
 from portal.custody.events import EventType
@@ -97,6 +99,40 @@ def _reencrypt(rt: Runtime, ids: list[str], new: Fernet, every: MultiFernet) -> 
     return done, already
 
 
+def _reseal_second_factors(rt: Runtime, new: Fernet, every: MultiFernet) -> tuple[int, int]:
+    done = already = 0
+    with transaction(rt.sessions) as db:
+        query = select(StaffSecondFactor).where(StaffSecondFactor.secret_sealed.is_not(None))
+        for row in db.scalars(query.with_for_update()):
+            token = row.secret_sealed or b""
+            try:
+                new.decrypt(token)
+                already += 1
+                continue
+            except InvalidToken:
+                pass
+            try:
+                row.secret_sealed = every.rotate(token)
+            except InvalidToken:
+                raise RotationRefused(
+                    f"the second factor of staff account {row.user_id} opens with no key in "
+                    "the contact key file; put the key it was sealed with back and run again"
+                ) from None
+            done += 1
+    return done, already
+
+
+def _second_factors_left(rt: Runtime, new: Fernet) -> int:
+    left = 0
+    with rt.readers() as db:
+        for token in db.scalars(select(StaffSecondFactor.secret_sealed)):
+            try:
+                new.decrypt(token or b"")
+            except InvalidToken:
+                left += token is not None
+    return left
+
+
 def rotate_contact_key(
     rt: Runtime, *, batch: int = 200, progress: Callable[[int], None] | None = None
 ) -> ContactRotation:
@@ -108,7 +144,7 @@ def rotate_contact_key(
         keys = [Fernet.generate_key(), *keys]
         write_keys(path, keys)
     new, every = Fernet(keys[0]), MultiFernet([Fernet(k) for k in keys])
-    done = already = 0
+    done, already = _reseal_second_factors(rt, new, every)
     after = ""
     while ids := _batch(rt, after, batch):
         d, a = _reencrypt(rt, ids, new, every)
@@ -135,7 +171,7 @@ def retire_old_contact_keys(rt: Runtime, *, batch: int = 200) -> int:
     if len(keys) == 1:
         raise RotationRefused("the contact key file holds one key: there is no old key to remove")
     new = Fernet(keys[0])
-    after, left = "", 0
+    after, left, factors = "", 0, _second_factors_left(rt, new)
     while ids := _batch(rt, after, batch):
         with rt.readers() as db:
             for sub in db.scalars(select(Submission).where(Submission.id.in_(ids))):
@@ -144,10 +180,11 @@ def retire_old_contact_keys(rt: Runtime, *, batch: int = 200) -> int:
                 except InvalidToken:
                     left += 1
         after = ids[-1]
-    if left:
+    if left or factors:
         raise RotationRefused(
-            f"{left} witnesses' contact details still need an old key; run "
-            "`portal keys rotate-contact` to finish the rotation first"
+            f"{left} witnesses' contact details still need an old key"
+            + (f" (and {factors} staff second factors)" if factors else "")
+            + "; run `portal keys rotate-contact` to finish the rotation first"
         )
     with transaction(rt.sessions) as db:
         custody.append(

@@ -22,6 +22,13 @@ STAFF: dict[str, dict[str, str]] = {
     "users.state": {"es": "Estado", "en": "State"},
     "users.active": {"es": "activa", "en": "active"},
     "users.disabled": {"es": "desactivada", "en": "disabled"},
+    "users.mfa_on": {"es": "activo", "en": "on"},
+    "users.mfa_off": {"es": "sin segundo factor", "en": "none"},
+    "users.mfa_reset": {"es": "Pedir que se quite", "en": "Ask to remove it"},
+    "users.mfa_reset_sure": {
+        "es": "{name} perdió su autenticador o sus códigos; otro administrador debe confirmarlo",
+        "en": "{name} lost their authenticator or codes; another admin must confirm it",
+    },
     "error.forbidden": {
         "es": "Su función no permite hacer esto. Pida ayuda a un supervisor.",
         "en": "Your role may not do this. Ask a supervisor.",
@@ -31,6 +38,88 @@ STAFF: dict[str, dict[str, str]] = {
         "en": "That cannot be done as things stand: {detail}",
     },
     "error.staff_back": {"es": "Volver a mi página", "en": "Back to my page"},
+    # --- access reports (portal.web.pages.audit) ----------------------------------------------
+    "nav.audit": {"es": "Informes de acceso", "en": "Access reports"},
+    "audit.title": {"es": "Informe de acceso", "en": "Access report"},
+    "audit.intro": {
+        "es": "Qué vio, descargó, exportó o compartió una persona del personal, o qué se hizo "
+        "con un elemento, en un periodo, tal como lo dice el registro de custodia. Cada línea "
+        "lleva su número de entrada para probarla contra el registro firmado.",
+        "en": "What a staff member viewed, downloaded, exported or shared, or what was done to "
+        "an item, over a period, as the custody log says. Each line carries its entry number "
+        "so it can be proved against the signed log.",
+    },
+    "audit.staff": {"es": "Usuario del personal", "en": "Staff user name"},
+    "audit.item": {"es": "o identificador del elemento", "en": "or item id"},
+    "audit.from": {"es": "Desde", "en": "From"},
+    "audit.to": {"es": "Hasta (incluido)", "en": "To (inclusive)"},
+    "audit.show": {"es": "Ver informe", "en": "Show report"},
+    "audit.period": {"es": "Periodo", "en": "Period"},
+    "audit.summary": {
+        "es": "{lines} entradas: {viewed} consultas, {downloaded} descargas, {exported} "
+        "exportaciones, {shared} entregas compartidas; {flagged} señaladas como inusuales "
+        "({contact} consultas de contacto).",
+        "en": "{lines} entries: {viewed} views, {downloaded} downloads, {exported} exports, "
+        "{shared} shares; {flagged} flagged as unusual ({contact} contact views).",
+    },
+    "audit.empty": {
+        "es": "El registro no tiene entradas para esto en el periodo.",
+        "en": "The log holds no entries for this in the period.",
+    },
+    "audit.when": {"es": "Cuándo", "en": "When"},
+    "audit.who": {"es": "Quién", "en": "Who"},
+    "audit.what": {"es": "Qué", "en": "What"},
+    "audit.kind": {"es": "Tipo", "en": "Kind"},
+    "audit.subject": {"es": "Sobre", "en": "About"},
+    "audit.flags": {"es": "Inusual", "en": "Unusual"},
+    "audit.category.viewed": {"es": "consulta", "en": "viewed"},
+    "audit.category.downloaded": {"es": "descarga", "en": "downloaded"},
+    "audit.category.exported": {"es": "exportación", "en": "exported"},
+    "audit.category.shared": {"es": "compartido", "en": "shared"},
+    "audit.category.other": {"es": "otra acción", "en": "other action"},
+    "audit.flag.bulk_download": {"es": "descarga masiva", "en": "bulk download"},
+    "audit.flag.off_hours": {"es": "fuera de horario", "en": "outside working hours"},
+    "audit.flag.contact_view": {"es": "contacto del testigo", "en": "witness contact"},
+    "audit.checkpoint": {
+        "es": "Punto de control firmado y clave pública",
+        "en": "Signed checkpoint and public key",
+    },
+    "audit.how_to_check": {
+        "es": "Para probar una línea: pida la entrada "
+        "(GET /api/v1/custody/entries?start=N&end=N+1) y su prueba de inclusión "
+        "(GET /api/v1/custody/proof/inclusion?index=N&tree_size={size}); "
+        "el hash de hoja debe ser el de la línea y la prueba debe dar la raíz de este punto de "
+        "control firmado. `portal custody verify` revisa todas las entradas contra cada punto "
+        "de control firmado, y `portal custody monitor` comprueba desde fuera que este punto de "
+        "control extiende los anteriores.",
+        "en": "To prove a line: fetch the entry (GET /api/v1/custody/entries?start=N&end=N+1) "
+        "and its inclusion proof (GET /api/v1/custody/proof/inclusion?index=N&tree_size={size}); "
+        "the leaf hash must be the line's and the proof must lead to this signed checkpoint's "
+        "root. `portal custody verify` checks every entry against every signed checkpoint, and "
+        "`portal custody monitor` checks from outside that this checkpoint extends the ones "
+        "before it.",
+    },
+    "error.no_subject": {
+        "es": "Indique un usuario del personal o un elemento.",
+        "en": "Name a staff member or an item.",
+    },
+    "error.both_subjects": {
+        "es": "Indique un usuario del personal o un elemento, no los dos.",
+        "en": "Name a staff member or an item, not both.",
+    },
+    "error.bad_item": {
+        "es": "El identificador de un elemento tiene 32 caracteres hexadecimales.",
+        "en": "An item id is 32 hexadecimal characters.",
+    },
+    "error.bad_date": {
+        "es": "Las fechas se escriben AAAA-MM-DD.",
+        "en": "Dates are written YYYY-MM-DD.",
+    },
+    "error.bad_period": {
+        "es": "El periodo no vale: el primer día va antes del último, y abarca a lo sumo un año.",
+        "en": "That period will not do: its first day comes before its last, and it spans at "
+        "most a year.",
+    },
     # --- states -----------------------------------------------------------------------------------
     "case_state.open": {"es": "abierto", "en": "open"},
     "case_state.closed": {"es": "cerrado", "en": "closed"},
@@ -248,6 +337,8 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "evidence.purge_halted": ("destrucción detenida", "destruction halted"),
     "evidence.purged": ("original destruido", "original destroyed"),
     "witness.contact_viewed": ("contacto del testigo consultado", "witness contact viewed"),
+    "log.entries_read": ("entradas del registro leídas", "log entries read"),
+    "log.access_report_read": ("informe de acceso consultado", "access report read"),
     "witness.details_erased": ("datos del testigo borrados", "witness details erased"),
     "submission.names_erased": ("nombres de archivo borrados", "file names erased"),
     "retention.changed": ("plazo de conservación cambiado", "retention changed"),

@@ -17,6 +17,7 @@ from portal.errors import NotFound
 # Each page module adds its pages to `router` as it is imported; the catch-all below comes last.
 from portal.web.pages import (  # noqa: F401
     about,
+    audit,
     bulk,
     cases,
     changes,
