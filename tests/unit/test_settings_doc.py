@@ -24,10 +24,10 @@ def test_settings_table_is_generated_from_the_code() -> None:
     gen = load_generator()
     current = (DOCS / "settings.md").read_text(encoding="utf-8")
     assert gen.render(current) == current, (
-        f"docs/settings.md differs from portal/config.py; regenerate it with `{gen.COMMAND}`"
+        f"docs/settings.md differs from portal/config/; regenerate it with `{gen.COMMAND}`"
     )
 
 
 def test_every_setting_has_a_description() -> None:
     missing = [name for name, field in Settings.model_fields.items() if not field.description]
-    assert missing == [], "settings without a description in portal/config.py"
+    assert missing == [], "settings without a description in portal/config/"

@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from portal.config.groups import AuditSettings, NotifySettings
+
 # The staff roles (auth/models.py ROLES, which sits above this module; a test keeps them equal).
 STAFF_ROLES = ("investigator", "supervisor", "auditor", "admin")
 
 
-class Settings(BaseSettings):
+class Settings(AuditSettings, NotifySettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
 
     data_dir: Path = Field(
@@ -145,28 +147,6 @@ class Settings(BaseSettings):
         "America/Ciudad_Juarez",
         description="IANA time zone in which the web pages show times (always with the UTC "
         "offset); stored times stay UTC.",
-    )
-    audit_bulk_downloads: int = Field(
-        20,
-        ge=1,
-        description="Audit reports flag a staff member's downloads (each original downloaded "
-        "or exported counts one) when more than this many fall within `PORTAL_AUDIT_BULK_WINDOW`.",
-    )
-    audit_bulk_window: timedelta = Field(
-        timedelta(hours=1),
-        description="The window over which audit reports count downloads for "
-        "`PORTAL_AUDIT_BULK_DOWNLOADS` (seconds, or ISO 8601).",
-    )
-    audit_working_hours: str = Field(
-        "08:00-19:00",
-        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
-        description="Working hours (`HH:MM-HH:MM`, in `PORTAL_TIME_ZONE`); audit reports flag "
-        "access outside them, or on a day not in `PORTAL_AUDIT_WORKING_DAYS`.",
-    )
-    audit_working_days: str = Field(
-        "1,2,3,4,5",
-        pattern=r"^[1-7](,[1-7])*$",
-        description="Working days as ISO weekday numbers (1 is Monday), comma-separated.",
     )
     withdrawal_grace: timedelta = Field(
         timedelta(days=7),
@@ -355,27 +335,6 @@ class Settings(BaseSettings):
         "default: those pages load scripts the portal's content policy does not allow; the "
         "schema itself is always at /openapi.json.",
     )
-
-    # New arrivals through evidence requests (portal.requests.notify; docs/requests.md).
-    notify_webhook_allowed: Annotated[list[str], NoDecode] = Field(
-        [],
-        description="URL prefixes (comma-separated) a request's `notify_url` must fall under: "
-        "same scheme, host and port, path under the prefix's. Empty allows no webhook.",
-    )
-    notify_webhook_secret: str = Field(
-        "", description="Webhook signing secret, `whsec_<base64>` (Standard Webhooks)."
-    )
-    notify_timeout: timedelta = Field(
-        timedelta(seconds=10), gt=timedelta(0), description="Limit on one delivery (seconds)."
-    )
-    smtp_host: str = Field("", description="SMTP server for notification email; empty: none.")
-    smtp_port: int = Field(587, gt=0, lt=65536, description="Port of the SMTP server.")
-    smtp_from: str = Field("portal@localhost", description="From address of notifications.")
-    smtp_tls: Literal["starttls", "tls", "none"] = Field(
-        "starttls", description="SMTP protection: `starttls`, `tls` (implicit, 465) or `none`."
-    )
-    smtp_username: str = Field("", description="SMTP login; empty sends without one.")
-    smtp_password: str = Field("", description="SMTP password for SMTP_USERNAME.")
 
     @field_validator("*", mode="before")
     @classmethod
