@@ -65,3 +65,14 @@ def loudness(data: bytes, start: float, end: float) -> float:
                         total, count = total + abs(value), count + 1
                 sent += chunk.samples
     return total / max(count, 1)
+
+
+def rendered(client: Any, item: str, asker: dict[str, str], approver: dict[str, str]) -> Any:
+    """A redaction of `item` (one blurred box) defined, approved and rendered; its JSON."""
+    box = {"type": "box", "x": 20, "y": 20, "w": 120, "h": 100, "start": 0, "end": 2}
+    body = {"purpose": "disclosure", "operations": [box]}
+    r = client.post(f"/api/v1/evidence/{item}/redactions", json=body, headers=asker)
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/v1/redactions/{r.json()['id']}/approve", headers=approver)
+    assert r.status_code == 200 and r.json()["state"] == "rendered", r.text
+    return r.json()
