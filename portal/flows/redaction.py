@@ -8,11 +8,14 @@ item's destruction removes with it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
+from portal.changes import service as changes
+from portal.changes.models import ChangeKind, ChangeRequest
 from portal.db import transaction
 from portal.errors import Conflict, Invalid, NotFound
 from portal.evidence.models import Derivative, Evidence
@@ -145,3 +148,43 @@ def copy(db: Session, *, user: StaffUser, redaction_id: str, rt: Runtime) -> Der
         db, redaction=redaction, actor=str(user.actor), what="copy", now=rt.clock(), **extra
     )
     return found
+
+
+def request_release(db: Session, *, user: StaffUser, redaction_id: str, now: datetime) -> Any:
+    """Ask to release a rendered copy to the public: a change request a second supervisor
+    confirms (portal.flows.changes applies it through `release`)."""
+    row = redactions.get(db, redaction_id=redaction_id)
+    item = get_live(db, evidence_id=row.evidence_id)
+    redactions.ensure_releasable(db, redaction=row, item=item)
+    state = redactions.release_state(row)
+    return changes.request(
+        db,
+        user=user,
+        kind=ChangeKind.RELEASE,
+        target=row.id,
+        old=state,
+        new={**state, "released": True},
+        now=now,
+    )
+
+
+def release_state(db: Session, *, redaction_id: str) -> dict[str, Any]:
+    return redactions.release_state(redactions.get(db, redaction_id=redaction_id))
+
+
+def release(
+    db: Session, *, redaction_id: str, request_id: str, user: StaffUser, now: datetime
+) -> None:
+    """A confirmed release request applied: the copy marked released and the release logged."""
+    row = redactions.get(db, redaction_id=redaction_id)
+    item = get_live(db, evidence_id=row.evidence_id)
+    req = db.get(ChangeRequest, request_id)
+    asked = req.requested_by if req is not None else None
+    redactions.mark_released(
+        db,
+        redaction=row,
+        item=item,
+        actor=str(user.actor),
+        request={"id": request_id, "requested_by": asked},
+        now=now,
+    )

@@ -45,3 +45,7 @@ class Redaction(Base):
     output_size: Mapped[int | None] = mapped_column(BigInteger)
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     failure: Mapped[str | None] = mapped_column(Text)
+    # A public release (only of a rendered copy, consent to `public_appeal`, two people):
+    # set when a second supervisor confirmed the release request (portal.changes).
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(100))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from portal.auth.models import StaffUser
+from portal.changes.schemas import ChangeRequestOut
 from portal.db import transaction
 from portal.deps import Player, RuntimeDep
 from portal.errors import responses
@@ -93,3 +94,16 @@ def content(redaction_id: str, rt: RuntimeDep, user: StaffUser = Player) -> Resp
         "X-Redacted-Copy-SHA256": digest,
     }
     return Response(data, media_type="video/mp4", headers=headers)
+
+
+@router.post(
+    "/redactions/{redaction_id}/release", status_code=202, responses=responses(404, 409, 410)
+)
+def request_release(
+    redaction_id: str, rt: RuntimeDep, user: StaffUser = Player
+) -> ChangeRequestOut:
+    """Ask to release the redacted copy to the public (public_appeal consent only); a second
+    person, a supervisor, confirms it at /changes/{id}/confirm and the release is logged."""
+    with transaction(rt.sessions) as db:
+        req = flows.request_release(db, user=user, redaction_id=redaction_id, now=rt.clock())
+        return ChangeRequestOut.of(req)

@@ -72,6 +72,7 @@ class RedactionOut(BaseModel):
     output_size: int | None
     provenance: dict[str, Any] | None
     failure: str | None
+    released_at: datetime | None
 
     @classmethod
     def of(cls, r: Redaction) -> RedactionOut:
@@ -90,4 +91,5 @@ class RedactionOut(BaseModel):
             output_size=r.output_size,
             provenance=r.provenance,
             failure=r.failure,
+            released_at=r.released_at,
         )

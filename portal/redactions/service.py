@@ -262,3 +262,66 @@ def log_access(
         },
         at=now,
     )
+
+
+def release_state(redaction: Redaction) -> dict[str, Any]:
+    """What a release request saw, compared again when a second person confirms it."""
+    return {
+        "state": redaction.state,
+        "output_sha256": redaction.output_sha256,
+        "released": redaction.released_at is not None,
+    }
+
+
+def ensure_releasable(db: Session, *, redaction: Redaction, item: Evidence) -> None:
+    """Only a rendered copy, never released before, of an item whose witness consented to a
+    public appeal (and has not withdrawn), that is not being destroyed."""
+    if redaction.state != RedactionState.RENDERED:
+        raise Conflict(
+            f"only a rendered redacted copy can be released; this one is {redaction.state}",
+            code="not_rendered",
+        )
+    if redaction.released_at is not None:
+        raise Conflict("this redacted copy was already released", code="already_released")
+    if item.disposition is not None:
+        raise Conflict("the item is being destroyed", code="being_destroyed")
+    consent = db.scalars(
+        select(Consent)
+        .where(Consent.submission_id == item.submission_id)
+        .order_by(Consent.given_at.desc())
+    ).first()
+    if consent is None or consent.withdrawn_at is not None:
+        raise Conflict("the witness withdrew consent", code="consent_withdrawn")
+    if "public_appeal" not in consent.scopes:
+        raise Conflict(
+            "the witness did not consent to a public appeal; nothing may be released",
+            code="consent_scope",
+        )
+
+
+def mark_released(
+    db: Session,
+    *,
+    redaction: Redaction,
+    item: Evidence,
+    actor: str,
+    request: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The release, logged with the two people (`request`: the change request's id and
+    author) in the transaction of the confirmation."""
+    ensure_releasable(db, redaction=redaction, item=item)
+    redaction.released_at, redaction.released_by = now, actor
+    custody.append(
+        db,
+        type=EventType.REDACTION_RELEASED,
+        actor=actor,
+        subject=item.id,
+        details={
+            "redaction": redaction.id,
+            "sha256": redaction.source_sha256,
+            "output_sha256": redaction.output_sha256,
+            "change_request": request,
+        },
+        at=now,
+    )

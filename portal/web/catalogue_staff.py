@@ -216,6 +216,10 @@ STAFF: dict[str, dict[str, str]] = {
     "sessions.expires": {"es": "Caduca", "en": "Expires"},
     "sessions.end": {"es": "Cerrar", "en": "End"},
     "sessions.this_one": {"es": "esta sesión", "en": "this session"},
+    "changes.release": {
+        "es": "Publicar la copia redactada {id} (llamado público; el original no se publica)",
+        "en": "Release the redacted copy {id} to the public (appeal; the original stays)",
+    },
     "changes.second_factor": {
         "es": "Cuenta {name}: quitar el segundo factor (y sus códigos de recuperación)",
         "en": "Account {name}: remove the second factor (and its recovery codes)",

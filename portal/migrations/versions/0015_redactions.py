@@ -39,6 +39,8 @@ def upgrade() -> None:
         sa.Column("output_size", sa.BigInteger(), nullable=True),
         sa.Column("provenance", sa.JSON(), nullable=True),
         sa.Column("failure", sa.Text(), nullable=True),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("released_by", sa.String(100), nullable=True),
     )
     op.create_index("ix_redactions_evidence_id", "redactions", ["evidence_id"])
     op.create_index("ix_redactions_state", "redactions", ["state"])
