@@ -264,6 +264,16 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest playback proxy the transcoder may write, in bytes (RLIMIT_FSIZE).",
     )
+    c2pa_cert_chain: Path | None = Field(
+        None,
+        description="PEM certificate chain (signer first, then its CA) with which redacted "
+        "copies carry their provenance as a C2PA manifest (ES256, with c2pa_private_key). "
+        "Unset: no C2PA manifest; the provenance is in the custody log either way.",
+    )
+    c2pa_private_key: Path | None = Field(
+        None,
+        description="PEM private key (P-256) of the first certificate in c2pa_cert_chain.",
+    )
     access_log: bool = Field(
         False,
         description="Write an HTTP access log. Off by default: it would record client IPs.",

@@ -24,6 +24,7 @@ from portal.jobs import service as jobs
 from portal.jobs.models import JobKind
 from portal.media import redaction as renderer
 from portal.media.isolation import Limits
+from portal.redactions import c2pa
 from portal.redactions import service as redactions
 from portal.redactions.models import Redaction, RedactionState
 from portal.redactions.schemas import RedactionIn
@@ -89,10 +90,12 @@ def render(
     made = renderer.render(rt.storage, key=key, operations=ops, limits=limits, tick=tick)
     if made.data is None:
         raise RuntimeError(made.failure or "no redacted copy")
+    details = made.details or {}
     with rt.sessions() as db:
         row = db.get(Redaction, claimed.target)
         assert row is not None
-        stored, data = redactions.store(rt.storage, redaction=row, data=made.data)
+        signed, details = _with_c2pa(rt, row, made.data, details)
+        stored, data = redactions.store(rt.storage, redaction=row, data=signed)
     with transaction(rt.sessions) as db:
         row = db.get(Redaction, claimed.target)
         assert row is not None
@@ -102,10 +105,22 @@ def render(
                 redaction=row,
                 key=stored,
                 data=data,
-                made_with=made.details or {},
+                made_with=details,
                 now=rt.clock(),
             )
     rt.sign_checkpoint()
+
+
+def _with_c2pa(
+    rt: Runtime, row: Redaction, data: bytes, details: dict[str, Any]
+) -> tuple[bytes, dict[str, Any]]:
+    """The copy with its provenance embedded as a C2PA manifest, when a signer is set."""
+    chain, key = rt.settings.c2pa_cert_chain, rt.settings.c2pa_private_key
+    if chain is None or key is None:
+        return data, details
+    record = redactions.claim(row, made_with=details)
+    signed, label = c2pa.sign(data, record=record, chain=chain, key=key)
+    return signed, {**details, "c2pa": {"manifest": label, "assertion": c2pa.ASSERTION}}
 
 
 def failed(db: Session, claimed: jobs.Claimed, *, reason: str, rt: Runtime) -> None:

@@ -163,11 +163,10 @@ def store(storage: Storage, *, redaction: Redaction, data: bytes) -> tuple[str, 
     return key, data
 
 
-def provenance(
-    redaction: Redaction, *, key: str, data: bytes, made_with: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """The record of how the copy was made from its original (checked by bundle verifiers);
-    `made_with["tool"]` is what the renderer says of itself: versions and exact settings."""
+def claim(redaction: Redaction, *, made_with: dict[str, Any]) -> dict[str, Any]:
+    """How the copy was made from its original, before its own hash is known (what a C2PA
+    manifest inside the copy carries); `made_with["tool"]` is what the renderer says of
+    itself: versions and exact settings."""
     return {
         "format": PROVENANCE_FORMAT,
         "redaction": redaction.id,
@@ -180,6 +179,17 @@ def provenance(
         "requested_at": redaction.requested_at.isoformat(),
         "approved_by": redaction.approved_by,
         "approved_at": redaction.approved_at.isoformat() if redaction.approved_at else None,
+    }
+
+
+def provenance(
+    redaction: Redaction, *, key: str, data: bytes, made_with: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The whole record, checked by bundle verifiers: the claim, the copy's hash and size, and
+    the C2PA manifest embedded in it (when the portal has a C2PA signer)."""
+    return {
+        **claim(redaction, made_with=made_with),
+        **({"c2pa": made_with["c2pa"]} if made_with.get("c2pa") else {}),
         "output": {
             "key": key,
             "sha256": hashlib.sha256(data).hexdigest(),

@@ -76,3 +76,71 @@ def rendered(client: Any, item: str, asker: dict[str, str], approver: dict[str, 
     r = client.post(f"/api/v1/redactions/{r.json()['id']}/approve", headers=approver)
     assert r.status_code == 200 and r.json()["state"] == "rendered", r.text
     return r.json()
+
+
+def c2pa_signer(folder: Path) -> tuple[Path, Path]:
+    """A made-up CA and an ES256 signer it certifies (PEM chain, PEM key), as an operator's
+    own C2PA credentials would be; validators that do not trust the CA say so."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def named(cn: str) -> Any:
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Portal tests"),
+            ]
+        )
+
+    def cert(subject: str, key: Any, issuer: Any, signing_key: Any, ca: bool) -> Any:
+        usage = dict.fromkeys(
+            (
+                "content_commitment",
+                "key_encipherment",
+                "data_encipherment",
+                "key_agreement",
+                "encipher_only",
+                "decipher_only",
+            ),
+            False,
+        )
+        built = (
+            x509.CertificateBuilder()
+            .subject_name(named(subject))
+            .issuer_name(issuer or named(subject))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(digital_signature=not ca, key_cert_sign=ca, crl_sign=ca, **usage),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        )
+        if not ca:
+            built = built.add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+            ).add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
+                critical=False,
+            )
+        return built.sign(signing_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert("Portal test CA", ca_key, None, ca_key, True)
+    leaf = cert("Portal redaction signer", key, ca.subject, ca_key, False)
+    pem = serialization.Encoding.PEM
+    chain, private = folder / "c2pa-chain.pem", folder / "c2pa-key.pem"
+    chain.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+    private.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return chain, private
