@@ -26,6 +26,7 @@ from portal.db import transaction
 from portal.deps import get_staff, get_witness
 from tests.support import REPO
 from tests.support.api import CONSENT, PASSWORD, new_submission
+from tests.support.redaction import probed
 from tests.support.requests import request_body
 from tests.support.routes import PUBLIC, Endpoint, api_routes, calls, guard_of
 from tests.support.uploads import TUS, b64, create_upload, upload
@@ -157,7 +158,7 @@ def world(client: TestClient, video: Path) -> World:
     assert lowered.status_code == 202, lowered.text
     world.ids["request_id"] = lowered.json()["id"]
     redaction = client.post(
-        f"/api/v1/evidence/{files[0]['id']}/redactions",
+        f"/api/v1/evidence/{probed(client, files[0]['id'])}/redactions",
         json=REDACTION,
         headers=world.headers("investigator"),
     )

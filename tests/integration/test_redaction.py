@@ -19,7 +19,7 @@ from portal.evidence.models import Disposition, Evidence
 from portal.redactions.models import Redaction
 from tests.support.api import runtime, staff_login
 from tests.support.custody import events, log_size, of_type
-from tests.support.redaction import frame_at, loudness, mean_difference, video_with_sound
+from tests.support.redaction import frame_at, loudness, mean_difference, probed, video_with_sound
 from tests.support.retention import new_witness, send, withdraw
 
 pytestmark = pytest.mark.both_backends
@@ -49,7 +49,7 @@ def _count(client: TestClient) -> int:
 
 
 def test_a_blurred_box_copy_verifies_against_its_original(client: TestClient, clip: bytes) -> None:
-    item = send(client, new_witness(client), clip)
+    item = probed(client, send(client, new_witness(client), clip))
     source = hashlib.sha256(clip).hexdigest()
     ines = staff_login(client, "investigator", name="ines")
     sara = staff_login(client, "supervisor", name="sara")
@@ -111,7 +111,7 @@ def test_a_blurred_box_copy_verifies_against_its_original(client: TestClient, cl
 def test_operations_outside_the_video_are_refused_naming_the_field(
     client: TestClient, clip: bytes, op: dict[str, Any], field: str
 ) -> None:
-    item = send(client, new_witness(client), clip)
+    item = probed(client, send(client, new_witness(client), clip))
     ines = staff_login(client, "investigator", name="ines")
     size = log_size(client)
     r = _define(client, ines, item, op)
@@ -129,7 +129,7 @@ def test_operations_outside_the_video_are_refused_naming_the_field(
     ],
 )
 def test_malformed_operations_are_refused(client: TestClient, clip: bytes, op: Any) -> None:
-    item = send(client, new_witness(client), clip)
+    item = probed(client, send(client, new_witness(client), clip))
     ines = staff_login(client, "investigator", name="ines")
     size = log_size(client)
     r = _define(client, ines, item, op)
@@ -140,7 +140,7 @@ def test_malformed_operations_are_refused(client: TestClient, clip: bytes, op: A
 def test_approval_takes_a_second_person_and_preview_stays_inside(
     client: TestClient, clip: bytes
 ) -> None:
-    item = send(client, new_witness(client), clip)
+    item = probed(client, send(client, new_witness(client), clip))
     ines = staff_login(client, "investigator", name="ines")
     made = _define(client, ines, item, BOX).json()
     size = log_size(client)
@@ -159,13 +159,13 @@ def test_items_being_destroyed_or_withdrawn_are_not_redacted(
 ) -> None:
     ines = staff_login(client, "investigator", name="ines")
     witness = new_witness(client)
-    item = send(client, witness, clip)
+    item = probed(client, send(client, witness, clip))
     assert withdraw(client, witness).status_code == 200
     r = _define(client, ines, item, BOX)
     assert r.status_code == 409 and r.json()["error"] == "consent_withdrawn", r.text
     assert _redaction_events(client, item) == []
 
-    doomed = send(client, new_witness(client), clip, name="other.mp4")
+    doomed = probed(client, send(client, new_witness(client), clip, name="other.mp4"))
     pending = _define(client, ines, doomed, BOX).json()
     with transaction(runtime(client).sessions) as db:
         row = db.get(Evidence, doomed)

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from portal.app import create_app
 from portal.config import Settings
 from tests.support.api import staff_login
-from tests.support.redaction import c2pa_signer, rendered, video_with_sound
+from tests.support.redaction import c2pa_signer, probed, rendered, video_with_sound
 from tests.support.retention import new_witness, send
 
 
@@ -33,7 +33,7 @@ def test_the_copy_carries_a_c2pa_manifest_of_its_provenance(
 ) -> None:
     clip = video_with_sound(tmp_path / "clip.mp4").read_bytes()
     client = signing
-    item = send(client, new_witness(client), clip)
+    item = probed(client, send(client, new_witness(client), clip))
     made = rendered(
         client,
         item,

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from portal.export.verify import verify_bundle
 from tests.support.api import runtime, staff_login
-from tests.support.redaction import rendered, video_with_sound
+from tests.support.redaction import probed, rendered, video_with_sound
 from tests.support.retention import link, new_case, new_witness, send
 
 pytestmark = pytest.mark.both_backends
@@ -36,7 +36,7 @@ def test_a_redacted_copy_is_exported_marked_and_verified(
 ) -> None:
     ines = staff_login(client, "investigator", name="ines")
     sara = staff_login(client, "supervisor", name="sara")
-    item = send(client, new_witness(client), clip)
+    item = probed(client, send(client, new_witness(client), clip))
     made = rendered(client, item, ines, sara)
     case_id = new_case(client, ines)
     link(client, ines, case_id, item)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.api import CONSENT, new_submission, staff_login
 from tests.support.custody import of_type
-from tests.support.redaction import rendered, video_with_sound
+from tests.support.redaction import probed, rendered, video_with_sound
 from tests.support.retention import Witness, send
 
 pytestmark = pytest.mark.both_backends
@@ -33,12 +33,12 @@ def test_a_release_needs_public_appeal_consent_and_a_second_supervisor(
     sara = staff_login(client, "supervisor", name="sara")
     tomas = staff_login(client, "supervisor", name="tomas")
 
-    private = send(client, _witness(client), clip)
+    private = probed(client, send(client, _witness(client), clip))
     copy = rendered(client, private, ines, sara)
     r = client.post(f"/api/v1/redactions/{copy['id']}/release", headers=ines)
     assert r.status_code == 409 and r.json()["error"] == "consent_scope", r.text
 
-    item = send(client, _witness(client, "public_appeal"), clip, name="appeal.mp4")
+    item = probed(client, send(client, _witness(client, "public_appeal"), clip, name="appeal.mp4"))
     copy = rendered(client, item, ines, sara)
     r = client.post(f"/api/v1/redactions/{copy['id']}/release", headers=sara)
     assert r.status_code == 202, r.text
@@ -65,7 +65,7 @@ def test_a_release_needs_public_appeal_consent_and_a_second_supervisor(
 
 def test_only_a_rendered_copy_can_be_released(client: TestClient, clip: bytes) -> None:
     ines = staff_login(client, "investigator", name="ines")
-    item = send(client, _witness(client, "public_appeal"), clip)
+    item = probed(client, send(client, _witness(client, "public_appeal"), clip))
     body = {
         "purpose": "public_appeal",
         "operations": [{"type": "frame_blur", "start": 0, "end": 1}],

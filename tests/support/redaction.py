@@ -144,3 +144,21 @@ def c2pa_signer(folder: Path) -> tuple[Path, Path]:
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return chain, private
+
+
+def probed(client: Any, item: str, *, seconds: float = 60) -> str:
+    """`item` once its metadata is read (a redaction is checked against its size and length);
+    on the scale-out backends that happens after the receipt, on a worker."""
+    import time
+
+    from portal.evidence.models import Evidence
+
+    rt = client.app.state.runtime
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with rt.sessions() as db:
+            row = db.get(Evidence, item)
+            if row is not None and row.media_info is not None:
+                return item
+        time.sleep(0.2)
+    raise AssertionError(f"item {item} was never probed")
