@@ -129,6 +129,7 @@ def _include_routers(app: FastAPI) -> None:
     from portal.evidence.router import router as evidence_router
     from portal.export.router import router as export_router
     from portal.ops.router import router as ops_router
+    from portal.redactions.router import router as redactions_router
     from portal.requests.router import router as requests_router
     from portal.retention.router import router as retention_router
     from portal.submissions.router import router as submissions_router
@@ -147,6 +148,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(changes_router)
     app.include_router(export_router)
     app.include_router(requests_router)
+    app.include_router(redactions_router)
     app.include_router(web_router)
     app.include_router(web_root_router)
 

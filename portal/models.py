@@ -14,6 +14,7 @@ def import_models() -> None:
     from portal.evidence import models as _evidence  # noqa: F401
     from portal.jobs import models as _jobs  # noqa: F401
     from portal.ratelimit import models as _ratelimit  # noqa: F401
+    from portal.redactions import models as _redactions  # noqa: F401
     from portal.requests import models as _requests  # noqa: F401
     from portal.retention import models as _retention  # noqa: F401
     from portal.submissions import models as _submissions  # noqa: F401

@@ -23,6 +23,9 @@ class ChangeKind(StrEnum):
     SECOND_FACTOR = "second_factor"
     """Remove an account's second factor and recovery codes, so it can enrol anew (target:
     the account id); confirmed by a second admin."""
+    RELEASE = "release"
+    """Release a rendered redacted copy to the public (target: the redaction id); only for
+    items whose witness consented to `public_appeal`; confirmed by a supervisor."""
 
 
 class ChangeState(StrEnum):

@@ -30,6 +30,7 @@ CONFIRMER_ROLE: dict[ChangeKind, str] = {
     ChangeKind.OFFENSE: "supervisor",
     ChangeKind.ROLE: "admin",
     ChangeKind.SECOND_FACTOR: "admin",
+    ChangeKind.RELEASE: "supervisor",
 }
 # Kinds whose target is an account: nobody confirms one about their own.
 ACCOUNT_KINDS = (ChangeKind.ROLE, ChangeKind.SECOND_FACTOR)

@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from portal.config.groups import AuditSettings, NotifySettings
+from portal.config.groups import AuditSettings, NotifySettings, RedactionSettings
 
 # The staff roles (auth/models.py ROLES, which sits above this module; a test keeps them equal).
 STAFF_ROLES = ("investigator", "supervisor", "auditor", "admin")
 
 
-class Settings(AuditSettings, NotifySettings, BaseSettings):
+class Settings(AuditSettings, NotifySettings, RedactionSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
 
     data_dir: Path = Field(

@@ -5,6 +5,7 @@ readable. `Settings` (portal.config) inherits them; the environment names are th
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -60,3 +61,18 @@ class NotifySettings(BaseSettings):
     )
     smtp_username: str = Field("", description="SMTP login; empty sends without one.")
     smtp_password: str = Field("", description="SMTP password for SMTP_USERNAME.")
+
+
+class RedactionSettings(BaseSettings):
+    """Redacted copies' C2PA manifests (portal.redactions.c2pa; docs/redaction.md)."""
+
+    c2pa_cert_chain: Path | None = Field(
+        None,
+        description="PEM certificate chain (signer first, then its CA) with which redacted "
+        "copies carry their provenance as a C2PA manifest (ES256, with c2pa_private_key). "
+        "Unset: no C2PA manifest; the provenance is in the custody log either way.",
+    )
+    c2pa_private_key: Path | None = Field(
+        None,
+        description="PEM private key (P-256) of the first certificate in c2pa_cert_chain.",
+    )

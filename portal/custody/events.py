@@ -168,3 +168,14 @@ class EventType(StrEnum):
     """The log signing key is being replaced (details: the old and the new verifier key). The
     checkpoint signed in the same transaction covers this event and carries both keys'
     signatures: the transition through which verifiers move to the new key."""
+    REDACTION_REQUESTED = "redaction.requested"
+    """Staff defined a redaction of an item's video (details: the redaction's id, the
+    original's SHA-256, its purpose and every operation with its parameters)."""
+    REDACTION_APPROVED = "redaction.approved"
+    """A second member of staff approved a redaction; its copy is rendered by a job and
+    logged as `evidence.derived` with the whole provenance record."""
+    REDACTION_VIEWED = "redaction.viewed"
+    """A redaction's preview still or its rendered copy was shown (details: which)."""
+    REDACTION_RELEASED = "redaction.released"
+    """A rendered redacted copy was released to the public, after two people agreed (only for
+    items whose witness consented to `public_appeal`)."""

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import IO, Any
 
 from portal.errors import PortalError
-from portal.export import caseuco, report
-from portal.export.plan import ItemPlan, Plan, Progress
+from portal.export import caseuco, redacted, report
+from portal.export.plan import CopyPlan, ItemPlan, Plan, Progress
 from portal.export.proof import EXPORT_PROOF
 from portal.export.service import BundleIntegrityError
 from portal.export.verify import BUNDLE_FORMAT, MANIFEST
@@ -53,6 +53,8 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
         }
         if item.witness is not None:
             entry["witness"] = item.witness
+        if item.copies:
+            entry["redacted_copies"] = [redacted.manifest_entry(c) for c in item.copies]
         files.append(entry)
     return {
         "format": BUNDLE_FORMAT,
@@ -188,7 +190,25 @@ def write_bundle(
             written.add(item.path)
             _copy_original(zf, storage, item, when, progress=progress, done=done, total=total)
             done += item.size
+        for copy in {c.path: c for item in plan.items for c in item.copies}.values():
+            _copy_redacted(zf, storage, copy, when)
     return body
+
+
+def _copy_redacted(zf: zipfile.ZipFile, storage: Storage, copy: CopyPlan, when: _ZipTime) -> None:
+    """A redacted copy under `redacted/`, checked against the hash its provenance records."""
+    data = b"".join(storage.read(copy.storage_key))
+    if hashlib.sha256(data).hexdigest() != copy.sha256:
+        raise PortalError(
+            f"the stored redacted copy {copy.redaction_id} no longer matches its SHA-256; "
+            "nothing was exported",
+            code="copy_integrity",
+            status=500,
+        )
+    info = zipfile.ZipInfo(copy.path, when)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o444 << 16
+    zf.writestr(info, data)
 
 
 def add_export_proof(out: IO[bytes], plan: Plan, proof: bytes) -> None:

@@ -30,6 +30,21 @@ class LoggedEvent:
 
 
 @dataclass(frozen=True)
+class CopyPlan:
+    """A rendered redacted copy of an item (portal.redactions), exported as a marked copy."""
+
+    redaction_id: str
+    path: str
+    storage_key: str
+    size: int
+    sha256: str
+    media_type: str
+    source_sha256: str
+    provenance_event: int
+    """The `evidence.derived` event whose details hold the copy's provenance record."""
+
+
+@dataclass(frozen=True)
 class ItemPlan:
     evidence_id: str
     submission_id: str
@@ -47,6 +62,7 @@ class ItemPlan:
     events: list[int]
     witness: dict[str, Any] | None = None
     """Decrypted contact details: only when the exporter asked for witness identity."""
+    copies: list[CopyPlan] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,11 @@ from portal.custody.events import EventType
 from portal.custody.models import Checkpoint, LogEntry
 from portal.errors import Forbidden, Gone, Invalid, PortalError
 from portal.evidence.models import Evidence
-from portal.export.plan import CasePlan, ItemPlan, LoggedEvent, Plan
+from portal.export.plan import CasePlan, CopyPlan, ItemPlan, LoggedEvent, Plan
 from portal.export.proof import proof_document
 from portal.export.verify import BUNDLE_FORMAT
 from portal.keys import ContactCipher
+from portal.redactions.models import Redaction, RedactionState
 from portal.submissions.models import Consent, Submission
 
 COURT_SCOPE = "prosecution"
@@ -177,11 +178,41 @@ def _witness_contact(db: Session, *, submission_id: str, cipher: ContactCipher) 
     return {k: v for k, v in contact.items() if v is not None}
 
 
+def _copies(db: Session, item: Evidence, parsed: dict[int, dict[str, Any]]) -> list[CopyPlan]:
+    """The item's rendered redacted copies whose provenance event the checkpoint covers (one
+    rendered later goes in the next export)."""
+    made: dict[str, int] = {}
+    for seq, ev in parsed.items():
+        record = (ev.get("details") or {}).get("redaction")
+        if ev["type"] == "evidence.derived" and ev["subject"] == item.id and record:
+            made[str(record.get("redaction"))] = seq
+    rows = db.scalars(
+        select(Redaction)
+        .where(Redaction.evidence_id == item.id, Redaction.state == RedactionState.RENDERED)
+        .order_by(Redaction.requested_at)
+    )
+    return [
+        CopyPlan(
+            redaction_id=r.id,
+            path=f"redacted/{item.sha256}/redaction-{r.id}.mp4",
+            storage_key=r.output_key,
+            size=r.output_size or 0,
+            sha256=r.output_sha256 or "",
+            media_type="video/mp4",
+            source_sha256=r.source_sha256,
+            provenance_event=made[r.id],
+        )
+        for r in rows
+        if r.id in made and r.output_key is not None
+    ]
+
+
 def _item_plan(
     db: Session,
     item: Evidence,
     *,
     events: list[int],
+    copies: list[CopyPlan],
     include_witness_identity: bool,
     cipher: ContactCipher,
 ) -> ItemPlan:
@@ -212,6 +243,7 @@ def _item_plan(
         },
         events=events,
         witness=witness,
+        copies=copies,
     )
 
 
@@ -263,6 +295,7 @@ def plan(
             db,
             item,
             events=[e.seq for e in entries if _belongs(parsed[e.seq], item)],
+            copies=_copies(db, item, parsed),
             include_witness_identity=include_witness_identity,
             cipher=cipher,
         )

@@ -17,6 +17,8 @@ What is checked:
   (a name erased at the witness's withdrawal is reported as not verified);
 * each item's events are about that item (its id, or its submission), and each case event
   about the case;
+* each redacted copy (portal.export.redacted) is under `redacted/`, has the bytes listed, and
+  its provenance event, proven by the log, names this copy and the original beside it;
 * the custody report and the JSON-LD have the hashes the manifest lists, and the zip holds
   nothing the manifest does not list;
 * the export proof (`portal.export.proof`): the log's `evidence.exported` event records the
@@ -49,6 +51,7 @@ from portal.custody.offline import (
 from portal.custody.tsa import report_timestamp
 from portal.export.members import Members, check_member
 from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
+from portal.export.redacted import check_copies
 
 BUNDLE_FORMAT = "portal-bundle/3"
 MAX_MANIFEST = 256 << 20
@@ -240,6 +243,7 @@ def _check_item(
     check_name(report, label, entry, upload.obj if proven and upload is not None else None)
     _check_history(report, label, entry, events, index)
     check_member(report, members, label, entry.get("path"), entry.get("sha256"), entry.get("size"))
+    check_copies(report, label, entry, events, members)
 
 
 def _check_case_events(

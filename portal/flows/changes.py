@@ -23,6 +23,7 @@ from portal.cases import service as cases
 from portal.changes import service as changes
 from portal.changes.models import ChangeKind, ChangeRequest
 from portal.errors import Conflict
+from portal.flows import redaction
 from portal.retention import service as retention
 from portal.retention.models import RetentionPolicy
 
@@ -100,6 +101,8 @@ def confirm(
         mfa.reset(db, user=target, by=user, request_id=req.id, now=now)
         # Whoever held the lost factor may hold a session too.
         auth.end_sessions(db, user=target, now=now)
+    elif req.kind == ChangeKind.RELEASE:
+        redaction.release(db, redaction_id=req.target, request_id=req.id, user=user, now=now)
     else:
         case = cases.set_offense(db, case_id=req.target, offense=req.new["offense"])
         retention.recompute_case(
@@ -118,6 +121,8 @@ def _ensure_current(db: Session, req: ChangeRequest) -> None:
         now_is = auth.role_state(auth.get_user(db, user_id=req.target))
     elif req.kind == ChangeKind.SECOND_FACTOR:
         now_is = mfa.state(db, user=auth.get_user(db, user_id=req.target))
+    elif req.kind == ChangeKind.RELEASE:
+        now_is = redaction.release_state(db, redaction_id=req.target)
     else:
         now_is = {"offense": cases.get(db, case_id=req.target).offense}
     if now_is != req.old:

@@ -16,11 +16,12 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from portal.db import transaction
 from portal.evidence.models import Evidence
-from portal.flows import notifications
+from portal.flows import notifications, redaction
 from portal.jobs import queue
 from portal.jobs import service as jobs
 from portal.jobs.models import Job, JobKind, JobState
@@ -146,8 +147,28 @@ def _run(rt: Runtime, claimed: jobs.Claimed, worker: str) -> list[str]:
                 db, kind=JobKind.PROXY, evidence_id=item.id, policy=policy(rt), now=rt.clock()
             )
         return [made] if made else []
+    if claimed.kind is JobKind.REDACT:
+        tick = _ticker(rt, claimed, worker)
+        redaction.render(rt, claimed, worker, limits=proxy_limits(rt), tick=tick)
+        return []
     _make_proxy(rt, claimed, worker)
     return []
+
+
+def _ticker(rt: Runtime, claimed: jobs.Claimed, worker: str) -> Callable[[int], bool]:
+    """Progress reports that renew the job's lease (False: the lease was lost)."""
+
+    def tick(progress: int) -> bool:
+        return jobs.renew(
+            rt.sessions,
+            claimed.id,
+            worker=worker,
+            policy=policy(rt),
+            progress=progress,
+            now=rt.clock(),
+        )
+
+    return tick
 
 
 def _make_proxy(rt: Runtime, claimed: jobs.Claimed, worker: str) -> None:
@@ -160,17 +181,9 @@ def _make_proxy(rt: Runtime, claimed: jobs.Claimed, worker: str) -> None:
             jobs.finish(db, claimed.id, worker=worker, now=rt.clock())
         return
 
-    def tick(progress: int) -> bool:
-        return jobs.renew(
-            rt.sessions,
-            claimed.id,
-            worker=worker,
-            policy=policy(rt),
-            progress=progress,
-            now=rt.clock(),
-        )
-
-    made = proxy.make(rt.storage, key=key, limits=proxy_limits(rt), tick=tick)
+    made = proxy.make(
+        rt.storage, key=key, limits=proxy_limits(rt), tick=_ticker(rt, claimed, worker)
+    )
     if made.data is None:
         raise RuntimeError(made.failure or "no proxy")
     stored_key, data = proxy.store(rt.storage, sha256=sha256, data=made.data)
@@ -197,6 +210,8 @@ def _failed(rt: Runtime, claimed: jobs.Claimed, worker: str, error: str) -> None
         item = db.get(Evidence, claimed.evidence_id)
         if state is JobState.FAILED and item is not None and claimed.kind is JobKind.PROXY:
             proxy.record_failure(db, item=item, reason=error, now=rt.clock())
+        if state is JobState.FAILED and claimed.kind is JobKind.REDACT:
+            redaction.failed(db, claimed, reason=error, rt=rt)
     if state is JobState.QUEUED:
         deliver(rt, claimed.id)
 
@@ -207,6 +222,8 @@ def _final(rt: Runtime, claimed: jobs.Claimed, error: str) -> None:
         item = db.get(Evidence, claimed.evidence_id)
         if item is not None and claimed.kind is JobKind.PROXY:
             proxy.record_failure(db, item=item, reason=error, now=rt.clock())
+        if claimed.kind is JobKind.REDACT:
+            redaction.failed(db, claimed, reason=error, rt=rt)
 
 
 def run_due(rt: Runtime, *, worker: str | None = None, deliver_only: bool = False) -> int:

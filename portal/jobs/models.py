@@ -23,6 +23,7 @@ class JobKind(StrEnum):
     # A request's author told of an item that arrived through it (portal.requests.notify).
     WEBHOOK = "webhook"
     EMAIL = "email"
+    REDACT = "redact"  # a redacted copy (portal.redactions); `target` names the redaction
 
 
 class JobState(StrEnum):
@@ -35,13 +36,15 @@ class JobState(StrEnum):
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
-        UniqueConstraint("evidence_id", "kind", name="uq_jobs_evidence_kind"),
+        UniqueConstraint("evidence_id", "kind", "target", name="uq_jobs_evidence_kind_target"),
         Index("ix_jobs_state_run_after", "state", "run_after"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"))
+    # What within the item the job makes, where an item has several ("" for one per item).
+    target: Mapped[str] = mapped_column(String(32), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)

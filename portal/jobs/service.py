@@ -34,19 +34,29 @@ class Claimed:
     evidence_id: str
     attempts: int
     max_attempts: int
+    target: str = ""
 
 
 def enqueue(
-    db: Session, *, kind: JobKind, evidence_id: str, policy: Policy, now: datetime
+    db: Session,
+    *,
+    kind: JobKind,
+    evidence_id: str,
+    policy: Policy,
+    now: datetime,
+    target: str = "",
 ) -> str | None:
     """Queue one job for an item (in the caller's transaction); None when it already has one."""
-    existing = db.scalar(select(Job.id).where(Job.evidence_id == evidence_id, Job.kind == kind))
+    existing = db.scalar(
+        select(Job.id).where(Job.evidence_id == evidence_id, Job.kind == kind, Job.target == target)
+    )
     if existing is not None:
         return None
     job = Job(
         id=new_id(),
         kind=kind,
         evidence_id=evidence_id,
+        target=target,
         state=JobState.QUEUED,
         attempts=0,
         max_attempts=policy.max_attempts,
@@ -92,7 +102,9 @@ def claim(
             return None
         job = db.get(Job, job_id)
         assert job is not None
-        return Claimed(job.id, JobKind(job.kind), job.evidence_id, job.attempts, job.max_attempts)
+        return Claimed(
+            job.id, JobKind(job.kind), job.evidence_id, job.attempts, job.max_attempts, job.target
+        )
 
 
 def renew(

@@ -305,6 +305,10 @@ STAFF: dict[str, dict[str, str]] = {
     "sessions.expires": {"es": "Caduca", "en": "Expires"},
     "sessions.end": {"es": "Cerrar", "en": "End"},
     "sessions.this_one": {"es": "esta sesión", "en": "this session"},
+    "changes.release": {
+        "es": "Publicar la copia redactada {id} (llamado público; el original no se publica)",
+        "en": "Release the redacted copy {id} to the public (appeal; the original stays)",
+    },
     "changes.second_factor": {
         "es": "Cuenta {name}: quitar el segundo factor (y sus códigos de recuperación)",
         "en": "Account {name}: remove the second factor (and its recovery codes)",
@@ -330,6 +334,10 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "evidence.linked": ("vinculada a un caso", "linked to a case"),
     "evidence.unlinked": ("desvinculada de un caso", "unlinked from a case"),
     "evidence.derived": ("copia derivada creada", "derived copy made"),
+    "redaction.requested": ("redacción solicitada", "redaction requested"),
+    "redaction.approved": ("redacción aprobada", "redaction approved"),
+    "redaction.viewed": ("copia redactada vista", "redacted copy viewed"),
+    "redaction.released": ("copia redactada publicada", "redacted copy released"),
     "evidence.timeline_viewed": ("cadena de custodia consultada", "custody timeline viewed"),
     "evidence.integrity_failed": ("falla de integridad", "integrity check failed"),
     "evidence.exported": ("exportada para el tribunal", "exported for court"),

@@ -609,6 +609,7 @@ def test_the_verifier_needs_only_the_offline_modules() -> None:
         "portal.export",
         "portal.export.members",
         "portal.export.proof",
+        "portal.export.redacted",
         "portal.export.verify",
     }
     for heavy in ("sqlalchemy", "fastapi", "pydantic", "fpdf", "typer", "rich", "boto3"):

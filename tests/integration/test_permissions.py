@@ -26,6 +26,7 @@ from portal.db import transaction
 from portal.deps import get_staff, get_witness
 from tests.support import REPO
 from tests.support.api import CONSENT, PASSWORD, new_submission
+from tests.support.redaction import probed
 from tests.support.requests import request_body
 from tests.support.routes import PUBLIC, Endpoint, api_routes, calls, guard_of
 from tests.support.uploads import TUS, b64, create_upload, upload
@@ -156,10 +157,18 @@ def world(client: TestClient, video: Path) -> World:
     )
     assert lowered.status_code == 202, lowered.text
     world.ids["request_id"] = lowered.json()["id"]
+    redaction = client.post(
+        f"/api/v1/evidence/{probed(client, files[0]['id'])}/redactions",
+        json=REDACTION,
+        headers=world.headers("investigator"),
+    )
+    assert redaction.status_code == 201, redaction.text
+    world.ids["redaction_id"] = redaction.json()["id"]
     return world
 
 
 Request = dict[str, Any]
+REDACTION = {"purpose": "disclosure", "operations": [{"type": "frame_blur", "start": 0, "end": 1}]}
 _names = itertools.count()
 
 # How to call a route so that an admitted caller gets a real answer (not a 422). Only the
@@ -194,6 +203,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
         "headers": {"Range": "bytes=0-99"}
     },
     ("POST", "/api/v1/cases"): lambda w: {"json": {"title": "Another case"}},
+    ("POST", "/api/v1/evidence/{evidence_id}/redactions"): lambda w: {"json": REDACTION},
     ("POST", "/api/v1/cases/{case_id}/evidence"): lambda w: {
         "json": {"evidence_id": w.ids["evidence_id"]}
     },
