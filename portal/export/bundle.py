@@ -53,6 +53,8 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
         }
         if item.witness is not None:
             entry["witness"] = item.witness
+        if item.witness_data is not None:
+            entry["witness_data"] = item.witness_data
         files.append(entry)
     return {
         "format": BUNDLE_FORMAT,
@@ -67,6 +69,8 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
         "exported_at": plan.exported_at,
         "exported_by": plan.exported_by,
         "include_witness_identity": plan.include_witness_identity,
+        "include_witness_data": plan.include_witness_data,
+        "withheld": plan.withheld,
         "log": {"origin": plan.origin, "public_key": plan.public_key},
         "checkpoint": plan.checkpoint_note,
         **({"timestamp": plan.timestamp} if plan.timestamp is not None else {}),

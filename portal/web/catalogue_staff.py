@@ -248,6 +248,11 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "evidence.purge_halted": ("destrucción detenida", "destruction halted"),
     "evidence.purged": ("original destruido", "original destroyed"),
     "witness.contact_viewed": ("contacto del testigo consultado", "witness contact viewed"),
+    "witness.incident_viewed": (
+        "relato, lugar y dispositivo consultados",
+        "incident, place and device viewed",
+    ),
+    "witness.data_sealed": ("datos del testigo cifrados", "witness data encrypted"),
     "witness.details_erased": ("datos del testigo borrados", "witness details erased"),
     "submission.names_erased": ("nombres de archivo borrados", "file names erased"),
     "retention.changed": ("plazo de conservación cambiado", "retention changed"),
