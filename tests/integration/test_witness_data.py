@@ -104,6 +104,7 @@ def test_investigators_open_it_only_through_a_logged_look(
 
     r = client.get(f"/api/v1/evidence/{item.id}/incident", headers=investigator)
     assert r.status_code == 200, r.text
+    assert "no-store" in r.headers["cache-control"]
     body = r.json()
     assert body["incident"] == {"place": PLACE, "description": DESCRIPTION}
     assert (body["device"]["make"], body["device"]["model"]) == ("Apple", "iPhone 15")
