@@ -21,6 +21,15 @@ console = Console()
 err = Console(stderr=True)
 
 
+WitnessData = Annotated[
+    bool,
+    typer.Option(
+        "--include-witness-data",
+        help="Put incident text and each file's place and device in the bundle (logged).",
+    ),
+]
+
+
 def export_command(
     case_id: Annotated[str, typer.Argument(help="The case to export.")],
     output: Annotated[
@@ -33,13 +42,7 @@ def export_command(
             help="Put witnesses' decrypted contact details in the bundle (logged).",
         ),
     ] = False,
-    include_witness_data: Annotated[
-        bool,
-        typer.Option(
-            "--include-witness-data",
-            help="Put incident text and each file's place and device in the bundle (logged).",
-        ),
-    ] = False,
+    include_witness_data: WitnessData = False,
     by: Annotated[
         str | None,
         typer.Option("--by", help="Staff account the export is made for (logged as the actor)."),
