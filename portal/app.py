@@ -21,7 +21,7 @@ from portal.auth import mfa
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.errors import install_handlers
-from portal.flows import finalise, jobs, receipt
+from portal.flows import finalise, jobs, receipt, witness_data
 from portal.http_guards import BodyLimit, NoStore
 from portal.keys import contact_cipher, load_or_create_signer, rate_limit_key
 from portal.models import import_models
@@ -167,6 +167,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             receipt.finish_receipts(rt)
             rt.sign_checkpoint()
         rt.purge_rate_counters()
+        # Incident text and device metadata left in the clear by an older version.
+        witness_data.seal_plaintext(rt)
         tasks = _housekeeping(rt)
         stop = threading.Event()
         worker = jobs.start_worker_thread(rt, stop) if rt.settings.jobs_in_app else None

@@ -21,6 +21,15 @@ console = Console()
 err = Console(stderr=True)
 
 
+WitnessData = Annotated[
+    bool,
+    typer.Option(
+        "--include-witness-data",
+        help="Put incident text and each file's place and device in the bundle (logged).",
+    ),
+]
+
+
 def export_command(
     case_id: Annotated[str, typer.Argument(help="The case to export.")],
     output: Annotated[
@@ -33,6 +42,7 @@ def export_command(
             help="Put witnesses' decrypted contact details in the bundle (logged).",
         ),
     ] = False,
+    include_witness_data: WitnessData = False,
     by: Annotated[
         str | None,
         typer.Option("--by", help="Staff account the export is made for (logged as the actor)."),
@@ -51,13 +61,19 @@ def export_command(
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     rt = build_runtime(settings)
     try:
-        who = _exporter(rt, by, include_witness_identity=include_witness_identity)
+        who = _exporter(
+            rt,
+            by,
+            include_witness_identity=include_witness_identity,
+            include_witness_data=include_witness_data,
+        )
         with _progress_bar() as progress:
             result = export_case(
                 rt,
                 case_id=case_id,
                 actor=who,
                 include_witness_identity=include_witness_identity,
+                include_witness_data=include_witness_data,
                 dest=output,
                 progress=progress,
             )
@@ -75,13 +91,15 @@ def export_command(
     )
 
 
-def _exporter(rt: Runtime, by: str | None, *, include_witness_identity: bool) -> str:
+def _exporter(
+    rt: Runtime, by: str | None, *, include_witness_identity: bool, include_witness_data: bool
+) -> str:
     """The actor the export is logged as: the --by account if it may export, else the cli."""
     from portal.auth.permissions import Permission, allowed
     from portal.auth.service import find_user
     from portal.custody.actors import CLI
     from portal.errors import Forbidden
-    from portal.export.service import check_identity_allowed
+    from portal.export.service import check_identity_allowed, check_witness_data_allowed
 
     if by is None:
         return CLI  # an operator at the server, not a staff account
@@ -90,6 +108,7 @@ def _exporter(rt: Runtime, by: str | None, *, include_witness_identity: bool) ->
     if user.disabled or not allowed(user.role, Permission.CASES):
         raise Forbidden(f"{by} may not export cases", code="forbidden")
     check_identity_allowed(user.role, include_witness_identity)
+    check_witness_data_allowed(user.role, include_witness_data)
     return str(user.actor)
 
 

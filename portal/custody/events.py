@@ -74,6 +74,12 @@ class EventType(StrEnum):
     """A case was opened."""
     WITNESS_CONTACT_VIEWED = "witness.contact_viewed"
     """A staff member decrypted a witness's contact details."""
+    WITNESS_INCIDENT_VIEWED = "witness.incident_viewed"
+    """A staff member decrypted what the witness said of the incident (place, description)
+    and what the file's metadata says of place and device (GPS, make, model, tags)."""
+    WITNESS_DATA_SEALED = "witness.data_sealed"
+    """Incident text and device metadata stored in the clear by an older version were sealed
+    under the contact key (details: how many submissions and items)."""
     EVIDENCE_INTEGRITY_FAILED = "evidence.integrity_failed"
     """Stored bytes were found not to match their recorded SHA-256."""
     CONSENT_WITHDRAWN = "consent.withdrawn"

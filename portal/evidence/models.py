@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UtcDateTime
@@ -45,8 +45,11 @@ class Evidence(Base):
     triage_reason: Mapped[str | None] = mapped_column(Text)
     triaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     triaged_by: Mapped[str | None] = mapped_column(String(32))
-    # Extracted from the bytes after receipt (portal.media.probe); None until then.
+    # Extracted from the bytes after receipt (portal.media.probe); None until then. Only
+    # what names no place or device: GPS, make, model and the raw tags are in `device_sealed`
+    # (a Fernet token under the contact key, portal.sealed).
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    device_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     thumbnail_key: Mapped[str | None] = mapped_column(Text)
     # Runs of the media parser begun for this item, and when the last began: a run that
     # never finished (the server died) is tried again, but not forever (portal.media.service).

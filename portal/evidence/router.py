@@ -22,7 +22,7 @@ from portal.deps import (
 )
 from portal.errors import responses
 from portal.evidence import content as serving
-from portal.evidence import copies, service
+from portal.evidence import copies, service, witness_data
 from portal.evidence.models import Evidence
 from portal.evidence.schemas import (
     ContactOut,
@@ -31,6 +31,7 @@ from portal.evidence.schemas import (
     EvidencePage,
     EvidenceSummary,
     Triage,
+    WitnessDataOut,
 )
 from portal.flows import triage as flows_triage
 from portal.retention.service import holds_of
@@ -125,12 +126,9 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
         jobs=jobs,
         log_index=item.log_index,
         consent_scopes=consent.scopes,
-        incident={
-            "occurred_at": sub.incident_occurred_at,
-            "place": sub.incident_place,
-            "description": sub.incident_description,
-        },
+        incident={"occurred_at": sub.incident_occurred_at},
         has_contact=sub.contact_encrypted is not None,
+        has_witness_data=witness_data.has_witness_data(sub, item),
         retention_category=item.retention_category,
         retain_until=item.retain_until,
         disposition=item.disposition,
@@ -208,6 +206,17 @@ def witness_contact(
             db, user=user, evidence_id=evidence_id, cipher=rt.contact_cipher, now=rt.clock()
         )
     return ContactOut.model_validate(data)
+
+
+@router.get("/evidence/{evidence_id}/incident", responses=responses(404))
+def witness_incident(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> WitnessDataOut:
+    """The sealed incident text and device metadata, opened: each look is logged
+    (witness.incident_viewed)."""
+    with transaction(rt.sessions) as db:
+        data = witness_data.view(
+            db, user=user, evidence_id=evidence_id, cipher=rt.contact_cipher, now=rt.clock()
+        )
+    return WitnessDataOut.model_validate(data)
 
 
 @router.get(

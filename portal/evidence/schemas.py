@@ -39,8 +39,11 @@ class EvidenceDetail(EvidenceSummary):
     jobs: list[dict[str, Any]] = []
     log_index: int
     consent_scopes: list[str]
+    # When it happened; place and description are sealed and open at .../incident.
     incident: dict[str, Any]
     has_contact: bool
+    # Sealed incident text or device metadata exist (GET .../incident opens them, logged).
+    has_witness_data: bool = False
     retention_category: str | None
     retain_until: datetime | None
     disposition: str | None
@@ -61,6 +64,14 @@ class CustodyEventOut(BaseModel):
     actor: str
     subject: str
     details: dict[str, Any]
+
+
+class WitnessDataOut(BaseModel):
+    """What the witness wrote (place, description) and what the file's metadata names
+    (location, make, model, raw_tags); {} where nothing was given."""
+
+    incident: dict[str, Any]
+    device: dict[str, Any]
 
 
 class ContactOut(BaseModel):

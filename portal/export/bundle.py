@@ -55,6 +55,8 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
             entry["witness"] = item.witness
         if item.copies:
             entry["redacted_copies"] = [redacted.manifest_entry(c) for c in item.copies]
+        if item.witness_data is not None:
+            entry["witness_data"] = item.witness_data
         files.append(entry)
     return {
         "format": BUNDLE_FORMAT,
@@ -69,6 +71,8 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
         "exported_at": plan.exported_at,
         "exported_by": plan.exported_by,
         "include_witness_identity": plan.include_witness_identity,
+        "include_witness_data": plan.include_witness_data,
+        "withheld": plan.withheld,
         "log": {"origin": plan.origin, "public_key": plan.public_key},
         "checkpoint": plan.checkpoint_note,
         **({"timestamp": plan.timestamp} if plan.timestamp is not None else {}),

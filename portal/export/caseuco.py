@@ -210,6 +210,32 @@ def _items_by_event(plan: Plan) -> dict[int, list[str]]:
     return about
 
 
+def _witness_data_notes(plan: Plan, iri: _Ids, files: dict[str, str]) -> list[dict[str, Any]]:
+    """An annotation naming the fields left out, or per item the witness data included."""
+    notes: list[dict[str, Any]] = []
+    if plan.withheld:
+        notes.append(
+            {
+                "@id": iri("Annotation", "withheld"),
+                "@type": "uco-core:Annotation",
+                "uco-core:statement": "withheld from this bundle: " + ", ".join(plan.withheld),
+                "uco-core:object": [_ref(f) for f in files.values()],
+            }
+        )
+    for item in plan.items:
+        if item.witness_data is not None:
+            notes.append(
+                {
+                    "@id": iri("Annotation", f"witness-data/{item.evidence_id}"),
+                    "@type": "uco-core:Annotation",
+                    "uco-core:statement": "witness data: "
+                    + json.dumps(item.witness_data, sort_keys=True, ensure_ascii=False),
+                    "uco-core:object": [_ref(files[item.evidence_id])],
+                }
+            )
+    return notes
+
+
 def graph(plan: Plan) -> dict[str, Any]:
     iri = _Ids(plan.origin)
     tool = iri("Tool", "portal")
@@ -243,6 +269,7 @@ def graph(plan: Plan) -> dict[str, Any]:
             action["uco-action:result"] = [_ref(records[e]) for e in subjects]
         nodes.append(action)
 
+    nodes += _witness_data_notes(plan, iri, files)
     nodes.insert(0, _investigation(plan, investigation, [n["@id"] for n in nodes]))
     return {
         "@context": {**CONTEXT, "kb": f"urn:portal:{quote(plan.origin, safe='')}:kb:"},

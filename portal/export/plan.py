@@ -9,6 +9,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+WITNESS_DATA_FIELDS = (
+    "incident.place",
+    "incident.description",
+    "device.location",
+    "device.make",
+    "device.model",
+    "device.raw_tags",
+)
+"""What the witness wrote of the incident and what the file's metadata names of place and
+device: sealed at rest, in a bundle only when a supervisor asks (`include_witness_data`)."""
+
 Progress = Callable[[int, int], None]
 """progress(bytes_done, bytes_total) while originals are copied into the bundle."""
 
@@ -63,6 +74,9 @@ class ItemPlan:
     witness: dict[str, Any] | None = None
     """Decrypted contact details: only when the exporter asked for witness identity."""
     copies: list[CopyPlan] = field(default_factory=list)
+    witness_data: dict[str, Any] | None = None
+    """{"incident": {place, description}, "device": {location, make, model, raw_tags}},
+    opened from their seal: only when the exporter asked for witness data."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,14 @@ class Plan:
     """The checkpoint's RFC 3161 token (portal.custody.tsa.document), if the TSA answered."""
     language: str = "en"
     """The custody report's language (`en` or `es`)."""
+    include_witness_data: bool = False
+
+    @property
+    def withheld(self) -> list[str]:
+        """The fields about the witness this bundle leaves out (the manifest, the PDF and
+        the JSON-LD each say so). The originals are whole whatever this says."""
+        return [*([] if self.include_witness_identity else ["witness.contact"]),
+                *([] if self.include_witness_data else list(WITNESS_DATA_FIELDS))]  # fmt: skip
 
     def label(self, actor: str) -> str:
         return self.actors.get(actor, actor)

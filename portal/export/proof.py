@@ -23,8 +23,15 @@ MANIFEST = "manifest.json"
 EXPORT_PROOF = "export-proof.json"
 PROOF_FIELDS = frozenset({"checkpoint", "leaf_index", "event", "inclusion_proof"})
 EXPORTED = "evidence.exported"
-_FILE_FIELDS = ("name", "media_type", "received_at", "consent", "witness")
-_TOP_FIELDS = ("case", "exported_at", "exported_by", "include_witness_identity")
+_FILE_FIELDS = ("name", "media_type", "received_at", "consent", "witness", "witness_data")
+_TOP_FIELDS = (
+    "case",
+    "exported_at",
+    "exported_by",
+    "include_witness_identity",
+    "include_witness_data",
+    "withheld",
+)
 
 
 def proof_document(*, checkpoint: str, leaf_index: int, event: str, proof: list[str]) -> bytes:

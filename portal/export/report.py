@@ -106,6 +106,8 @@ def _cover(pdf: _Report, plan: Plan) -> None:
     pdf.field(
         w["identity"], w["identity_in"] if plan.include_witness_identity else w["identity_out"]
     )
+    pdf.field(w["withheld"], ", ".join(plan.withheld) or w["none"])
+    pdf.para(w["originals_whole"])
     pdf.ln(2)
 
 
@@ -158,6 +160,13 @@ def _item(pdf: _Report, plan: Plan, n: int, item: ItemPlan) -> None:
     if item.witness is not None:
         contact = ", ".join(f"{k}: {v}" for k, v in sorted(item.witness.items()))
         pdf.field(w["contact"], contact or w["no_contact"])
+    if item.witness_data is not None:
+        for part in ("incident", "device"):
+            given = {k: v for k, v in item.witness_data[part].items() if v not in (None, {}, "")}
+            text = ", ".join(
+                f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(given.items())
+            )
+            pdf.field(w["witness_" + part], text or w["none"])
     pdf.ln(2)
     pdf.set_font("helvetica", "B", 11)
     pdf.cell(0, 6, pdf_text(w["events"].format(n=len(item.events))))

@@ -40,6 +40,7 @@ WHAT: Final[dict[str, dict[str, str]]] = {
         "evidence.purge_halted": "Destruction was called off; the item is kept under its rules",
         "evidence.purged": "The original was destroyed",
         "witness.contact_viewed": "The witness's contact details were viewed",
+        "witness.incident_viewed": "The incident text and the file's place and device were viewed",
         "witness.details_erased": "The witness's contact details were erased",
         "case.created": "The case was opened",
         "case.closed": "The case was closed",
@@ -80,6 +81,7 @@ WHAT: Final[dict[str, dict[str, str]]] = {
         "evidence.purge_halted": "Se detuvo la destrucción; la prueba se conserva según sus reglas",
         "evidence.purged": "El original fue destruido",
         "witness.contact_viewed": "Se consultaron los datos de contacto del testigo",
+        "witness.incident_viewed": "Se consultaron el relato y el lugar y dispositivo del archivo",
         "witness.details_erased": "Se borraron los datos de contacto del testigo",
         "case.created": "Se abrió el caso",
         "case.closed": "Se cerró el caso",
@@ -107,6 +109,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "identity": "Witness identity",
         "identity_in": "INCLUDED at the exporter's request",
         "identity_out": "withheld (not in this bundle)",
+        "withheld": "Withheld fields",
+        "originals_whole": "The originals are in the bundle byte for byte: whatever a device "
+        "wrote into a file (GPS position, make, model, dates) is still inside it.",
+        "witness_incident": "Incident (witness)",
+        "witness_device": "Place and device (file)",
         "none": "(none)",
         "how": "How this record can be checked",
         "how_text": "Every event below is an entry of the portal's append-only custody log, a "
@@ -161,6 +168,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "identity": "Identidad del testigo",
         "identity_in": "INCLUIDA a petición de quien exporta",
         "identity_out": "omitida (no está en este paquete)",
+        "withheld": "Campos omitidos",
+        "originals_whole": "Los originales están en el paquete byte a byte: lo que un aparato "
+        "escribió en un archivo (posición GPS, marca, modelo, fechas) sigue dentro.",
+        "witness_incident": "Hechos (testigo)",
+        "witness_device": "Lugar y dispositivo (archivo)",
         "none": "(ninguna)",
         "how": "Cómo comprobar este registro",
         "how_text": "Cada evento de abajo es una entrada del registro de custodia del portal, "

@@ -53,6 +53,7 @@ def export_case(
     item whose consent does not cover court use; then nothing is exported or logged."""
     request = body or ExportRequest()
     service.check_identity_allowed(user.role, request.include_witness_identity)
+    service.check_witness_data_allowed(user.role, request.include_witness_data)
     spool = rt.settings.data_dir / "tmp"
     spool.mkdir(parents=True, exist_ok=True)
     _sweep(spool)
@@ -63,6 +64,7 @@ def export_case(
             case_id=case_id,
             actor=str(user.actor),
             include_witness_identity=request.include_witness_identity,
+            include_witness_data=request.include_witness_data,
             dest=workdir / "bundle.zip",
         )
     except BaseException:

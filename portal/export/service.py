@@ -40,6 +40,7 @@ from portal.export.proof import proof_document
 from portal.export.verify import BUNDLE_FORMAT
 from portal.keys import ContactCipher
 from portal.redactions.models import Redaction, RedactionState
+from portal.sealed import unseal
 from portal.submissions.models import Consent, Submission
 
 COURT_SCOPE = "prosecution"
@@ -65,6 +66,14 @@ def check_identity_allowed(role: str, include_witness_identity: bool) -> None:
     if include_witness_identity and not allowed(role, Permission.WITNESS_CONTACT):
         raise Forbidden(
             f"the {role} role may not include witness identity in an export", code="forbidden"
+        )
+
+
+def check_witness_data_allowed(role: str, include_witness_data: bool) -> None:
+    """Incident text and device metadata are sealed like contact details: the same rule."""
+    if include_witness_data and not allowed(role, Permission.WITNESS_CONTACT):
+        raise Forbidden(
+            f"the {role} role may not include witness data in an export", code="forbidden"
         )
 
 
@@ -215,12 +224,21 @@ def _item_plan(
     copies: list[CopyPlan],
     include_witness_identity: bool,
     cipher: ContactCipher,
+    include_witness_data: bool = False,
 ) -> ItemPlan:
     consent = latest_consent(db, submission_id=item.submission_id)
     assert consent is not None  # exportable() checked
     witness = None
     if include_witness_identity:
         witness = _witness_contact(db, submission_id=item.submission_id, cipher=cipher)
+    data = None
+    if include_witness_data:
+        sub = db.get(Submission, item.submission_id)
+        assert sub is not None
+        data = {
+            "incident": unseal(cipher, sub.incident_encrypted),
+            "device": unseal(cipher, item.device_sealed),
+        }
     return ItemPlan(
         evidence_id=item.id,
         submission_id=item.submission_id,
@@ -244,6 +262,7 @@ def _item_plan(
         events=events,
         witness=witness,
         copies=copies,
+        witness_data=data,
     )
 
 
@@ -281,6 +300,7 @@ def plan(
     include_witness_identity: bool,
     cipher: ContactCipher,
     now: datetime,
+    include_witness_data: bool = False,
 ) -> Plan:
     size = checkpoint.size
     subjects = [case.id, *{i.id for i in items}, *{i.submission_id for i in items}]
@@ -298,6 +318,7 @@ def plan(
             copies=_copies(db, item, parsed),
             include_witness_identity=include_witness_identity,
             cipher=cipher,
+            include_witness_data=include_witness_data,
         )
         for item in items
     ]
@@ -316,6 +337,7 @@ def plan(
         exported_at=custody.rfc3339(now),
         exported_by=actor,
         include_witness_identity=include_witness_identity,
+        include_witness_data=include_witness_data,
         actors=_actor_labels(db, actors),
         timestamp=timestamp.of(db, checkpoint=checkpoint),
     )
@@ -344,6 +366,7 @@ def record(db: Session, *, plan: Plan, manifest: bytes, now: datetime) -> LogEnt
             "checkpoint_size": plan.checkpoint_size,
             "events": len(plan.events),
             "include_witness_identity": plan.include_witness_identity,
+            "include_witness_data": plan.include_witness_data,
         },
         at=now,
     )

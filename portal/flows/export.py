@@ -35,7 +35,14 @@ def _sha256_file(path: Path) -> tuple[str, int]:
         return digest.hexdigest(), f.tell()
 
 
-def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bool) -> Plan:
+def _plan(
+    rt: Runtime,
+    *,
+    case_id: str,
+    actor: str,
+    include_witness_identity: bool,
+    include_witness_data: bool = False,
+) -> Plan:
     with rt.sessions() as db:
         export.exportable(db, case_id=cases.get(db, case_id=case_id).id)
     checkpoint = rt.sign_checkpoint()
@@ -55,6 +62,7 @@ def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bo
             include_witness_identity=include_witness_identity,
             cipher=rt.contact_cipher,
             now=rt.clock(),
+            include_witness_data=include_witness_data,
         )
 
 
@@ -103,11 +111,16 @@ def export_case(
     dest: Path,
     progress: Progress | None = None,
     language: str = "en",
+    include_witness_data: bool = False,
 ) -> ExportResult:
     """Write the case's court bundle to `dest` and log it; `dest` appears only once logged.
     `language` is the custody report's (`en` or `es`)."""
     plan = _plan(
-        rt, case_id=case_id, actor=actor, include_witness_identity=include_witness_identity
+        rt,
+        case_id=case_id,
+        actor=actor,
+        include_witness_identity=include_witness_identity,
+        include_witness_data=include_witness_data,
     )
     plan = dataclasses.replace(plan, language=language)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -129,6 +129,7 @@ def _run(rt: Runtime, claimed: jobs.Claimed, worker: str) -> list[str]:
             evidence_id=claimed.evidence_id,
             limits=media_limits(rt),
             max_attempts=rt.settings.media_max_attempts,
+            cipher=rt.contact_cipher,
             now=rt.clock(),
             reclaim=claimed.attempts > 1,
         )

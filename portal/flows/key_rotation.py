@@ -1,4 +1,5 @@
-"""Rotating the contact key: every witness's contact details re-encrypted under a new key.
+"""Rotating the contact key: every witness's contact details, incident text and device
+metadata (everything portal.sealed seals) re-encrypted under a new key.
 
 Resumable at every point. The keys the old one derived (rate limits, recipient commitments)
 are pinned first; the key file is then replaced in one rename by one holding the new key
@@ -16,6 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
@@ -26,6 +28,7 @@ from portal.custody.actors import CLI
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.errors import Conflict
+from portal.evidence.models import Evidence
 from portal.keys import contact_keys, pin_derived_keys
 from portal.runtime import Runtime
 from portal.submissions.models import Submission
@@ -64,22 +67,36 @@ def write_keys(path: Path, keys: list[bytes]) -> None:
         os.close(dir_fd)
 
 
-def _batch(rt: Runtime, after: str, size: int) -> list[str]:
+Sealed = type[Submission] | type[Evidence]
+SEALED: tuple[tuple[Sealed, str], ...] = (
+    (Submission, "contact_encrypted"),
+    (Submission, "incident_encrypted"),
+    (Evidence, "device_sealed"),
+)
+"""Every value sealed under the contact key (portal.sealed): each is rotated and checked."""
+
+
+def _batch(rt: Runtime, sealed: tuple[Sealed, str], after: str, size: int) -> list[str]:
+    model, column = sealed
     with rt.readers() as db:
         query = (
-            select(Submission.id)
-            .where(Submission.contact_encrypted.is_not(None), Submission.id > after)
-            .order_by(Submission.id)
+            select(model.id)
+            .where(getattr(model, column).is_not(None), model.id > after)
+            .order_by(model.id)
             .limit(size)
         )
         return list(db.scalars(query))
 
 
-def _reencrypt(rt: Runtime, ids: list[str], new: Fernet, every: MultiFernet) -> tuple[int, int]:
+def _reencrypt(
+    rt: Runtime, sealed: tuple[Sealed, str], ids: list[str], new: Fernet, every: MultiFernet
+) -> tuple[int, int]:
+    model, column = sealed
     done = already = 0
     with transaction(rt.sessions) as db:
-        for sub in db.scalars(select(Submission).where(Submission.id.in_(ids)).with_for_update()):
-            token = sub.contact_encrypted
+        rows = db.scalars(select(model).where(model.id.in_(ids)).with_for_update())
+        for row in cast("list[Submission | Evidence]", rows.all()):
+            row_id, token = row.id, getattr(row, column)
             if token is None:
                 continue
             try:
@@ -89,11 +106,11 @@ def _reencrypt(rt: Runtime, ids: list[str], new: Fernet, every: MultiFernet) -> 
             except InvalidToken:
                 pass
             try:
-                sub.contact_encrypted = every.rotate(token)
+                setattr(row, column, every.rotate(token))
             except InvalidToken:
                 raise RotationRefused(
-                    f"the contact details of submission {sub.id} open with no key in the "
-                    "contact key file; put the key they were sealed with back and run again"
+                    f"the {column} of {model.__tablename__} row {row_id} opens with no key in "
+                    "the contact key file; put the key it was sealed with back and run again"
                 ) from None
             done += 1
     return done, already
@@ -145,12 +162,13 @@ def rotate_contact_key(
         write_keys(path, keys)
     new, every = Fernet(keys[0]), MultiFernet([Fernet(k) for k in keys])
     done, already = _reseal_second_factors(rt, new, every)
-    after = ""
-    while ids := _batch(rt, after, batch):
-        d, a = _reencrypt(rt, ids, new, every)
-        done, already, after = done + d, already + a, ids[-1]
-        if progress is not None:
-            progress(done + already)
+    for sealed in SEALED:
+        after = ""
+        while ids := _batch(rt, sealed, after, batch):
+            d, a = _reencrypt(rt, sealed, ids, new, every)
+            done, already, after = done + d, already + a, ids[-1]
+            if progress is not None:
+                progress(done + already)
     result = ContactRotation(key_id=key_id(keys[0]), reencrypted=done, already=already)
     with transaction(rt.sessions) as db:
         custody.append(
@@ -171,20 +189,23 @@ def retire_old_contact_keys(rt: Runtime, *, batch: int = 200) -> int:
     if len(keys) == 1:
         raise RotationRefused("the contact key file holds one key: there is no old key to remove")
     new = Fernet(keys[0])
-    after, left, factors = "", 0, _second_factors_left(rt, new)
-    while ids := _batch(rt, after, batch):
-        with rt.readers() as db:
-            for sub in db.scalars(select(Submission).where(Submission.id.in_(ids))):
-                try:
-                    new.decrypt(sub.contact_encrypted or b"")
-                except InvalidToken:
-                    left += 1
-        after = ids[-1]
+    left, factors = 0, _second_factors_left(rt, new)
+    for model, column in SEALED:
+        after = ""
+        while ids := _batch(rt, (model, column), after, batch):
+            with rt.readers() as db:
+                for row in db.scalars(select(model).where(model.id.in_(ids))):
+                    try:
+                        new.decrypt(getattr(row, column) or b"")
+                    except InvalidToken:
+                        left += 1
+            after = ids[-1]
     if left or factors:
         raise RotationRefused(
-            f"{left} witnesses' contact details still need an old key"
+            f"{left} sealed witness values still need an old key"
             + (f" (and {factors} staff second factors)" if factors else "")
-            + "; run `portal keys rotate-contact` to finish the rotation first"
+            + "; run "
+            "`portal keys rotate-contact` to finish the rotation first"
         )
     with transaction(rt.sessions) as db:
         custody.append(

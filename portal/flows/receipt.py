@@ -73,6 +73,7 @@ def _derive(rt: Runtime, evidence_id: str, *, reclaim: bool) -> bool:
             evidence_id=evidence_id,
             limits=media_limits(rt),
             max_attempts=rt.settings.media_max_attempts,
+            cipher=rt.contact_cipher,
             now=rt.clock(),
             reclaim=reclaim,
         )

@@ -27,7 +27,9 @@ from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.db import transaction
 from portal.evidence.models import Derivative, Evidence
+from portal.keys import ContactCipher
 from portal.media.isolation import Limits, Outcome, run
+from portal.sealed import seal, split_media
 from portal.storage import Storage
 from portal.storage.layout import derived_key
 from portal.storage.local import LocalStorage
@@ -40,6 +42,7 @@ def derive(
     evidence_id: str,
     limits: Limits,
     max_attempts: int,
+    cipher: ContactCipher,
     now: datetime,
     reclaim: bool = False,
 ) -> bool:
@@ -65,7 +68,7 @@ def derive(
     thumb_key = thumb = None
     if outcome.poster:
         thumb_key, thumb = _store_poster(storage, sha256, outcome.poster)
-    _record(sessions, evidence_id, sha256, outcome, read, thumb_key, thumb, now)
+    _record(sessions, evidence_id, sha256, outcome, read, (thumb_key, thumb), cipher, now)
     return True
 
 
@@ -136,13 +139,17 @@ def _record(
     sha256: str,
     outcome: Outcome,
     read: int,
-    thumb_key: str | None,
-    thumb: bytes | None,
+    poster: tuple[str | None, bytes | None],
+    cipher: ContactCipher,
     now: datetime,
 ) -> None:
+    thumb_key, thumb = poster
     details: dict[str, Any] = {"sha256": sha256, "bytes_read": read}
+    sealed = None
     if outcome.info is not None:
-        info: dict[str, Any] = outcome.info
+        # Place and device are sealed before they reach the database (portal.sealed).
+        info, device = split_media(outcome.info)
+        sealed = seal(cipher, device)
         details["metadata"] = True
     else:
         # Not media, or a parser that died, overran or met a limit: said once, never retried.
@@ -157,6 +164,7 @@ def _record(
         if item is None or item.media_info is not None:
             return
         item.media_info = info
+        item.device_sealed = sealed
         item.thumbnail_key = thumb_key
         if thumb and thumb_key and db.get(Derivative, thumb_key) is None:
             db.add(

@@ -350,7 +350,7 @@ def _record_purge(
             db.delete(d)
     item.disposition = Disposition.PURGED
     # What the bytes said about the witness (GPS, device) goes with them.
-    item.media_info, item.thumbnail_key = None, None
+    item.media_info, item.device_sealed, item.thumbnail_key = None, None, None
     custody.append(
         db,
         type=EventType.EVIDENCE_PURGED,
@@ -377,7 +377,11 @@ def _forget_witness_if_done(db: Session, *, submission_id: str, now: datetime) -
     if (
         sub is None
         or sub.status != SubmissionState.WITHDRAWN
-        or (sub.contact_encrypted is None and not (sub.incident_place or sub.incident_description))
+        or (
+            sub.contact_encrypted is None
+            and sub.incident_encrypted is None
+            and not (sub.incident_place or sub.incident_description)
+        )
     ):
         return
     db.flush()
@@ -388,7 +392,7 @@ def _forget_witness_if_done(db: Session, *, submission_id: str, now: datetime) -
         )
     )
     if left is None:
-        sub.contact_encrypted = None
+        sub.contact_encrypted = sub.incident_encrypted = None
         sub.incident_place = sub.incident_description = None
         custody.append(
             db,

@@ -29,8 +29,12 @@ class Submission(Base):
     # The evidence request the witness answered, if any (checked, not free text).
     request_id: Mapped[str | None] = mapped_column(ForeignKey("evidence_requests.id"), index=True)
     incident_occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Plaintext of databases from before incident text was sealed: emptied into
+    # `incident_encrypted` at the first start with the key (portal.flows.witness_data).
     incident_place: Mapped[str | None] = mapped_column(Text)
     incident_description: Mapped[str | None] = mapped_column(Text)
+    # Fernet token of {"place", "description"} under the contact key (portal.sealed).
+    incident_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Fernet token; the key lives outside the database.
     contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
 

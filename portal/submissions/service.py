@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import sealed
 from portal.auth.witness import token_hash
 from portal.custody import service as custody
 from portal.custody.actors import Actor
@@ -16,6 +17,7 @@ from portal.errors import Conflict, Invalid, NotFound, Unauthorized
 from portal.evidence.models import Evidence
 from portal.ids import new_id
 from portal.keys import ContactCipher
+from portal.sealed import seal
 from portal.submissions import consent as consent_docs
 from portal.submissions.models import Consent, Submission, SubmissionState
 from portal.submissions.schemas import SubmissionCreate
@@ -64,8 +66,10 @@ def create(
         language=payload.consent.language,
         request_id=request_id,
         incident_occurred_at=incident.occurred_at if incident else None,
-        incident_place=incident.place if incident else None,
-        incident_description=incident.description if incident else None,
+        # Place and description are sealed like contact details (portal.sealed).
+        incident_encrypted=seal(cipher, sealed.incident(incident.place, incident.description))
+        if incident
+        else None,
         contact_encrypted=contact,
     )
     scopes = sorted(set(payload.consent.scopes))

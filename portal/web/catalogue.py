@@ -440,6 +440,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Show the contact (this is logged)",
     },
     "ev.contact_none": {"es": "El testigo no dejó contacto.", "en": "The witness left no contact."},
+    "ev.witness_data": {"es": "Relato, lugar y dispositivo", "en": "Incident, place and device"},
+    "ev.incident_show": {
+        "es": "Ver el relato y el lugar y dispositivo del archivo (queda registrado)",
+        "en": "Show the incident and the file's place and device (this is logged)",
+    },
+    "ev.witness_data_none": {
+        "es": "Ni el testigo ni el archivo dieron lugar, relato o dispositivo.",
+        "en": "Neither the witness nor the file gave a place, description or device.",
+    },
     "ev.done": {"es": "Guardado.", "en": "Saved."},
     "ev.back": {"es": "Volver a la prueba", "en": "Back to the item"},
     "cases.title": {"es": "Casos", "en": "Cases"},

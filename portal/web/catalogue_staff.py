@@ -347,6 +347,11 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "witness.contact_viewed": ("contacto del testigo consultado", "witness contact viewed"),
     "log.entries_read": ("entradas del registro leídas", "log entries read"),
     "log.access_report_read": ("informe de acceso consultado", "access report read"),
+    "witness.incident_viewed": (
+        "relato, lugar y dispositivo consultados",
+        "incident, place and device viewed",
+    ),
+    "witness.data_sealed": ("datos del testigo cifrados", "witness data encrypted"),
     "witness.details_erased": ("datos del testigo borrados", "witness details erased"),
     "submission.names_erased": ("nombres de archivo borrados", "file names erased"),
     "retention.changed": ("plazo de conservación cambiado", "retention changed"),

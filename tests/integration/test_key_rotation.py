@@ -127,7 +127,7 @@ def test_retiring_refused_while_records_need_the_old_key(settings: Settings) -> 
     kill_rotation(settings, "after-one-batch")
     before = path.read_bytes()
     code, out = cli_run(settings, "retire-contact")
-    assert code == 1 and "3 witnesses' contact details still need an old key" in out, out
+    assert code == 1 and "3 sealed witness values still need an old key" in out, out
     assert path.read_bytes() == before
     assert log_events(settings, "key.contact_retired") == []
 
@@ -141,3 +141,22 @@ def test_a_running_portal_follows_the_rotation(settings: Settings) -> None:
             token = db.get(Submission, sub_id).contact_encrypted  # type: ignore[union-attr]
         new = contact_keys(settings.resolved_contact_key_file)[0]
         assert token is not None and opens(new, token)
+
+
+def test_incident_text_is_rotated_with_the_contact_details(settings: Settings) -> None:
+    """Incident text is sealed under the same key: a rotation re-seals it, and the old key
+    retires only once it opens without it."""
+    path = settings.resolved_contact_key_file
+    incident = {"place": "Calle Mayor 1", "description": "desde el balcón"}
+    with TestClient(create_app(settings)) as client:
+        new_submission(client, incident=incident)
+    (old,) = contact_keys(path)
+    code, out = cli_run(settings, "rotate-contact")
+    assert code == 0 and "6 records re-encrypted, 0 already" in out, out
+    new = contact_keys(path)[0]
+    with TestClient(create_app(settings)) as client, runtime(client).readers() as db:
+        (sealed,) = [t for t in db.scalars(select(Submission.incident_encrypted)) if t]
+    assert opens(new, sealed) and not opens(old, sealed)
+    code, out = cli_run(settings, "retire-contact")
+    assert code == 0, out
+    assert json.loads(contact_cipher(path).decrypt(sealed)) == incident

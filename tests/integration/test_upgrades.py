@@ -8,6 +8,8 @@ brings it to the head.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,12 @@ from typer.testing import CliRunner
 from portal.app import create_app
 from portal.cli import app as cli
 from portal.config import Settings
+from portal.custody import service as custody
 from portal.custody.receipt import verify_receipt
 from portal.db import SchemaTooNew, make_engine, migrate
 from portal.flows.content_audit import audit_log_and_content
 from portal.models import import_models
-from tests.support.api import CONTACT, new_submission, runtime
+from tests.support.api import CONTACT, new_submission, runtime, staff_login
 from tests.support.servers import fresh_database
 from tests.support.uploads import create_upload, patch, upload
 
@@ -144,3 +147,63 @@ def test_a_database_from_a_newer_version_is_refused(
     with pytest.raises(SchemaTooNew), TestClient(create_app(settings)):
         pass
     assert newer.read_bytes() == before
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_plaintext_witness_data_is_sealed_at_the_first_start(
+    written: dict[str, Any],
+    tmp_path: Path,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A database from before 0012 holds incident text and the file's place and device in the
+    clear; the first start with the key seals them, logs it once, and a second start finds
+    nothing left to do."""
+    # A copy: the starts below sign checkpoints into the data folder's log mirror.
+    data_dir = Path(shutil.copytree(written["data_dir"], tmp_path / "data"))
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'portal-0011.db'}"
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+    copy_into_revision(data_dir / "portal.db", url, "0011")
+    sub_id = next(iter(written["auth"]))
+    device = {"make": "Apple", "model": "iPhone 15", "location": {"latitude": 31.74}}
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE submissions SET incident_place = 'Calle Mayor 1', "
+                 "incident_description = 'desde el balcón' WHERE id = :id"),
+            {"id": sub_id},
+        )  # fmt: skip
+        ev_id, info = conn.execute(
+            text("SELECT id, media_info FROM evidence WHERE submission_id = :id"), {"id": sub_id}
+        ).one()
+        old = {**(json.loads(info) if isinstance(info, str) else info or {}), **device}
+        conn.execute(
+            text("UPDATE evidence SET media_info = :info WHERE id = :id"),
+            {"info": json.dumps(old), "id": ev_id},
+        )
+    engine.dispose()
+    monkeypatch.setenv("PORTAL_DATABASE_URL", url)
+    r = runner.invoke(cli, ["db", "upgrade", "--data-dir", str(data_dir)])
+    assert r.exit_code == 0, r.output
+
+    settings = Settings(data_dir=data_dir, database_url=url)
+    for start in (1, 2):
+        with TestClient(create_app(settings)) as client:
+            rt = runtime(client)
+            with rt.engine.connect() as conn:
+                rows = repr(conn.execute(text("SELECT * FROM submissions")).all())
+                rows += repr(conn.execute(text("SELECT * FROM evidence")).all())
+            for secret in ("Calle Mayor", "balcón", "iPhone", "Apple", "31.74"):
+                assert secret not in rows, (start, secret)
+            with rt.readers() as db:
+                sealed = [e for e in custody.entries(db, start=0, end=custody.tree_size(db))]
+            logged = [json.loads(e.event) for e in sealed]
+            logged = [e for e in logged if e["type"] == "witness.data_sealed"]
+            assert [e["details"] for e in logged] == [{"submissions": 1, "items": 1}], start
+            sup = staff_login(client, "supervisor", name=f"sup{start}")
+            body = client.get(f"/api/v1/evidence/{ev_id}/incident", headers=sup).json()
+            assert body["incident"] == {"place": "Calle Mayor 1", "description": "desde el balcón"}
+            assert body["device"]["model"] == "iPhone 15"

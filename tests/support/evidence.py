@@ -64,3 +64,22 @@ def png(width: int = 16, height: int = 16) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+def photo_with_gps() -> bytes:
+    """A JPEG whose EXIF names its camera (Apple iPhone 15) and place (Ciudad Juárez)."""
+    import io
+    from fractions import Fraction
+
+    from PIL import Image
+
+    from portal.media.exif import GPS_IFD, MAKE, MODEL
+
+    exif = Image.Exif()
+    exif[MAKE], exif[MODEL] = "Apple", "iPhone 15"
+    where = exif.get_ifd(GPS_IFD)
+    where[1], where[2] = "N", (Fraction(31), Fraction(44), Fraction(24))
+    where[3], where[4] = "W", (Fraction(106), Fraction(29), Fraction(6))
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, format="JPEG", exif=exif)
+    return out.getvalue()

@@ -165,8 +165,11 @@ def test_supervisor_confirms_unlink_close_and_destruction_and_exports(
     case_url = page.url
     assert page.locator("#case-status").inner_text() == "abierto"
 
-    # Search the queue by incident text, then link from the item page; the case by title.
+    # Search the queue by file name (incident text is sealed: not searchable), then link
+    # from the item page; the case by title.
     page.goto(live.url + "/web/staff/queue?q=puente")
+    assert page.locator("a.item-link").count() == 0
+    page.goto(live.url + "/web/staff/queue?q=esquina")
     assert page.locator("a.item-link", has_text="esquina.mp4").count() == 1
     page.goto(live.url + "/web/staff/queue?q=no-existe")
     assert page.locator("a.item-link").count() == 0

@@ -24,7 +24,7 @@ from portal.db import transaction
 from portal.deps import RuntimeDep
 from portal.errors import Invalid, NotFound
 from portal.evidence import content as serving
-from portal.evidence import copies
+from portal.evidence import copies, witness_data
 from portal.evidence import service as evidence
 from portal.evidence.models import Disposition
 from portal.evidence.schemas import Triage
@@ -141,11 +141,9 @@ def evidence_page(
         all_cases = _case_choices(db, user)
         has_contact = sub.contact_encrypted is not None
         proxy = copies.review_copy_of(db, item)
-        incident = {
-            "occurred_at": sub.incident_occurred_at,
-            "place": sub.incident_place,
-            "description": sub.incident_description,
-        }
+        # Place, description and the file's place and device are sealed: a logged look.
+        incident = {"occurred_at": sub.incident_occurred_at}
+        has_witness_data = witness_data.has_witness_data(sub, item)
     return render(
         request,
         "staff/evidence.html",
@@ -161,6 +159,7 @@ def evidence_page(
         holds=holds,
         timeline=tl.rows_for_page(translator(request), events, names, titles),
         has_contact=has_contact and allowed(user.role, Permission.WITNESS_CONTACT),
+        has_witness_data=has_witness_data,
         purged=item.disposition == Disposition.PURGED,
         done=bool(done),
         contact=None,
@@ -281,3 +280,20 @@ def witness_contact(
         except NotFound:
             data = {}
     return render(request, "staff/contact.html", user=user, item=item, contact=data)
+
+
+@router.post("/staff/evidence/{evidence_id}/incident")
+def witness_incident(
+    request: Request, evidence_id: str, rt: RuntimeDep, user: Reader
+) -> HTMLResponse:
+    """Opening the incident text and device metadata is a logged look
+    (witness.incident_viewed), as in the API."""
+    with transaction(rt.sessions) as db:
+        item = evidence.get(db, evidence_id=evidence_id)
+        try:
+            data = witness_data.view(
+                db, user=user, evidence_id=evidence_id, cipher=rt.contact_cipher, now=rt.clock()
+            )
+        except NotFound:
+            data = {"incident": {}, "device": {}}
+    return render(request, "staff/incident.html", user=user, item=item, **data)
