@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import av
@@ -15,7 +16,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from portal.custody.models import LogEntry
+from portal.export.verify import verify_bundle
 from tests.support.api import runtime, staff_login
+from tests.support.evidence import received
 from tests.support.jobs import derived_events, hevc_mov, portrait_mov, received_id
 
 pytestmark = pytest.mark.both_backends
@@ -90,3 +93,50 @@ def test_a_portrait_phone_video_gets_an_upright_review_copy_and_poster(
     poster = client.get(f"/api/v1/evidence/{item}/thumbnail", headers=inv)
     width, height = Image.open(io.BytesIO(poster.content)).size
     assert width < height
+
+
+COURT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}
+
+
+def test_a_court_bundle_holds_the_original_and_names_its_review_copy_as_a_copy(
+    client: TestClient, iphone: bytes, tmp_path: Path
+) -> None:
+    item = received(client, iphone, name="IMG_0001.MOV", consent=COURT)
+    (made,) = [d for d in derived_events(runtime(client), item.id) if "proxy" in d]
+    inv = staff_login(client, "investigator", name="ines")
+    case = client.post("/api/v1/cases", json={"title": "Balcony"}, headers=inv).json()["id"]
+    linked = client.post(
+        f"/api/v1/cases/{case}/evidence", json={"evidence_id": item.id}, headers=inv
+    )
+    assert linked.status_code == 204, linked.text
+    r = client.post(f"/api/v1/cases/{case}/exports", headers=inv)
+    assert r.status_code == 200, r.text
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(r.content)
+    assert verify_bundle(path, runtime(client).log_verifier).ok
+
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        names = zf.namelist()
+    (entry,) = manifest["files"]
+    assert entry["sha256"] == item.sha256
+    copies = {d["kind"]: d for d in entry["derivatives"]}
+    assert copies["proxy"]["sha256"] == made["proxy"]["sha256"]
+    assert copies["proxy"]["copy_of"] == item.sha256 and copies["proxy"]["in_bundle"] is False
+    assert copies["proxy"]["leaf_index"] in entry["events"]
+    # Only the original is in the bundle: nothing there has the review copy's hash or path.
+    assert not [n for n in names if made["proxy"]["sha256"] in n or n.endswith("proxy.mp4")]
+
+    # A bundle edited to pass the review copy off as the original (or to hide it) fails.
+    entry["derivatives"] = []
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = (
+                json.dumps(manifest).encode()
+                if info.filename == "manifest.json"
+                else src.read(info)
+            )
+            dst.writestr(info, data)
+    report = verify_bundle(forged, runtime(client).log_verifier)
+    assert any("derived copies does not match" in m for ok, m in report.checks if not ok)
