@@ -49,16 +49,25 @@ def review_copy(
     *,
     user: StaffUser,
     evidence_id: str,
+    range_header: str | None,
     now: datetime,
-) -> Response:
-    """The playback proxy, whole (a copy for review, sized for it), logged; it names its
-    original so nobody takes it for the evidence itself."""
+) -> StreamingResponse:
+    """The playback proxy (a copy for review, sized for it), the requested Range of it so the
+    player can seek, each request logged; it names its original so nobody takes it for the
+    evidence itself."""
     with transaction(sessions) as db:
-        copy = copies.review_copy(db, user=user, evidence_id=evidence_id, now=now)
-        key, source = copy.key, copy.source_sha256
-    data = b"".join(storage.read(key))
-    headers = {"Cache-Control": "private, no-store", "X-Original-SHA256": source}
-    return Response(data, media_type="video/mp4", headers=headers)
+        copy, span = copies.review_copy(
+            db, user=user, evidence_id=evidence_id, range_header=range_header, now=now
+        )
+        key, source, digest = copy.key, copy.source_sha256, copy.sha256
+    headers = {
+        **span.headers(),
+        "Cache-Control": "private, no-store",
+        "ETag": f'"{digest}"',
+        "X-Original-SHA256": source,
+    }
+    body = storage.read(key, span.start, span.end)
+    return StreamingResponse(body, status_code=span.status, media_type="video/mp4", headers=headers)
 
 
 def _verified(
@@ -116,21 +125,17 @@ def original(
             body: Iterator[bytes] = _verified(sessions, storage, item, clock)
             status = 200
         else:
-            span = ranges.parse(range_header, item.size)
-            start, end = span or (0, item.size)
-            pid = service.record_stream(
+            span = ranges.span(range_header, item.size)
+            headers["X-Playback"] = service.record_stream(
                 db,
                 user=user,
                 item=item,
-                span=(start, end),
+                span=(span.start, span.end),
                 playback_id=playback,
                 idle=playback_idle,
                 now=clock(),
             )
-            headers["X-Playback"] = pid
-            headers["Content-Length"] = str(end - start)
-            status = 200 if span is None else 206
-            if span is not None:
-                headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
-            body = storage.read(item.storage_key, start, end)
+            headers.update(span.headers())
+            status = span.status
+            body = storage.read(item.storage_key, span.start, span.end)
     return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)

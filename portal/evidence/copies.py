@@ -13,6 +13,7 @@ from portal.auth.models import StaffUser
 from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.errors import NotFound
+from portal.evidence import ranges
 from portal.evidence.models import Derivative, Evidence
 from portal.evidence.service import get_live
 from portal.jobs.models import Job
@@ -44,18 +45,32 @@ def review_copy_of(db: Session, item: Evidence) -> Derivative | None:
     )
 
 
-def review_copy(db: Session, *, user: StaffUser, evidence_id: str, now: datetime) -> Derivative:
-    """The playback proxy to serve, logged (which copy, made from which original)."""
+def review_copy(
+    db: Session,
+    *,
+    user: StaffUser,
+    evidence_id: str,
+    range_header: str | None,
+    now: datetime,
+) -> tuple[Derivative, ranges.Span]:
+    """The playback proxy and the bytes of it to serve, logged (which copy, made from which
+    original, which bytes). A range outside the copy is refused before anything is logged."""
     item = get_live(db, evidence_id=evidence_id)
     copy = review_copy_of(db, item)
     if copy is None:
         raise NotFound("this item has no review copy")
+    span = ranges.span(range_header, copy.size)
     custody.append(
         db,
         type=EventType.EVIDENCE_PROXY_VIEWED,
         actor=user.actor,
         subject=item.id,
-        details={"key": copy.key, "sha256": copy.sha256, "source_sha256": item.sha256},
+        details={
+            "key": copy.key,
+            "sha256": copy.sha256,
+            "source_sha256": item.sha256,
+            "range": [span.start, span.end],
+        },
         at=now,
     )
-    return copy
+    return copy, span

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from portal.errors import PortalError
 
@@ -49,3 +50,30 @@ def _unsatisfiable(size: int) -> RangeNotSatisfiable:
         f"the range is outside the file of {size} bytes",
         headers={"Content-Range": f"bytes */{size}"},
     )
+
+
+@dataclass(frozen=True)
+class Span:
+    """What to send for a request: [start, end) of `size` bytes, its status and headers."""
+
+    start: int
+    end: int
+    size: int
+    partial: bool
+
+    @property
+    def status(self) -> int:
+        return 206 if self.partial else 200
+
+    def headers(self) -> dict[str, str]:
+        out = {"Accept-Ranges": "bytes", "Content-Length": str(self.end - self.start)}
+        if self.partial:
+            out["Content-Range"] = f"bytes {self.start}-{self.end - 1}/{self.size}"
+        return out
+
+
+def span(header: str | None, size: int) -> Span:
+    """The one reading of a Range header for every byte route (an original, its review copy)."""
+    parsed = parse(header, size)
+    start, end = parsed or (0, size)
+    return Span(start=start, end=end, size=size, partial=parsed is not None)

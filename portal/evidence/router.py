@@ -167,14 +167,28 @@ def thumbnail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Res
 
 @router.get(
     "/evidence/{evidence_id}/proxy",
-    response_class=Response,
-    responses={200: {"content": {"video/mp4": BINARY}}, **responses(404, 410, 503)},
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The whole review copy", "content": {"video/mp4": BINARY}},
+        206: {"description": "The requested range", "content": {"video/mp4": BINARY}},
+        **responses(404, 410, 416, 503),
+    },
 )
-def review_copy(evidence_id: str, rt: RuntimeDep, user: StaffUser = Player) -> Response:
-    """The playback proxy (H.264/AAC MP4) of a video browsers may not play; the original
-    stays at .../content."""
+def review_copy(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: StaffUser = Player,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    """The playback proxy (H.264/AAC MP4) of a video browsers may not play, with HTTP Range
+    as the original's content has; the original stays at .../content."""
     return serving.review_copy(
-        rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
+        rt.sessions,
+        rt.storage,
+        user=user,
+        evidence_id=evidence_id,
+        range_header=range_header,
+        now=rt.clock(),
     )
 
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from portal.errors import PortalError
 from portal.export import caseuco, redacted, report
+from portal.export.derivatives import named
 from portal.export.plan import CopyPlan, ItemPlan, Plan, Progress
 from portal.export.proof import EXPORT_PROOF
 from portal.export.service import BundleIntegrityError
@@ -34,6 +35,7 @@ def _b64(data: bytes) -> str:
 
 def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
     files = []
+    parsed = {n: json.loads(ev.text) for n, ev in plan.events.items()}
     for item in plan.items:
         entry: dict[str, Any] = {
             "evidence_id": item.evidence_id,
@@ -50,6 +52,8 @@ def manifest(plan: Plan, documents: list[dict[str, Any]]) -> dict[str, Any]:
             "consent": item.consent,
             "leaf_index": item.log_index,
             "events": item.events,
+            # Review copies and posters are not exported; named so none passes for the original.
+            "derivatives": named(((n, parsed.get(n)) for n in item.events), item.sha256),
         }
         if item.witness is not None:
             entry["witness"] = item.witness

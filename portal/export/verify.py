@@ -49,6 +49,7 @@ from portal.custody.offline import (
     natural,
 )
 from portal.custody.tsa import report_timestamp
+from portal.export.derivatives import named
 from portal.export.members import Members, check_member
 from portal.export.proof import EXPORT_PROOF, MANIFEST, check_export_proof
 from portal.export.redacted import check_copies
@@ -224,6 +225,27 @@ def _check_history(
     )
 
 
+def _check_derivatives(
+    report: Report, label: str, entry: Mapping[str, Any], events: Mapping[int, _Event]
+) -> None:
+    """The copies listed as made from this original are exactly those its proven events
+    record, and none is in the bundle as evidence (bundles from before the list say nothing)."""
+    if "derivatives" not in entry:
+        return
+    listed = entry.get("events")
+    mine = [(n, events[n].obj) for n in (listed if isinstance(listed, list) else []) if n in events]
+    expected = named(mine, str(entry.get("sha256")))
+    ok = entry["derivatives"] == expected
+    report.check(
+        ok,
+        f"{label}: {len(expected)} derived copies (review copy, poster) named as copies of "
+        "this original, each proven by its evidence.derived event; only the original is "
+        "in the bundle"
+        if ok
+        else f"{label}: its list of derived copies does not match its proven events",
+    )
+
+
 def _check_item(
     report: Report,
     i: int,
@@ -242,6 +264,7 @@ def _check_item(
     proven = upload is not None and upload.proven and upload.obj is not None
     check_name(report, label, entry, upload.obj if proven and upload is not None else None)
     _check_history(report, label, entry, events, index)
+    _check_derivatives(report, label, entry, events)
     check_member(report, members, label, entry.get("path"), entry.get("sha256"), entry.get("size"))
     check_copies(report, label, entry, events, members)
 

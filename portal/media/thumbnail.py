@@ -95,7 +95,8 @@ def _decode_until(
     return last
 
 
-_TURNS: dict[int, list[tuple[str, str | None]]] = {
+# The filters that turn a picture upright, by clockwise quarter turns (the proxy uses them too).
+TURNS: dict[int, list[tuple[str, str | None]]] = {
     1: [("transpose", "clock")],
     2: [("hflip", None), ("vflip", None)],
     3: [("transpose", "cclock")],
@@ -115,7 +116,7 @@ def _upright(frame: VideoFrame, quarter_turns_clockwise: int) -> VideoFrame:
             time_base=frame.time_base or Fraction(1, 1000),
         )
     ]
-    nodes += [graph.add(name, args) for name, args in _TURNS[quarter_turns_clockwise]]
+    nodes += [graph.add(name, args) for name, args in TURNS[quarter_turns_clockwise]]
     nodes.append(graph.add("buffersink"))
     graph.link_nodes(*nodes).configure()
     graph.vpush(frame)

@@ -54,11 +54,13 @@ def transcode(fileobj: BinaryIO, limits: dict[str, Any]) -> dict[str, Any]:
             return {"error": "no video stream to make a review copy of"}
         if vin.codec_context.width * vin.codec_context.height > limits["max_pixels"]:
             return {"unreadable": "over the media limits: picture too large"}
-        size = fit(vin.codec_context.width, vin.codec_context.height)
+        turns = _quarter_turns(src, vin)
+        stored = (vin.codec_context.width, vin.codec_context.height)
+        size = fit(*(stored[::-1] if turns % 2 else stored))
         duration = float(src.duration / av.time_base) if src.duration else 0.0
         rate = Fraction(vin.average_rate or 30).limit_denominator(1001)
         with av.open(PROXY_NAME, "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            refused = _copy(src, out, vin, ain, size, rate, duration, limits["max_duration"])
+            refused = _copy(src, out, vin, ain, size, rate, duration, limits["max_duration"], turns)
         if refused:
             return {"unreadable": refused}
     _progress(1.0)
@@ -74,6 +76,7 @@ def _copy(
     rate: Fraction,
     duration: float,
     max_duration: float,
+    turns: int,
 ) -> str | None:
     """Decode the original once and encode the proxy's video and audio from it."""
     import av
@@ -90,6 +93,7 @@ def _copy(
         aout.bit_rate = a["bit_rate"]
         resampler = AudioResampler(format="fltp", layout=a["layout"], rate=a["rate"])
     last_pts = -1
+    upright = _Upright(turns)
     for frame in src.decode(*[s for s in (vin, ain) if s is not None]):
         if isinstance(frame, av.VideoFrame):
             seconds = frame.time or 0.0
@@ -99,7 +103,7 @@ def _copy(
             if pts <= last_pts:
                 continue  # a repeated timestamp: the encoder needs them rising
             last_pts = pts
-            scaled = frame.reformat(width=size[0], height=size[1], format=v["pix_fmt"])
+            scaled = upright(frame).reformat(width=size[0], height=size[1], format=v["pix_fmt"])
             scaled.pts, scaled.time_base = pts, 1 / rate
             out.mux(vout.encode(scaled))
             if duration and pts % 30 == 0:
@@ -112,6 +116,46 @@ def _copy(
     if aout is not None:
         out.mux(aout.encode(None))
     return None
+
+
+def _quarter_turns(src: Any, vin: Any) -> int:
+    """Clockwise quarter turns that stand the picture upright: phones store portrait video
+    as landscape with a display matrix, which the proxy applies (it carries none itself)."""
+    first = next(iter(src.decode(vin)), None)
+    src.seek(0)  # back to the start: the copy decodes every frame
+    return round(-first.rotation / 90) % 4 if first is not None else 0
+
+
+class _Upright:
+    """One filter graph for the whole copy (a graph per frame would cost its setup each time)."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.graph: Any = None
+
+    def __call__(self, frame: Any) -> Any:
+        if not self.turns:
+            return frame
+        if self.graph is None:
+            import av
+
+            from portal.media.thumbnail import TURNS
+
+            graph = av.filter.Graph()
+            nodes = [
+                graph.add_buffer(
+                    width=frame.width,
+                    height=frame.height,
+                    format=frame.format,
+                    time_base=frame.time_base or Fraction(1, 1000),
+                )
+            ]
+            nodes += [graph.add(name, args) for name, args in TURNS[self.turns]]
+            nodes.append(graph.add("buffersink"))
+            graph.link_nodes(*nodes).configure()
+            self.graph = graph
+        self.graph.vpush(frame)
+        return self.graph.vpull()
 
 
 def main(argv: list[str]) -> int:

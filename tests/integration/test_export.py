@@ -607,6 +607,7 @@ def test_the_verifier_needs_only_the_offline_modules() -> None:
         "portal.custody.offline",
         "portal.custody.tsa",
         "portal.export",
+        "portal.export.derivatives",
         "portal.export.members",
         "portal.export.proof",
         "portal.export.redacted",

@@ -6,12 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import av
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from portal.custody.models import LogEntry
 from portal.jobs.models import Job
 from portal.runtime import Runtime
+from portal.uploads.models import Upload
+from tests.support.api import new_submission, runtime
 from tests.support.media import make_video
+from tests.support.uploads import upload
 
 
 def hevc_mov(folder: Path, *, seconds: float = 1, size: str = "320x240") -> Path:
@@ -24,6 +29,31 @@ def hevc_mov(folder: Path, *, seconds: float = 1, size: str = "320x240") -> Path
         codec_tag="hvc1",
         bitrate=500_000,
     )
+
+
+def portrait_mov(folder: Path, *, seconds: float = 1) -> Path:
+    """A phone held upright: landscape pictures stored with a display matrix turning them a
+    quarter clockwise (as iPhones write portrait video), HEVC in QuickTime."""
+    path = folder / "IMG_0002.MOV"
+    graph = f"testsrc2=size=320x240:rate=25:duration={seconds}"
+    with av.open(graph, format="lavfi") as src, av.open(str(path), "w") as dst:
+        out: Any = dst.add_stream("libx265", rate=25)
+        out.width, out.height, out.pix_fmt, out.codec_tag = 320, 240, "yuv420p", "hvc1"
+        out.set_display_rotation(-90)  # counter-clockwise degrees: a quarter turn clockwise
+        for frame in src.decode(video=0):
+            dst.mux(out.encode(frame.reformat(format="yuv420p")))
+        dst.mux(out.encode(None))
+    return path
+
+
+def received_id(client: TestClient, data: bytes, name: str) -> str:
+    """Upload `data` as a witness and return the evidence id it became."""
+    _, token = new_submission(client)
+    url = upload(client, {"Authorization": f"Bearer {token}"}, data, name=name)
+    with runtime(client).sessions() as db:
+        row = db.get(Upload, url.rsplit("/", 1)[1])
+        assert row is not None and row.evidence_id is not None
+        return row.evidence_id
 
 
 def mpeg4_avi(folder: Path, *, seconds: float, size: str) -> Path:

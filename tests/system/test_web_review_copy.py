@@ -21,6 +21,14 @@ PLAYED = """async () => {
   await new Promise((done) => setTimeout(done, 500));
   return [v.videoWidth, v.getVideoPlaybackQuality().totalVideoFrames];
 }"""
+SEEK = """async () => {
+  const v = document.querySelector('#player');
+  v.pause();
+  const seeked = new Promise((done) => v.addEventListener('seeked', done, { once: true }));
+  v.currentTime = 1.5;
+  await seeked;
+  return v.currentTime;
+}"""
 
 
 def log_in(page: Any, live: LiveServer, name: str) -> None:
@@ -57,10 +65,15 @@ def test_an_hevc_mov_plays_pictures_through_its_review_copy(
             polling=500,
         )
         assert jobs_of(rt, item)["proxy"].state == "done"
+        ranged: list[int] = []
+        page.on("response", lambda r: ranged.append(r.status) if "/proxy" in r.url else None)
         page.goto(f"{live.url}/web/staff/evidence/{item}")
         page.wait_for_function(READY, timeout=30_000)
         width, frames = page.evaluate(PLAYED)
         assert width == 320 and frames > 0
+        # The player asks the review copy for ranges, and seeking lands where it was sent.
+        assert 206 in ranged
+        assert page.evaluate(SEEK) >= 1.4
         note = page.locator("#review-copy").inner_text()
         assert "Playing a review copy" in note and sha256 in note
         page.click("#review-copy a")

@@ -175,9 +175,19 @@ def thumbnail(evidence_id: str, rt: RuntimeDep, user: Reader) -> Response:
 
 
 @router.get("/staff/evidence/{evidence_id}/proxy")
-def review_copy(evidence_id: str, rt: RuntimeDep, user: Player) -> Response:
+def review_copy(
+    evidence_id: str,
+    rt: RuntimeDep,
+    user: Player,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
     return serving.review_copy(
-        rt.sessions, rt.storage, user=user, evidence_id=evidence_id, now=rt.clock()
+        rt.sessions,
+        rt.storage,
+        user=user,
+        evidence_id=evidence_id,
+        range_header=range_header,
+        now=rt.clock(),
     )
 
 
