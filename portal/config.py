@@ -136,6 +136,25 @@ class Settings(BaseSettings):
         "may enrol one and must then use it. An account that must and has none is told to "
         "enrol (after its right password) instead of signing in.",
     )
+    oidc_issuer: str = Field(
+        "",
+        description="Issuer URL of an OpenID provider staff may "
+        "sign in with (docs/oidc.md); empty turns single sign-on off.",
+    )
+    oidc_name: str = Field("OpenID", description="The provider's name on the sign-in button.")
+    oidc_client_id: str = Field("", description="The portal's client id at the provider.")
+    oidc_client_secret: str = Field("", description="The portal's client secret there.")
+    oidc_role_claim: str = Field("roles", description="ID token claim holding the roles.")
+    oidc_roles: str = Field(
+        "",
+        description="Claim value to portal role, `value=role` "
+        "comma-separated; only mapped values get accounts, and several roles refuse.",
+    )
+    oidc_mfa_amr: str = Field(
+        "",
+        description="`amr` values (comma-separated) that prove the "
+        "provider asked for a second factor; empty: roles that need one cannot use SSO.",
+    )
     playback_idle: timedelta = Field(
         timedelta(minutes=2),
         description="A playback with no range request for this long is closed and logged "
@@ -356,6 +375,14 @@ class Settings(BaseSettings):
                 f"unknown roles {sorted(unknown)}; use {', '.join(STAFF_ROLES)} or all"
             )
         return ",".join(roles)
+
+    @field_validator("oidc_roles")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        pairs = [p.rpartition("=") for p in value.split(",") if p.strip()]
+        if any(not k.strip() or r.strip() not in STAFF_ROLES for k, _, r in pairs):
+            raise ValueError(f"write value=role pairs; roles are {', '.join(STAFF_ROLES)}")
+        return ",".join(f"{k.strip()}={r.strip()}" for k, _, r in pairs)
 
     @field_validator("time_zone")
     @classmethod

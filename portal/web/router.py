@@ -22,6 +22,7 @@ from portal.web.pages import (  # noqa: F401
     changes,
     evidence,
     log,
+    oidc,
     request_forms,
     requests,
     retention,

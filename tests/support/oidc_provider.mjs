@@ -14,7 +14,7 @@ const issuer = `http://127.0.0.1:${port}`;
 // Role claim values the portal maps (or, for "carla", does not).
 const USERS = {
   ana: { roles: ["portal-investigator"] },
-  bruno: { roles: ["portal-admin"] },
+  bruno: { roles: ["portal-admin"], amr: ["pwd", "mfa"] },
   carla: { roles: ["contractor"] },
 };
 
@@ -31,7 +31,8 @@ const provider = new Provider(issuer, {
     },
   ],
   pkce: { required: () => true },
-  claims: { openid: ["sub"], profile: ["preferred_username", "roles"] },
+  // `amr` with the openid scope: the ID token then always says how the user signed in.
+  claims: { openid: ["sub", "amr"], profile: ["preferred_username", "roles"] },
   // The role claim goes into the ID token itself (the portal reads no userinfo).
   conformIdTokenClaims: false,
   cookies: { keys: ["test-only-cookie-key"] },
@@ -58,5 +59,14 @@ const provider = new Provider(issuer, {
     return grant;
   },
 });
+
+// The login form takes no second factor; a user listed with `amr` is said to have given one,
+// as the provider's own login would record it (the ID token's `amr` comes from the session).
+const record = Provider.prototype.interactionResult;
+Provider.prototype.interactionResult = function withAmr(req, res, result, options) {
+  const amr = result?.login && USERS[result.login.accountId]?.amr;
+  if (amr) result.login.amr = amr;
+  return record.call(this, req, res, result, options);
+};
 
 provider.listen(Number(port), "127.0.0.1", () => console.log("ready"));
