@@ -10,6 +10,7 @@ is redeemed, so a code from one provider is never sent to another.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 from dataclasses import asdict, dataclass
@@ -63,14 +64,16 @@ class Flow:
     next: str
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # base64url: a cookie value with no quotes or commas for a browser to mangle.
+        raw = json.dumps(asdict(self), separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode()
 
     @classmethod
     def load(cls, raw: str | None) -> Flow:
         try:
-            data = json.loads(raw or "")
+            data = json.loads(base64.urlsafe_b64decode((raw or "").encode()))
             return cls(**{k: str(data[k]) for k in ("state", "nonce", "verifier", "next")})
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError):  # binascii.Error is a ValueError
             raise OidcRefused("no_flow", "no sign-in was started in this browser") from None
 
 
