@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
@@ -92,15 +93,18 @@ def discover(provider: Provider) -> Metadata:
     """The provider's metadata; its issuer must be the configured one exactly (OIDC
     Discovery 4.3), or every later check would be against the wrong party."""
     url = provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
-    with OAuth2Session() as http:
-        try:
-            reply = http.get(url, timeout=_TIMEOUT, withhold_token=True)
-            reply.raise_for_status()
-            doc = reply.json()
-        except Exception as exc:  # network, HTTP status or JSON: the provider is unusable
-            raise OidcRefused("provider_unreachable", repr(exc)) from exc
-    if doc.get("issuer") != provider.issuer:
-        raise OidcRefused("issuer_mismatch", f"the provider calls itself {doc.get('issuer')!r}")
+    try:
+        reply = httpx.get(url, timeout=_TIMEOUT)
+        reply.raise_for_status()
+        doc = reply.json()
+    except (httpx.HTTPError, ValueError) as exc:  # unreachable, an error, or not JSON
+        raise OidcRefused("provider_unreachable", repr(exc)) from exc
+    if not isinstance(doc, dict) or doc.get("issuer") != provider.issuer:
+        named = doc.get("issuer") if isinstance(doc, dict) else None
+        raise OidcRefused("issuer_mismatch", f"the provider calls itself {named!r}")
+    needed = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+    if not all(isinstance(doc.get(k), str) for k in needed):
+        raise OidcRefused("provider_unreachable", "the provider's metadata lacks endpoints")
     return Metadata(
         issuer=doc["issuer"],
         authorization_endpoint=doc["authorization_endpoint"],
@@ -152,9 +156,7 @@ def redeem(
             token = client.fetch_token(
                 meta.token_endpoint, code=code, code_verifier=flow.verifier, timeout=_TIMEOUT
             )
-            keys = KeySet.import_key_set(
-                client.get(meta.jwks_uri, timeout=_TIMEOUT, withhold_token=True).json()
-            )
+            keys = KeySet.import_key_set(httpx.get(meta.jwks_uri, timeout=_TIMEOUT).json())
         except Exception as exc:  # the provider refused the code, or is unreachable
             raise OidcRefused("token_refused", str(exc)[:200]) from exc
     raw = token.get("id_token")
