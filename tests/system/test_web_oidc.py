@@ -195,3 +195,28 @@ def test_a_forged_callback_is_refused_and_logged(
     assert logged[0]["details"]["reason"] == f"{bad}_mismatch"
     assert _accounts(live) == []
     context.close()
+
+
+def test_a_provider_naming_another_issuer_is_refused_before_sign_in(settings: Settings) -> None:
+    port = free_port()
+    # Reached as localhost, the provider calls itself 127.0.0.1: not the configured issuer.
+    wrong = Provider(f"http://localhost:{port}")
+    with (
+        live_server(wrong.settings(settings)) as live,
+        oidc_provider(port, live.url),
+        live.client() as http,
+    ):
+        answer = http.get("/web/staff/oidc/start", headers={"Accept-Language": "en"})
+    assert answer.status_code == 400
+    assert 'data-reason="untrusted"' in answer.text
+    last = _events(live)[-1]
+    assert last["type"] == "staff.login_failed"
+    assert last["details"]["reason"] == "issuer_mismatch"
+
+
+def test_without_a_provider_there_is_no_button_and_no_sign_in(live: LiveServer) -> None:
+    with live.client() as http:
+        assert 'id="oidc-login"' not in http.get("/web/staff/login").text
+        assert http.get("/web/staff/oidc/start").status_code == 404
+        assert http.get("/web/staff/oidc/callback?code=x&state=y").status_code == 404
+    assert [e for e in _events(live) if e["type"].startswith("staff.")] == []
