@@ -74,3 +74,15 @@ class StaffRecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StaffIdentity(Base):
+    """A staff account's identity at an OpenID provider: the issuer and its `sub`, the only
+    pair OpenID Connect promises never to reassign (a name or e-mail may change hands)."""
+
+    __tablename__ = "staff_identities"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -15,13 +15,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from portal.config.groups import AuditSettings, NotifySettings, RedactionSettings
+from portal.config.groups import (
+    STAFF_ROLES,
+    AuditSettings,
+    NotifySettings,
+    OidcSettings,
+    RedactionSettings,
+)
 
-# The staff roles (auth/models.py ROLES, which sits above this module; a test keeps them equal).
-STAFF_ROLES = ("investigator", "supervisor", "auditor", "admin")
+__all__ = ["STAFF_ROLES", "Settings"]
 
 
-class Settings(AuditSettings, NotifySettings, RedactionSettings, BaseSettings):
+class Settings(AuditSettings, NotifySettings, OidcSettings, RedactionSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
 
     data_dir: Path = Field(

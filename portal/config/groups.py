@@ -8,8 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
+
+# The staff roles (auth/models.py ROLES, which sits above this module; a test keeps them equal).
+STAFF_ROLES = ("investigator", "supervisor", "auditor", "admin")
 
 
 class AuditSettings(BaseSettings):
@@ -76,3 +79,35 @@ class RedactionSettings(BaseSettings):
         None,
         description="PEM private key (P-256) of the first certificate in c2pa_cert_chain.",
     )
+
+
+class OidcSettings(BaseSettings):
+    """Single sign-on through an OpenID provider (portal.auth.oidc; docs/oidc.md)."""
+
+    oidc_issuer: str = Field(
+        "",
+        description="Issuer URL of an OpenID provider staff may "
+        "sign in with (docs/oidc.md); empty turns single sign-on off.",
+    )
+    oidc_name: str = Field("OpenID", description="The provider's name on the sign-in button.")
+    oidc_client_id: str = Field("", description="The portal's client id at the provider.")
+    oidc_client_secret: str = Field("", description="The portal's client secret there.")
+    oidc_role_claim: str = Field("roles", description="ID token claim holding the roles.")
+    oidc_roles: str = Field(
+        "",
+        description="Claim value to portal role, `value=role` "
+        "comma-separated; only mapped values get accounts, and several roles refuse.",
+    )
+    oidc_mfa_amr: str = Field(
+        "",
+        description="`amr` values (comma-separated) that prove the "
+        "provider asked for a second factor; empty: roles that need one cannot use SSO.",
+    )
+
+    @field_validator("oidc_roles")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        pairs = [p.rpartition("=") for p in value.split(",") if p.strip()]
+        if any(not k.strip() or r.strip() not in STAFF_ROLES for k, _, r in pairs):
+            raise ValueError(f"write value=role pairs; roles are {', '.join(STAFF_ROLES)}")
+        return ",".join(f"{k.strip()}={r.strip()}" for k, _, r in pairs)

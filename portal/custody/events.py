@@ -47,6 +47,10 @@ class EventType(StrEnum):
     STAFF_SECOND_FACTOR_RESET = "staff.second_factor_reset"
     """An account's second factor and recovery codes were removed, confirmed by a second
     admin (details name the change request); its sessions were ended."""
+    STAFF_IDENTITY_LINKED = "staff.identity_linked"
+    """A staff account was bound to its identity at an OpenID provider (details: issuer,
+    subject) at its first single sign-on; sign-ins through it log `staff.login` with
+    `method: oidc`, refusals `staff.login_failed` with the reason."""
     EVIDENCE_LISTED = "evidence.listed"
     """A staff member listed the queue or a case; details name every item shown."""
     EVIDENCE_VIEWED = "evidence.viewed"

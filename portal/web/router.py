@@ -23,6 +23,7 @@ from portal.web.pages import (  # noqa: F401
     changes,
     evidence,
     log,
+    oidc,
     request_forms,
     requests,
     retention,

@@ -465,6 +465,9 @@ PUBLIC_WEB = {
     ("GET", "/web/staff/second-factor"),
     ("POST", "/web/staff/second-factor"),
     ("POST", "/web/staff/second-factor/confirm"),
+    # Single sign-on: the way to the provider and back, before there is a session.
+    ("GET", "/web/staff/oidc/start"),
+    ("GET", "/web/staff/oidc/callback"),
     ("GET", "/web/{path:path}"),
 }
 

@@ -15,9 +15,10 @@ from portal.auth.permissions import Permission, allowed
 from portal.db import transaction
 from portal.deps import RuntimeDep, client_host
 from portal.errors import RateLimited
+from portal.web import oidc_support
 from portal.web.access import StaffUserDep
 from portal.web.i18n import Translator
-from portal.web.rendering import language, render, secure, see_other
+from portal.web.rendering import language, render, runtime_of, secure, see_other
 from portal.web.routing import router
 from portal.web.security import (
     csrf_cookie,
@@ -53,7 +54,15 @@ def _home(user: StaffUser) -> str:
 
 @router.get("/staff/login")
 def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "staff/login.html", error=None, next=_safe_next(next), name="")
+    return render(
+        request, "staff/login.html", error=None, next=_safe_next(next), name="", sso=_sso(request)
+    )
+
+
+def _sso(request: Request) -> str | None:
+    """The provider's name for the "Sign in with" button, when single sign-on is on."""
+    settings = runtime_of(request).settings
+    return settings.oidc_name if oidc_support.enabled(settings) else None
 
 
 def _refused(request: Request, result: staff_auth.LoginResult, *, next: str, name: str) -> Response:
@@ -68,6 +77,7 @@ def _refused(request: Request, result: staff_auth.LoginResult, *, next: str, nam
         enrol=enrol,
         next=_safe_next(next),
         name=name,
+        sso=_sso(request),
     )
 
 
@@ -126,7 +136,15 @@ def logout(request: Request, rt: RuntimeDep) -> Response:
     if token:
         with transaction(rt.sessions) as db:
             staff_auth.logout(db, token=token, now=rt.clock())
-    response = see_other("/web/staff/login")
+    # Signed in through the provider: end its session there too, when it offers that (by a
+    # page that moves on: the pages' CSP `form-action 'self'` blocks a form's redirect away).
+    at_provider = oidc_support.provider_logout(request, rt)
+    response: Response = see_other("/web/staff/login")
+    if at_provider:
+        response = render(
+            request, "staff/oidc_continue.html", heading="oidc.signed_out", target=at_provider
+        )
+    oidc_support.forget(response, is_https)
     delete_cookie(response, session_cookie(is_https), secure=is_https)
     delete_cookie(response, csrf_cookie(is_https), secure=is_https)
     return response
