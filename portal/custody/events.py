@@ -165,3 +165,19 @@ class EventType(StrEnum):
     """The log signing key is being replaced (details: the old and the new verifier key). The
     checkpoint signed in the same transaction covers this event and carries both keys'
     signatures: the transition through which verifiers move to the new key."""
+    SHARE_CREATED = "share.created"
+    """A supervisor shared a case or chosen items with a named outsider (details: recipient,
+    items, case, expiry, download, watermark, witness identity); a one-time code was issued."""
+    SHARE_REVOKED = "share.revoked"
+    """A supervisor ended a share; its link and any open session stop at their next request."""
+    SHARE_SIGNED_IN = "share.signed_in"
+    """A share's recipient spent the one-time code and opened a session."""
+    SHARE_SIGN_IN_FAILED = "share.sign_in_failed"
+    """A wrong, spent or throttled code was offered for a share; counted toward its wait."""
+    SHARE_LISTED = "share.listed"
+    """A share's recipient listed the shared items; details name every item shown."""
+    SHARE_STREAMED = "share.streamed"
+    """A share's recipient was sent a byte range of an original for playback (details: the
+    share, the SHA-256 and the range)."""
+    SHARE_DOWNLOADED = "share.downloaded"
+    """A share's recipient was sent the whole original (checked against its SHA-256)."""

@@ -61,6 +61,11 @@ def review_copy(
     return Response(data, media_type="video/mp4", headers=headers)
 
 
+def attachment(name: str, *, fallback: str | None = None) -> str:
+    """A Content-Disposition that saves as `name` (any script), `fallback` for old clients."""
+    return f"attachment; filename=\"{fallback or name}\"; filename*=UTF-8''{quote(name)}"
+
+
 def _verified(
     sessions: sessionmaker[Session],
     storage: Storage,
@@ -109,9 +114,7 @@ def original(
         }
         if download:
             service.record_download(db, user=user, item=item, now=clock())
-            headers["Content-Disposition"] = (
-                f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
-            )
+            headers["Content-Disposition"] = attachment(item.filename, fallback=item.sha256)
             headers["Content-Length"] = str(item.size)
             body: Iterator[bytes] = _verified(sessions, storage, item, clock)
             status = 200
@@ -134,3 +137,14 @@ def original(
                 headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
             body = storage.read(item.storage_key, start, end)
     return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)
+
+
+def checked_original(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    item: Evidence,
+    clock: Callable[[], datetime],
+) -> Iterator[bytes]:
+    """The whole original for a download made elsewhere (a share's recipient): hashed as it
+    goes, an integrity failure recorded and the stream broken on a mismatch."""
+    return _verified(sessions, storage, item, clock)

@@ -35,7 +35,14 @@ def _sha256_file(path: Path) -> tuple[str, int]:
         return digest.hexdigest(), f.tell()
 
 
-def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bool) -> Plan:
+def _plan(
+    rt: Runtime,
+    *,
+    case_id: str,
+    actor: str,
+    include_witness_identity: bool,
+    only: list[str] | None = None,
+) -> Plan:
     with rt.sessions() as db:
         export.exportable(db, case_id=cases.get(db, case_id=case_id).id)
     checkpoint = rt.sign_checkpoint()
@@ -47,7 +54,10 @@ def _plan(rt: Runtime, *, case_id: str, actor: str, include_witness_identity: bo
         return export.plan(
             db,
             case=case,
-            items=export.exportable(db, case_id=case.id),
+            # A share's bundle holds its chosen items only.
+            items=[
+                i for i in export.exportable(db, case_id=case.id) if only is None or i.id in only
+            ],
             checkpoint=checkpoint,
             origin=rt.settings.log_origin,
             public_key=rt.log_verifier,
@@ -103,11 +113,16 @@ def export_case(
     dest: Path,
     progress: Progress | None = None,
     language: str = "en",
+    only: list[str] | None = None,
 ) -> ExportResult:
     """Write the case's court bundle to `dest` and log it; `dest` appears only once logged.
-    `language` is the custody report's (`en` or `es`)."""
+    `language` is the custody report's (`en` or `es`); `only` keeps those items of the case."""
     plan = _plan(
-        rt, case_id=case_id, actor=actor, include_witness_identity=include_witness_identity
+        rt,
+        case_id=case_id,
+        actor=actor,
+        include_witness_identity=include_witness_identity,
+        only=only,
     )
     plan = dataclasses.replace(plan, language=language)
     dest.parent.mkdir(parents=True, exist_ok=True)
