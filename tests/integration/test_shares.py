@@ -97,7 +97,7 @@ def test_an_expired_share_says_so(web: TestClient, video: Path) -> None:
 def sign_in_status(web: TestClient, share_id: str, code: str) -> int:
     csrf = web.cookies.get("portal_csrf") or web.cookies.get("__Host-portal_csrf") or ""
     r = web.post(f"/web/share/{share_id}", data={"code": code, "csrf": csrf})
-    return r.status_code
+    return int(r.status_code)
 
 
 def test_wrong_codes_get_one_answer_and_count_toward_the_wait(web: TestClient, video: Path) -> None:
