@@ -55,7 +55,8 @@ class EventType(StrEnum):
     EVIDENCE_PROXY_VIEWED = "evidence.proxy_viewed"  # a playback proxy (review copy) served
     """A staff member fetched an item's poster thumbnail."""
     EVIDENCE_STREAM_OPENED = "evidence.stream_opened"
-    """A playback began: logged before its first byte is sent."""
+    """A playback began (by staff, or by a share's recipient, whose actor is `share:<id>`):
+    logged before its first byte is sent."""
     EVIDENCE_STREAMED = "evidence.streamed"
     """A playback ended; details fold every byte range it served."""
     EVIDENCE_DOWNLOADED = "evidence.downloaded"
@@ -176,8 +177,5 @@ class EventType(StrEnum):
     """A wrong, spent or throttled code was offered for a share; counted toward its wait."""
     SHARE_LISTED = "share.listed"
     """A share's recipient listed the shared items; details name every item shown."""
-    SHARE_STREAMED = "share.streamed"
-    """A share's recipient was sent a byte range of an original for playback (details: the
-    share, the SHA-256 and the range)."""
     SHARE_DOWNLOADED = "share.downloaded"
     """A share's recipient was sent the whole original (checked against its SHA-256)."""

@@ -44,7 +44,7 @@ def _plan(
     only: list[str] | None = None,
 ) -> Plan:
     with rt.sessions() as db:
-        export.exportable(db, case_id=cases.get(db, case_id=case_id).id)
+        export.exportable(db, case_id=cases.get(db, case_id=case_id).id, only=only)
     checkpoint = rt.sign_checkpoint()
     # A staff export may wait for the TSA (at most PORTAL_TSA_TIMEOUT); without an answer
     # the bundle goes without a timestamp, as a receipt does.
@@ -55,9 +55,7 @@ def _plan(
             db,
             case=case,
             # A share's bundle holds its chosen items only.
-            items=[
-                i for i in export.exportable(db, case_id=case.id) if only is None or i.id in only
-            ],
+            items=export.exportable(db, case_id=case.id, only=only),
             checkpoint=checkpoint,
             origin=rt.settings.log_origin,
             public_key=rt.log_verifier,

@@ -12,19 +12,20 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import throttle
 from portal.auth.models import StaffUser
 from portal.cases.models import Case, CaseLink
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.errors import Forbidden, Gone, Invalid, NotFound, Unauthorized
-from portal.evidence.models import Evidence
+from portal.evidence import playbacks
+from portal.evidence.models import Derivative, Evidence
 from portal.ids import new_id
 from portal.shares.models import Share
 from portal.submissions.models import Consent
@@ -47,12 +48,6 @@ class BadShareCode(Unauthorized):
 
 class ScopeMissing(Invalid):
     status, code = 422, "consent_scope"
-
-
-@dataclass(frozen=True)
-class Throttle:
-    max_failures: int
-    lockout: timedelta
 
 
 def _hash(text: str) -> str:
@@ -204,7 +199,7 @@ def revoke(db: Session, *, user: StaffUser, share_id: str, now: datetime) -> Sha
 
 
 def sign_in(
-    db: Session, *, share_id: str, code: str, throttle: Throttle, now: datetime
+    db: Session, *, share_id: str, code: str, limits: throttle.Limits, now: datetime
 ) -> str | None:
     """A session token for the right, unspent code; None (failure committed by the caller)
     for anything else: one answer whether the share is unknown, the code wrong or spent, or
@@ -213,11 +208,18 @@ def sign_in(
     typed = _hash("".join(code.split()).upper())
     if share is None:
         return None
-    waiting = share.locked_until is not None and as_utc(share.locked_until) > now
+    waiting = throttle.waiting(share.locked_until, now)
     right = share.code_hash is not None and hmac.compare_digest(share.code_hash, typed)
     if waiting or not right:
         if not waiting:  # inside the wait nothing counts, so a stranger cannot stretch it
-            _count_failure(db, share, throttle, now)
+            throttle.count_failure(
+                db,
+                share,
+                counter=Share.failed_codes,
+                until=Share.locked_until,
+                limits=limits,
+                now=now,
+            )
         custody.append(
             db,
             type=EventType.SHARE_SIGN_IN_FAILED,
@@ -240,27 +242,6 @@ def sign_in(
         at=now,
     )
     return token
-
-
-def _count_failure(db: Session, share: Share, throttle: Throttle, now: datetime) -> None:
-    # One atomic increment, as for staff logins: parallel guesses on any instance all count.
-    failures = db.execute(
-        update(Share)
-        .where(Share.id == share.id)
-        .values(failed_codes=Share.failed_codes + 1)
-        .returning(Share.failed_codes)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    over = failures - throttle.max_failures
-    if over >= 0:
-        delay = min(timedelta(seconds=2 ** min(over, 30)), throttle.lockout)
-        db.execute(
-            update(Share)
-            .where(Share.id == share.id)
-            .values(locked_until=now + delay)
-            .execution_options(synchronize_session=False)
-        )
-    db.expire(share, ["failed_codes", "locked_until"])
 
 
 def resolve(db: Session, *, share_id: str, token: str | None, now: datetime) -> Share:
@@ -301,16 +282,47 @@ def listed(db: Session, *, share: Share, now: datetime) -> list[Evidence]:
 
 
 def record_stream(
-    db: Session, *, share: Share, item: Evidence, span: tuple[int, int], now: datetime
-) -> None:
+    db: Session,
+    *,
+    share: Share,
+    item: Evidence,
+    span: tuple[int, int],
+    idle: timedelta,
+    now: datetime,
+) -> str:
+    """Attach the recipient's range request to a playback, as staff streaming does: one event
+    when it opens, one folding its ranges when it goes idle, each naming the share."""
+    return playbacks.attach(
+        db,
+        viewer=share.id,
+        actor=actor_of(share),
+        item=item,
+        span=span,
+        playback_id=None,
+        idle=idle,
+        now=now,
+    )
+
+
+def review_copy(db: Session, *, share: Share, item: Evidence, now: datetime) -> Derivative:
+    """The item's review copy (H.264, what browsers play) for the recipient, logged."""
+    copy = playbacks.review_copy_of(db, item)
+    if copy is None:
+        raise NotFound("this item has no review copy")
     custody.append(
         db,
-        type=EventType.SHARE_STREAMED,
+        type=EventType.EVIDENCE_PROXY_VIEWED,
         actor=actor_of(share),
         subject=item.id,
-        details={"share": share.id, "sha256": item.sha256, "range": list(span)},
+        details={"key": copy.key, "sha256": copy.sha256, "source_sha256": item.sha256},
         at=now,
     )
+    return copy
+
+
+def with_review_copies(db: Session, items: list[Evidence]) -> list[tuple[Evidence, bool]]:
+    """Each item and whether it has a review copy to play in its place."""
+    return [(i, playbacks.review_copy_of(db, i) is not None) for i in items]
 
 
 def ensure_download(share: Share) -> None:

@@ -98,10 +98,6 @@ SHARES: dict[str, dict[str, str]] = {
     "event.share.signed_in": {"es": "destinatario entró", "en": "recipient signed in"},
     "event.share.sign_in_failed": {"es": "código rechazado", "en": "share code refused"},
     "event.share.listed": {"es": "vista por el destinatario", "en": "listed for the recipient"},
-    "event.share.streamed": {
-        "es": "reproducida por el destinatario",
-        "en": "played by the recipient",
-    },
     "event.share.downloaded": {
         "es": "descargada por el destinatario",
         "en": "downloaded by the recipient",

@@ -19,10 +19,19 @@ from portal.custody.models import LogEntry
 from portal.export.verify import verify_bundle
 from portal.shares.models import Share
 from tests.support.api import runtime, set_clock
-from tests.support.shares import case_with_item, make_share, sign_in, supervisor_pages
+from tests.support.shares import (
+    INVESTIGATION_ONLY,
+    add_item,
+    case_with_item,
+    make_share,
+    sign_in,
+    supervisor_pages,
+)
 from tests.support.web import web_app
 
 HTTPS = "https://testserver"
+
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
@@ -49,8 +58,18 @@ def test_a_recipient_signs_in_once_and_every_look_is_logged(web: TestClient, vid
     assert "Lic. Marta Ruiz" in page.text  # the page's watermark
     part = web.get(f"/web/share/{share_id}/items/{item}/content", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and len(part.content) == 100
-    streamed = _events(web, "share.streamed")
-    assert [e.subject for e in streamed] == [item] and share_id.encode() in streamed[0].event
+    # The player's range requests are one playback, logged as staff playbacks are.
+    more = web.get(f"/web/share/{share_id}/items/{item}/content", headers={"Range": "bytes=50-199"})
+    assert more.status_code == 206 and len(more.content) == 150
+    (opened,) = _events(web, "evidence.stream_opened")
+    assert opened.subject == item and json.loads(opened.event)["actor"] == f"share:{share_id}"
+    assert _events(web, "evidence.streamed") == []
+    later = runtime(web).clock() + runtime(web).settings.playback_idle * 2
+    set_clock(web, lambda: later)
+    assert runtime(web).close_idle_playbacks() == 1
+    (streamed,) = _events(web, "evidence.streamed")
+    event = json.loads(streamed.event)
+    assert event["actor"] == f"share:{share_id}" and event["details"]["ranges"] == [[0, 200]]
     assert json.loads(_events(web, "share.listed")[0].event)["actor"] == f"share:{share_id}"
     # View-only: no download, nothing logged.
     refused = web.get(f"/web/share/{share_id}/items/{item}/content?download=1&lang=en")
@@ -118,8 +137,7 @@ def test_wrong_codes_get_one_answer_and_count_toward_the_wait(web: TestClient, v
 
 def test_items_without_court_consent_are_refused_by_name(web: TestClient, video: Path) -> None:
     auth = supervisor_pages(web)
-    consent = {"version": "1", "scopes": ["investigation"], "language": "es"}
-    case_id, item = case_with_item(web, auth, video, consent=consent)
+    case_id, item = case_with_item(web, auth, video, consent=INVESTIGATION_ONLY)
     before = _count(web)
     from tests.support.web import csrf_of
 
@@ -186,8 +204,32 @@ def test_the_recipient_downloads_the_original_and_a_bundle_that_verifies(
 
 
 def _count(web: TestClient) -> tuple[int, int]:
+    """Shares and log entries, but the media jobs' own (which may land at any moment)."""
     with runtime(web).sessions() as db:
         return (
             db.scalar(select(func.count()).select_from(Share)) or 0,
-            db.scalar(select(func.count()).select_from(LogEntry)) or 0,
+            db.scalar(
+                select(func.count())
+                .select_from(LogEntry)
+                .where(LogEntry.type != "evidence.derived")
+            )
+            or 0,
         )
+
+
+def test_a_share_of_chosen_items_bundles_them_whatever_the_rest_of_the_case(
+    web: TestClient, video: Path
+) -> None:
+    auth = supervisor_pages(web)
+    case_id, item = case_with_item(web, auth, video)
+    # Another item of the case whose witness allowed investigation only: not shared.
+    other = add_item(web, auth, case_id, video, consent=INVESTIGATION_ONLY)
+    share_id, code = make_share(web, case_id, download="1", items=item)
+    assert sign_in(web, share_id, code).status_code == 303
+    bundle = web.get(f"/web/share/{share_id}/bundle")
+    assert bundle.status_code == 200, bundle.text
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(bundle.content)).read("manifest.json"))
+    assert [f["evidence_id"] for f in manifest["files"]] == [item] and other != item
+    path = Path(runtime(web).settings.data_dir) / "bundle.zip"
+    path.write_bytes(bundle.content)
+    assert verify_bundle(path, runtime(web).log_verifier).ok

@@ -25,6 +25,9 @@ def supervisor_pages(client: TestClient, name: str = "sofia") -> dict[str, str]:
     return auth
 
 
+INVESTIGATION_ONLY = {"version": "1", "scopes": ["investigation"], "language": "es"}
+
+
 def case_with_item(
     client: TestClient, auth: dict[str, str], video: Path, **extra: Any
 ) -> tuple[str, str]:
@@ -32,10 +35,17 @@ def case_with_item(
     r = client.post("/api/v1/cases", json={"title": "Homicidio en Av. Juárez"}, headers=auth)
     assert r.status_code == 201, r.text
     case_id = str(r.json()["id"])
+    return case_id, add_item(client, auth, case_id, video, **extra)
+
+
+def add_item(
+    client: TestClient, auth: dict[str, str], case_id: str, video: Path, **extra: Any
+) -> str:
+    """The evidence id of a received video linked to the case."""
     _, _, item = received(client, video, **extra)
     r = client.post(f"/api/v1/cases/{case_id}/evidence", json={"evidence_id": item}, headers=auth)
     assert r.status_code == 204, r.text
-    return case_id, item
+    return item
 
 
 def make_share(client: TestClient, case_id: str, **form: str) -> tuple[str, str]:

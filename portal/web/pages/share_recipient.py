@@ -75,12 +75,10 @@ async def signin(
 ) -> Response:
     def run() -> str | None:
         rt.count_request("logins", client_host(request))
-        policy = rt.login_policy
-        throttle = shares.Throttle(policy.max_failures, policy.lockout)
+        # A share's code earns the same waits as a staff password.
+        limits = rt.login_policy
         with transaction(rt.sessions) as db:
-            return shares.sign_in(
-                db, share_id=share_id, code=code, throttle=throttle, now=rt.clock()
-            )
+            return shares.sign_in(db, share_id=share_id, code=code, limits=limits, now=rt.clock())
 
     t = Translator(language(request))
     try:
@@ -101,8 +99,21 @@ async def signin(
 def items_page(request: Request, share_id: str, rt: RuntimeDep) -> HTMLResponse:
     share = _share(request, rt, share_id)
     with transaction(rt.sessions) as db:
-        items = shares.listed(db, share=share, now=rt.clock())
+        items = shares.with_review_copies(db, shares.listed(db, share=share, now=rt.clock()))
     return render(request, "share/items.html", share=share, items=items)
+
+
+@router.get("/share/{share_id}/items/{evidence_id}/proxy")
+def item_review_copy(request: Request, share_id: str, evidence_id: str, rt: RuntimeDep) -> Response:
+    """The review copy (H.264, which every browser plays) in the original's place, logged; it
+    names its original so nobody takes it for the evidence itself."""
+    share = _share(request, rt, share_id)
+    with transaction(rt.sessions) as db:
+        item = shares.item_of(db, share=share, evidence_id=evidence_id)
+        copy = shares.review_copy(db, share=share, item=item, now=rt.clock())
+        key = copy.key
+    headers = {"Cache-Control": "private, no-store", "X-Original-SHA256": item.sha256}
+    return Response(b"".join(rt.storage.read(key)), media_type="video/mp4", headers=headers)
 
 
 @router.get("/share/{share_id}/items/{evidence_id}/content")
@@ -132,7 +143,14 @@ def item_content(
             return StreamingResponse(body, media_type=item.media_type, headers=headers)
         span = ranges.parse(range_header, item.size)
         start, end = span or (0, item.size)
-        shares.record_stream(db, share=share, item=item, span=(start, end), now=rt.clock())
+        shares.record_stream(
+            db,
+            share=share,
+            item=item,
+            span=(start, end),
+            idle=rt.settings.playback_idle,
+            now=rt.clock(),
+        )
         headers["Content-Length"] = str(end - start)
         if span is not None:
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{item.size}"
