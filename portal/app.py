@@ -132,6 +132,7 @@ def _include_routers(app: FastAPI) -> None:
     from portal.redactions.router import router as redactions_router
     from portal.requests.router import router as requests_router
     from portal.retention.router import router as retention_router
+    from portal.shares.router import router as shares_router
     from portal.submissions.router import router as submissions_router
     from portal.uploads.tus import router as tus_router
     from portal.web.router import root_router as web_root_router
@@ -149,6 +150,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(export_router)
     app.include_router(requests_router)
     app.include_router(redactions_router)
+    app.include_router(shares_router)
     app.include_router(web_router)
     app.include_router(web_root_router)
 

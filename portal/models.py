@@ -17,5 +17,6 @@ def import_models() -> None:
     from portal.redactions import models as _redactions  # noqa: F401
     from portal.requests import models as _requests  # noqa: F401
     from portal.retention import models as _retention  # noqa: F401
+    from portal.shares import models as _shares  # noqa: F401
     from portal.submissions import models as _submissions  # noqa: F401
     from portal.uploads import models as _uploads  # noqa: F401

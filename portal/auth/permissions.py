@@ -35,6 +35,8 @@ class Permission(StrEnum):
     SETTINGS = "settings"
     LOG = "log"
     """The custody log, checkpoints and proofs (never evidence content)."""
+    SHARES = "shares"
+    """Share a case or chosen items with a named prosecutor or defence lawyer; revoke."""
 
 
 _INVESTIGATOR = frozenset(
@@ -56,6 +58,7 @@ MATRIX: dict[str, frozenset[Permission]] = {
         Permission.DISPOSITION,
         Permission.CHANGES,
         Permission.MANAGE_INVESTIGATORS,
+        Permission.SHARES,
     },
     "auditor": frozenset({Permission.LOG}),
     # CHANGES: admins confirm the supervisor and admin grants of another admin.

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import metrics
+from portal import metrics, throttle
 from portal.auth import mfa
 from portal.auth.models import ROLES, StaffSession, StaffUser
 from portal.clock import as_utc
@@ -291,7 +291,7 @@ def _check_password(
     if user.disabled or user.pending:
         _verify(_DUMMY_HASH, password)
         return user, "pending" if user.pending else "disabled"
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
+    if throttle.waiting(user.locked_until, now):
         # Inside the wait: not counted (so a stranger cannot stretch it), password not tried.
         _verify(_DUMMY_HASH, password)
         return user, "throttled"
@@ -302,34 +302,19 @@ def _check_password(
 
 
 def throttle_delay(failures: int, policy: LoginPolicy) -> timedelta:
-    """The wait before the next try after `failures` in a row: none up to `max_failures - 1`,
-    then one second doubling with each failure, never longer than `policy.lockout`."""
-    over = failures - policy.max_failures
-    if over < 0:
-        return timedelta(0)
-    return min(timedelta(seconds=2 ** min(over, 30)), policy.lockout)
+    """The wait before the next try after `failures` in a row (portal.throttle)."""
+    return throttle.delay(failures, policy)
 
 
 def _count_failure(db: Session, user: StaffUser, policy: LoginPolicy, now: datetime) -> None:
-    # One UPDATE ... SET n = n + 1 RETURNING n: parallel guesses on any instance each count
-    # (PostgreSQL locks the row; SQLite has one writer), where reading n first could lose some.
-    # `locked_until` holds the end of the wait, never a lock.
-    failures = db.execute(
-        update(StaffUser)
-        .where(StaffUser.id == user.id)
-        .values(failed_logins=StaffUser.failed_logins + 1)
-        .returning(StaffUser.failed_logins)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    delay = throttle_delay(failures, policy)
-    if delay:
-        db.execute(
-            update(StaffUser)
-            .where(StaffUser.id == user.id)
-            .values(locked_until=now + delay)
-            .execution_options(synchronize_session=False)
-        )
-    db.expire(user, ["failed_logins", "locked_until"])
+    throttle.count_failure(
+        db,
+        user,
+        counter=StaffUser.failed_logins,
+        until=StaffUser.locked_until,
+        limits=policy,
+        now=now,
+    )
 
 
 def _verify(stored: str, password: str) -> bool:

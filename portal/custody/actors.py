@@ -1,8 +1,9 @@
 """Who did it: the actor string every custody event carries, formatted and parsed here only.
 
 The log is permanent and verifiers outside the portal read it, so the format is fixed:
-`staff:<user id>:<role>`, `witness:<submission id>`, `system` (the portal on its own) and
-`cli` (an operator at the command line).
+`staff:<user id>:<role>`, `witness:<submission id>`, `system` (the portal on its own),
+`cli` (an operator at the command line) and `share:<share id>` (a share's recipient, read
+here as `other`).
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ class EventType(StrEnum):
     EVIDENCE_PROXY_VIEWED = "evidence.proxy_viewed"  # a playback proxy (review copy) served
     """A staff member fetched an item's poster thumbnail."""
     EVIDENCE_STREAM_OPENED = "evidence.stream_opened"
-    """A playback began: logged before its first byte is sent."""
+    """A playback began (by staff, or by a share's recipient, whose actor is `share:<id>`):
+    logged before its first byte is sent."""
     EVIDENCE_STREAMED = "evidence.streamed"
     """A playback ended; details fold every byte range it served."""
     EVIDENCE_DOWNLOADED = "evidence.downloaded"
@@ -189,3 +190,16 @@ class EventType(StrEnum):
     REDACTION_RELEASED = "redaction.released"
     """A rendered redacted copy was released to the public, after two people agreed (only for
     items whose witness consented to `public_appeal`)."""
+    SHARE_CREATED = "share.created"
+    """A supervisor shared a case or chosen items with a named outsider (details: recipient,
+    items, case, expiry, download, watermark, witness identity); a one-time code was issued."""
+    SHARE_REVOKED = "share.revoked"
+    """A supervisor ended a share; its link and any open session stop at their next request."""
+    SHARE_SIGNED_IN = "share.signed_in"
+    """A share's recipient spent the one-time code and opened a session."""
+    SHARE_SIGN_IN_FAILED = "share.sign_in_failed"
+    """A wrong, spent or throttled code was offered for a share; counted toward its wait."""
+    SHARE_LISTED = "share.listed"
+    """A share's recipient listed the shared items; details name every item shown."""
+    SHARE_DOWNLOADED = "share.downloaded"
+    """A share's recipient was sent the whole original (checked against its SHA-256)."""

@@ -70,6 +70,11 @@ def review_copy(
     return StreamingResponse(body, status_code=span.status, media_type="video/mp4", headers=headers)
 
 
+def attachment(name: str, *, fallback: str | None = None) -> str:
+    """A Content-Disposition that saves as `name` (any script), `fallback` for old clients."""
+    return f"attachment; filename=\"{fallback or name}\"; filename*=UTF-8''{quote(name)}"
+
+
 def _verified(
     sessions: sessionmaker[Session],
     storage: Storage,
@@ -118,9 +123,7 @@ def original(
         }
         if download:
             service.record_download(db, user=user, item=item, now=clock())
-            headers["Content-Disposition"] = (
-                f"attachment; filename=\"{item.sha256}\"; filename*=UTF-8''{quote(item.filename)}"
-            )
+            headers["Content-Disposition"] = attachment(item.filename, fallback=item.sha256)
             headers["Content-Length"] = str(item.size)
             body: Iterator[bytes] = _verified(sessions, storage, item, clock)
             status = 200
@@ -139,3 +142,14 @@ def original(
             status = span.status
             body = storage.read(item.storage_key, span.start, span.end)
     return StreamingResponse(body, status_code=status, media_type=item.media_type, headers=headers)
+
+
+def checked_original(
+    sessions: sessionmaker[Session],
+    storage: Storage,
+    item: Evidence,
+    clock: Callable[[], datetime],
+) -> Iterator[bytes]:
+    """The whole original for a download made elsewhere (a share's recipient): hashed as it
+    goes, an integrity failure recorded and the stream broken on a mismatch."""
+    return _verified(sessions, storage, item, clock)

@@ -14,7 +14,8 @@ from portal.custody import service as custody
 from portal.custody.events import EventType
 from portal.errors import NotFound
 from portal.evidence import ranges
-from portal.evidence.models import Derivative, Evidence
+from portal.evidence.models import Derivative
+from portal.evidence.playbacks import review_copy_of
 from portal.evidence.service import get_live
 from portal.jobs.models import Job
 
@@ -34,15 +35,6 @@ def jobs_of(db: Session, *, evidence_id: str) -> list[dict[str, Any]]:
         }
         for j in rows
     ]
-
-
-def review_copy_of(db: Session, item: Evidence) -> Derivative | None:
-    """The item's playback proxy (portal.media.proxy), when one was made."""
-    return db.scalar(
-        select(Derivative).where(
-            Derivative.source_sha256 == item.sha256, Derivative.kind == "proxy"
-        )
-    )
 
 
 def review_copy(

@@ -86,6 +86,7 @@ class Playback(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id"), index=True)
+    # The viewer: a staff user's id, or a share's id for its recipient (portal.evidence.playbacks).
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     actor: Mapped[str] = mapped_column(String(100))
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)

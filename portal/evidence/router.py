@@ -22,7 +22,7 @@ from portal.deps import (
 )
 from portal.errors import responses
 from portal.evidence import content as serving
-from portal.evidence import copies, service, witness_data
+from portal.evidence import copies, playbacks, service, witness_data
 from portal.evidence.models import Evidence
 from portal.evidence.schemas import (
     ContactOut,
@@ -103,7 +103,7 @@ def detail(evidence_id: str, rt: RuntimeDep, user: StaffUser = Reader) -> Eviden
         item = service.view(db, user=user, evidence_id=evidence_id, now=rt.clock())
         cases = service.case_ids(db, evidence_ids=[item.id])[item.id]
         sub, consent = service.submission_context(db, item=item)
-        copy = copies.review_copy_of(db, item)
+        copy = playbacks.review_copy_of(db, item)
         jobs = copies.jobs_of(db, evidence_id=item.id)
         holds = [
             {

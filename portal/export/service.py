@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,12 +99,15 @@ def case_items(db: Session, *, case_id: str) -> list[Evidence]:
     )
 
 
-def exportable(db: Session, *, case_id: str) -> list[Evidence]:
-    """The case's items, or an error naming every item that cannot go to court.
+def exportable(db: Session, *, case_id: str, only: Collection[str] | None = None) -> list[Evidence]:
+    """The case's items (those of them in `only`, when given), or an error naming every item
+    that cannot go to court. The checks cover the items exported, not the rest of the case.
 
     Reads only: a refusal leaves no trace in the log.
     """
     items = case_items(db, case_id=case_id)
+    if only is not None:
+        items = [i for i in items if i.id in only]
     if not items:
         raise Invalid("the case has no evidence to export", code="empty_case")
     refused = []
@@ -348,8 +351,9 @@ def plan(
 
 def record(db: Session, *, plan: Plan, manifest: bytes, now: datetime) -> LogEntry:
     """Log the export, after checking again that consent still allows it (a withdrawal may
-    have landed while the bundle was written: then nothing is logged and the bundle dropped)."""
-    exportable(db, case_id=plan.case.id)
+    have landed while the bundle was written: then nothing is logged and the bundle dropped).
+    The check covers the items in the bundle, whatever else the case holds by now."""
+    exportable(db, case_id=plan.case.id, only={i.evidence_id for i in plan.items})
     return custody.append(
         db,
         type=EventType.EVIDENCE_EXPORTED,

@@ -42,9 +42,10 @@ def _plan(
     actor: str,
     include_witness_identity: bool,
     include_witness_data: bool = False,
+    only: list[str] | None = None,
 ) -> Plan:
     with rt.sessions() as db:
-        export.exportable(db, case_id=cases.get(db, case_id=case_id).id)
+        export.exportable(db, case_id=cases.get(db, case_id=case_id).id, only=only)
     checkpoint = rt.sign_checkpoint()
     # A staff export may wait for the TSA (at most PORTAL_TSA_TIMEOUT); without an answer
     # the bundle goes without a timestamp, as a receipt does.
@@ -54,7 +55,8 @@ def _plan(
         return export.plan(
             db,
             case=case,
-            items=export.exportable(db, case_id=case.id),
+            # A share's bundle holds its chosen items only.
+            items=export.exportable(db, case_id=case.id, only=only),
             checkpoint=checkpoint,
             origin=rt.settings.log_origin,
             public_key=rt.log_verifier,
@@ -112,15 +114,17 @@ def export_case(
     progress: Progress | None = None,
     language: str = "en",
     include_witness_data: bool = False,
+    only: list[str] | None = None,
 ) -> ExportResult:
     """Write the case's court bundle to `dest` and log it; `dest` appears only once logged.
-    `language` is the custody report's (`en` or `es`)."""
+    `language` is the custody report's (`en` or `es`); `only` keeps those items of the case."""
     plan = _plan(
         rt,
         case_id=case_id,
         actor=actor,
         include_witness_identity=include_witness_identity,
         include_witness_data=include_witness_data,
+        only=only,
     )
     plan = dataclasses.replace(plan, language=language)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portal.web.catalogue_oidc import OIDC
 from portal.web.catalogue_requests import REQUESTS
+from portal.web.catalogue_shares import SHARES
 from portal.web.catalogue_staff import STAFF
 from portal.web.catalogue_witness import WITNESS
 
@@ -528,5 +529,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
 CATALOGUE.update(STAFF)
 # Larger feature groups keep their strings in a file of their own.
 CATALOGUE.update(REQUESTS)
+CATALOGUE.update(SHARES)
 CATALOGUE.update(WITNESS)
 CATALOGUE.update(OIDC)

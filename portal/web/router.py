@@ -29,6 +29,8 @@ from portal.web.pages import (  # noqa: F401
     retention,
     second_factor,
     sessions,
+    share_recipient,
+    shares,
     staff_session,
     users,
     witness,

@@ -140,6 +140,7 @@ def world(client: TestClient, video: Path) -> World:
     world.ids["code"] = asked.json()["code"]
     world.ids["artifact"] = "qr.png"
     world.ids["session_id"] = "0" * 32  # none such: 404 for whoever may ask
+    world.ids["share_id"] = "0" * 32  # likewise
     world.ids["category"] = "unreviewed"
     world.ids["size"] = "1"
     world.ids["path"] = "000"  # a log tile or entry bundle
@@ -204,6 +205,9 @@ REQUESTS: dict[tuple[str, str], Callable[[World], Request]] = {
     },
     ("POST", "/api/v1/cases"): lambda w: {"json": {"title": "Another case"}},
     ("POST", "/api/v1/evidence/{evidence_id}/redactions"): lambda w: {"json": REDACTION},
+    ("POST", "/api/v1/shares"): lambda w: {
+        "json": {"case_id": w.ids["case_id"], "recipient": "Lic. Ruiz", "days": 7}
+    },
     ("POST", "/api/v1/cases/{case_id}/evidence"): lambda w: {
         "json": {"evidence_id": w.ids["evidence_id"]}
     },

@@ -24,7 +24,7 @@ from portal.db import transaction
 from portal.deps import RuntimeDep
 from portal.errors import Invalid, NotFound
 from portal.evidence import content as serving
-from portal.evidence import copies, witness_data
+from portal.evidence import playbacks, witness_data
 from portal.evidence import service as evidence
 from portal.evidence.models import Disposition
 from portal.evidence.schemas import Triage
@@ -140,7 +140,7 @@ def evidence_page(
         titles = {c.id: c.title for c, _ in case_service.list_cases(db)}
         all_cases = _case_choices(db, user)
         has_contact = sub.contact_encrypted is not None
-        proxy = copies.review_copy_of(db, item)
+        proxy = playbacks.review_copy_of(db, item)
         # Place, description and the file's place and device are sealed: a logged look.
         incident = {"occurred_at": sub.incident_occurred_at}
         has_witness_data = witness_data.has_witness_data(sub, item)
