@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_passkeys import PASSKEYS
 from portal.web.catalogue_requests import REQUESTS
 from portal.web.catalogue_staff import STAFF
 from portal.web.catalogue_witness import WITNESS
@@ -518,4 +519,5 @@ CATALOGUE: dict[str, dict[str, str]] = {
 CATALOGUE.update(STAFF)
 # Larger feature groups keep their strings in a file of their own.
 CATALOGUE.update(REQUESTS)
+CATALOGUE.update(PASSKEYS)
 CATALOGUE.update(WITNESS)

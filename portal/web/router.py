@@ -22,6 +22,7 @@ from portal.web.pages import (  # noqa: F401
     changes,
     evidence,
     log,
+    passkeys,
     request_forms,
     requests,
     retention,
