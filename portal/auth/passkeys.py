@@ -107,8 +107,9 @@ def registration_options(db: Session, *, user: StaffUser, rp: RelyingParty, now:
 
 def add(
     db: Session, *, user: StaffUser, rp: RelyingParty, response: str, name: str, now: datetime
-) -> StaffPasskey:
-    """Register the credential `response` (from `navigator.credentials.create()`)."""
+) -> StaffPasskey | Invalid:
+    """Register the credential `response` (from `navigator.credentials.create()`). A refusal
+    is returned, not raised, so that the caller commits the spent challenge first."""
     label = name.strip()[:64] or "passkey"
     try:
         credential = parse_registration_credential_json(response)
@@ -116,7 +117,7 @@ def add(
             db, client_data=credential.response.client_data_json, purpose=REGISTER, now=now
         )
         if challenge is None or challenge[1] != user.id:
-            raise Invalid("the passkey answered no waiting request; try again", code="bad_passkey")
+            return Invalid("the passkey answered no waiting request; try again", code="bad_passkey")
         verified = webauthn.verify_registration_response(
             credential=credential,
             expected_challenge=challenge[0],
@@ -124,7 +125,7 @@ def add(
             expected_origin=rp.origin,
         )
     except (WebAuthnException, ValueError) as exc:
-        raise Invalid(f"the passkey was not accepted: {exc}", code="bad_passkey") from exc
+        return Invalid(f"the passkey was not accepted: {exc}", code="bad_passkey")
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.scalar(select(StaffPasskey).where(StaffPasskey.credential_id == credential_id)):
         raise Conflict("this passkey is registered already", code="passkey_exists")

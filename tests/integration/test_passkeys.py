@@ -168,6 +168,7 @@ def test_bad_registrations_change_nothing(web: TestClient, clock: Clock) -> None
     assert log_size(web) == before
     with runtime(web).sessions() as db:
         assert db.query(StaffPasskey).count() == 0
+        assert db.query(StaffPasskeyChallenge).count() == 0, "a refused answer spends it too"
 
 
 def test_owner_removes_a_passkey_and_nobody_else_can(web: TestClient, clock: Clock) -> None:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from portal.auth import passkeys
 from portal.db import transaction
 from portal.deps import RuntimeDep, client_host
+from portal.errors import Invalid
 from portal.runtime import Runtime
 from portal.web.access import StaffUserDep
 from portal.web.rendering import render, see_other
@@ -53,7 +54,7 @@ def add_passkey(
     name: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     with transaction(rt.sessions) as db:
-        passkeys.add(
+        added = passkeys.add(
             db,
             user=user,
             rp=relying_party(request, rt),
@@ -61,6 +62,8 @@ def add_passkey(
             name=name,
             now=rt.clock(),
         )
+    if isinstance(added, Invalid):
+        raise added  # after the commit: the challenge it answered stays spent
     return see_other("/web/staff/passkeys")
 
 
