@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.custody.actors import Actor
@@ -86,3 +86,33 @@ class StaffIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StaffPasskey(Base):
+    """A WebAuthn credential (passkey) a staff member registered as a second factor. The
+    public key and the last signature counter are all the portal keeps: a counter that does
+    not grow marks a cloned authenticator."""
+
+    __tablename__ = "staff_passkeys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # base64url of the authenticator's credential id (at most 1023 bytes).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StaffPasskeyChallenge(Base):
+    """A WebAuthn challenge waiting for its answer, kept in the database so any instance can
+    check it; deleted as it is used, so it is answered once. Stored as its SHA-256."""
+
+    __tablename__ = "staff_passkey_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

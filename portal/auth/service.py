@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import metrics, throttle
-from portal.auth import mfa
+from portal.auth import mfa, passkeys
 from portal.auth.models import ROLES, StaffSession, StaffUser
 from portal.clock import as_utc
 from portal.custody import service as custody
@@ -205,9 +205,12 @@ def login(
     policy: LoginPolicy,
     now: datetime,
     code: str = "",
+    passkey: str = "",
+    rp: passkeys.RelyingParty | None = None,
 ) -> LoginResult:
-    """Check a password, and the second factor (TOTP or recovery `code`) of an account that
-    has one. Failures are recorded (and committed by the caller) before refusing.
+    """Check a password, and the second factor (TOTP or recovery `code`, or a `passkey`
+    assertion checked for `rp`) of an account that has one. Failures are recorded (and
+    committed by the caller) before refusing.
 
     Every path runs argon2 once and every refusal looks the same to the caller, so neither
     answer nor time tells an unknown name, a wrong password, a wrong or replayed code, a
@@ -216,11 +219,14 @@ def login(
     user, failure = _check_password(db, name=name, password=password, policy=policy, now=now)
     if user is None or failure is not None:
         return _failed(db, user, failure or "unknown_account", now)
+    has_totp = mfa.factor(db, user=user) is not None
     method: str | None = None
-    if mfa.factor(db, user=user) is not None:
-        method = mfa.verify(db, user=user, code=code, sealer=policy.secret_sealer, now=now)
+    if has_totp or passkeys.count(db, user=user):
+        method, reason = _second_factor(
+            db, user, code, passkey, rp, has_totp, now, sealer=policy.secret_sealer
+        )
         if method is None:
-            return second_factor_failed(db, user=user, policy=policy, now=now)
+            return second_factor_failed(db, user=user, policy=policy, now=now, reason=reason)
     elif user.role in policy.second_factor_roles:
         return _failed(db, user, NOT_ENROLLED, now)
     user.failed_logins = 0
@@ -235,6 +241,25 @@ def login(
         db, type=EventType.STAFF_LOGIN, actor=user.actor, subject=user.id, details=details, at=now
     )
     return LoginResult(user, token, expires, None)
+
+
+def _second_factor(
+    db: Session,
+    user: StaffUser,
+    code: str,
+    passkey: str,
+    rp: passkeys.RelyingParty | None,
+    has_totp: bool,
+    now: datetime,
+    *,
+    sealer: mfa.Sealer,
+) -> tuple[str | None, str]:
+    """The method that passed (or None) and, if none did, why (for the log)."""
+    if passkey and rp is not None:
+        refused = passkeys.verify(db, user=user, rp=rp, response=passkey, now=now)
+        return ("passkey", "") if refused is None else (None, refused)
+    method = mfa.verify(db, user=user, code=code, sealer=sealer, now=now) if has_totp else None
+    return method, passkeys.REFUSED
 
 
 def authenticate(
@@ -274,11 +299,17 @@ def confirm_enrolment(
 
 
 def second_factor_failed(
-    db: Session, *, user: StaffUser, policy: LoginPolicy, now: datetime
+    db: Session,
+    *,
+    user: StaffUser,
+    policy: LoginPolicy,
+    now: datetime,
+    reason: str = "bad_second_factor",
 ) -> LoginResult:
-    """A right password with a wrong, replayed or missing code: counted like a wrong one."""
+    """A right password with a wrong, replayed or missing code or passkey: counted like a
+    wrong one. `reason` is for the log only (a cloned passkey's counter is told apart)."""
     _count_failure(db, user, policy, now)
-    return _failed(db, user, "bad_second_factor", now, EventType.STAFF_SECOND_FACTOR_FAILED)
+    return _failed(db, user, reason, now, EventType.STAFF_SECOND_FACTOR_FAILED)
 
 
 def _check_password(

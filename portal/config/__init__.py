@@ -138,10 +138,17 @@ class Settings(AuditSettings, NotifySettings, OidcSettings, RedactionSettings, B
     )
     second_factor_roles: str = Field(
         "supervisor,admin",
-        description="Staff roles that must sign in with a second factor (a TOTP code or a "
-        "recovery code), comma-separated; `all` for every role, empty for none. Other roles "
-        "may enrol one and must then use it. An account that must and has none is told to "
-        "enrol (after its right password) instead of signing in.",
+        description="Staff roles that must sign in with a second factor (a TOTP code, a "
+        "recovery code or a passkey), comma-separated; `all` for every role, empty for none. "
+        "Other roles may enrol one and must then use it. An account that must and has none "
+        "is told to enrol (after its right password) instead of signing in.",
+    )
+    passkey_rp_id: str = Field(
+        "",
+        description="WebAuthn relying-party id passkeys are bound to: a host name, the "
+        "portal's own or a parent domain of it. Empty means the host of PORTAL_PUBLIC_URL "
+        "(or of the request when that is empty); the origin is always that URL's. Changing "
+        "it makes every registered passkey unusable.",
     )
     playback_idle: timedelta = Field(
         timedelta(minutes=2),

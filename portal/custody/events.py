@@ -44,6 +44,9 @@ class EventType(StrEnum):
     STAFF_SECOND_FACTOR_FAILED = "staff.second_factor_failed"
     """A right password came with a wrong, replayed or missing second-factor code (or a
     wrong first code at enrolment); counted toward the account's login throttling."""
+    STAFF_PASSKEY_REMOVED = "staff.passkey_removed"
+    """Passkeys were removed: one by its owner, or all of an account's by a reset a second
+    admin confirmed (details name the change request)."""
     STAFF_SECOND_FACTOR_RESET = "staff.second_factor_reset"
     """An account's second factor and recovery codes were removed, confirmed by a second
     admin (details name the change request); its sessions were ended."""

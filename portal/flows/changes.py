@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.auth import mfa
+from portal.auth import mfa, passkeys
 from portal.auth import service as auth
 from portal.auth.models import GUARDED_ROLES, StaffUser
 from portal.cases import service as cases
@@ -99,6 +99,7 @@ def confirm(
     elif req.kind == ChangeKind.SECOND_FACTOR:
         target = auth.get_user(db, user_id=req.target)
         mfa.reset(db, user=target, by=user, request_id=req.id, now=now)
+        passkeys.reset(db, user=target, by=user, request_id=req.id, now=now)
         # Whoever held the lost factor may hold a session too.
         auth.end_sessions(db, user=target, now=now)
     elif req.kind == ChangeKind.RELEASE:
@@ -120,7 +121,7 @@ def _ensure_current(db: Session, req: ChangeRequest) -> None:
     elif req.kind == ChangeKind.ROLE:
         now_is = auth.role_state(auth.get_user(db, user_id=req.target))
     elif req.kind == ChangeKind.SECOND_FACTOR:
-        now_is = mfa.state(db, user=auth.get_user(db, user_id=req.target))
+        now_is = _factor_state(db, auth.get_user(db, user_id=req.target))
     elif req.kind == ChangeKind.RELEASE:
         now_is = redaction.release_state(db, redaction_id=req.target)
     else:
@@ -195,8 +196,8 @@ def request_second_factor_reset(
     """An admin asks to remove an account's second factor (lost phone, spent recovery
     codes); a second admin's confirmation applies it, and ends the account's sessions."""
     user = auth.get_user(db, user_id=user_id)
-    old = mfa.state(db, user=user)
-    if old["second_factor"] is None:
+    old = _factor_state(db, user)
+    if old["second_factor"] is None and not old.get("passkeys"):
         raise Conflict("the account has no second factor", code="no_second_factor")
     return changes.request(
         db,
@@ -207,3 +208,11 @@ def request_second_factor_reset(
         new={"second_factor": None},
         now=now,
     )
+
+
+def _factor_state(db: Session, user: StaffUser) -> dict[str, object]:
+    """TOTP and passkeys: one reset removes both (a passkey count only when there are some,
+    so requests made before passkeys existed still match)."""
+    state = mfa.state(db, user=user)
+    keys = passkeys.count(db, user=user)
+    return {**state, "passkeys": keys} if keys else state

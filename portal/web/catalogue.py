@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal.web.catalogue_oidc import OIDC
+from portal.web.catalogue_passkeys import PASSKEYS
 from portal.web.catalogue_requests import REQUESTS
 from portal.web.catalogue_shares import SHARES
 from portal.web.catalogue_staff import STAFF
@@ -530,5 +531,6 @@ CATALOGUE.update(STAFF)
 # Larger feature groups keep their strings in a file of their own.
 CATALOGUE.update(REQUESTS)
 CATALOGUE.update(SHARES)
+CATALOGUE.update(PASSKEYS)
 CATALOGUE.update(WITNESS)
 CATALOGUE.update(OIDC)

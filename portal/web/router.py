@@ -24,6 +24,7 @@ from portal.web.pages import (  # noqa: F401
     evidence,
     log,
     oidc,
+    passkeys,
     request_forms,
     requests,
     retention,

@@ -468,6 +468,8 @@ PUBLIC_WEB = {
     # Single sign-on: the way to the provider and back, before there is a session.
     ("GET", "/web/staff/oidc/start"),
     ("GET", "/web/staff/oidc/callback"),
+    # A challenge for the sign-in form's passkey, for nobody in particular.
+    ("POST", "/web/staff/login/passkey-options"),
     ("GET", "/web/{path:path}"),
 }
 
@@ -519,6 +521,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "artifact": "qr.png",
         "code": code,
         "session_id": "0" * 32,  # none such: not found for whoever may ask
+        "passkey_id": "0" * 32,
     }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},
@@ -529,6 +532,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "/web/staff/cases": {"title": "New"},
         "/web/staff/cases/{case_id}/close": {"offense": "felony"},
         "/web/staff/changes/{request_id}/confirm": {"confirm": "yes"},
+        "/web/staff/passkeys": {"credential": "{}"},
     }
     routes = [r for r in web_router.router.routes if isinstance(r, APIRoute)]
     assert len(routes) > 25

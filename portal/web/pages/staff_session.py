@@ -18,6 +18,7 @@ from portal.errors import RateLimited
 from portal.web import oidc_support
 from portal.web.access import StaffUserDep
 from portal.web.i18n import Translator
+from portal.web.pages import passkeys as passkey_pages
 from portal.web.rendering import language, render, runtime_of, secure, see_other
 from portal.web.routing import router
 from portal.web.security import (
@@ -89,6 +90,7 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "",
     code: Annotated[str, Form(max_length=64)] = "",
+    passkey: Annotated[str, Form(max_length=16384)] = "",
 ) -> Response:
     def run() -> staff_auth.LoginResult:
         rt.count_request("logins", client_host(request))
@@ -100,6 +102,8 @@ async def login(
                 policy=rt.login_policy,
                 now=rt.clock(),
                 code=code,
+                passkey=passkey,
+                rp=passkey_pages.relying_party(request, rt),
             )
 
     try:
