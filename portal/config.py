@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="How often a checkpoint is signed when events arrived since the last "
         "(seconds, or ISO 8601).",
     )
+    checkpoint_batch_interval: timedelta = Field(
+        timedelta(milliseconds=250),
+        description="Shortest time between two checkpoints signed for new receipts while files "
+        "keep arriving: one checkpoint covers every file received before its signing starts, "
+        "so a crowd finishing together is not signed for one by one (seconds, or ISO 8601).",
+    )
     tsa_url: str | None = Field(
         None,
         description="RFC 3161 Time-Stamping Authority that each signed checkpoint is sent to "

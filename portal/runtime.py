@@ -24,6 +24,7 @@ from portal.auth.service import LoginPolicy
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import note, timestamp, tsa
+from portal.custody.batch import SigningBatcher
 from portal.custody import service as custody
 from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
@@ -173,6 +174,12 @@ class Runtime:
         with self.readers() as db:
             publish_quietly(self.log_mirror, db, cp.note)
         return cp
+
+    @functools.cached_property
+    def checkpoints(self) -> SigningBatcher:
+        """Checkpoints for new receipts, signed in rounds (portal.custody.batch)."""
+        interval = self.settings.checkpoint_batch_interval.total_seconds()
+        return SigningBatcher(self.sign_checkpoint, interval=interval)
 
     def timestamp_checkpoints(self) -> int:
         """Send checkpoints still without an RFC 3161 token to the TSA, when one is set; how

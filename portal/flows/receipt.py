@@ -31,9 +31,10 @@ __all__ = ["after_receipt", "derive_media", "finish_media", "finish_receipts", "
 
 
 def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None:
-    """Give the new file its retention date and sign a checkpoint covering it; with `derive`,
-    derive its metadata and poster first (callers that answer a witness pass False and call
-    `derive_media` after answering)."""
+    """Give the new file its retention date and a checkpoint covering it; with `derive`,
+    derive its metadata and poster first and sign at once (callers that answer a witness pass
+    False, have the checkpoint signed in the next round and call `derive_media` after
+    answering)."""
     with transaction(rt.sessions) as db:
         item = db.get(Evidence, evidence_id)
         if item is not None:
@@ -49,7 +50,11 @@ def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None
     if derive:
         # Its job is left to the workers: a start must not wait for a transcode.
         _derive(rt, evidence_id, reclaim=True)
-    rt.sign_checkpoint()
+        rt.sign_checkpoint()
+    else:
+        # The witness is answered now; the checkpoint follows in the next signing round,
+        # shared with every file finished meanwhile (the receipt route waits for it).
+        rt.checkpoints.request()
     rt.timestamp_soon()
 
 
@@ -59,7 +64,7 @@ def derive_media(rt: Runtime, evidence_id: str) -> bool:
     False when there was nothing to do (done already, or another run holds it)."""
     done = _derive(rt, evidence_id, reclaim=False)
     if done:
-        rt.sign_checkpoint()
+        rt.checkpoints.request()
     # Then its job, which queues a playback proxy when the browser needs one.
     job_flow.start_jobs(rt, evidence_id)
     return done
