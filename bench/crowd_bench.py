@@ -12,7 +12,8 @@ the peer once with `npm ci --prefix bench`) on 127.0.0.1, then, round by round, 
 
 "ack" is the time from the last byte of the timed PATCH leaving the client to its answer.
 Every upload's SHA-256 is checked: the portal's as it reports it (`GET /api/v1/submissions/
-{id}`), the peer's by hashing the file its store wrote. An error is any non-2xx answer, wrong
+{id}`), with its receipt verified offline (inclusion proof under a signed checkpoint), the
+peer's by hashing the file its store wrote. An error is any non-2xx answer, wrong
 offset, mismatch or exception, never retried.
 
     python bench/crowd_bench.py                                # 200 x 2 MiB and 1000 x 1 MiB
@@ -35,7 +36,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +68,8 @@ from upload_bench import (
     tree_cpu,
     tus_uvicorn,
 )
+
+from portal.custody.receipt import verify_receipt
 
 TAIL = 32
 PIECE = (16 * 1024, 32 * 1024)
@@ -149,7 +151,9 @@ class Witness:
             if int(r.headers.get("Upload-Offset", -1)) != end:
                 raise UploadError("PATCH offset", r.headers.get("Upload-Offset", "none"))
 
-    async def verify(self, http: httpx.AsyncClient, srv: Server, portal: bool) -> None:
+    async def verify(
+        self, http: httpx.AsyncClient, srv: Server, portal: bool, log_key: str
+    ) -> None:
         if self.error is not None:
             return
         want = hashlib.sha256(self.data).hexdigest()
@@ -159,6 +163,14 @@ class Witness:
                 headers={"Authorization": f"Bearer {self.token}"},
             )
             got = [f["sha256"] for f in r.json().get("files", [])] if r.status_code == 200 else []
+            # The receipt: its file proven by inclusion under a checkpoint the log signed.
+            r = await http.get(
+                f"{srv.url}/api/v1/submissions/{self.id}/receipt",
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+            if r.status_code != 200 or not verify_receipt(r.json(), log_key).ok:
+                self.error = f"receipt {r.status_code} not verified"
+                return
         else:
             got = [hashlib.sha256((srv.data_dir / self.id).read_bytes()).hexdigest()]
         if got != [want]:
@@ -199,7 +211,10 @@ async def _phase(
     timeout = httpx.Timeout(300, connect=60, pool=None)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as http:
         await asyncio.gather(*(w.run(http, srv, portal) for w in crowd))
-        await asyncio.gather(*(w.verify(http, srv, portal) for w in crowd))
+        log_key = (
+            (await http.get(f"{srv.url}/api/v1/log/public-key")).text.strip() if portal else ""
+        )
+        await asyncio.gather(*(w.verify(http, srv, portal, log_key) for w in crowd))
     return crowd
 
 
@@ -248,7 +263,10 @@ def limits(root: Path) -> str:
             f.write(b"x" * 4096)
             os.fsync(f.fileno())
     fsync_ms = 1000 * (time.perf_counter() - t0) / 50
-    return f"SHA-256 {sha:.0f} MB/s, fsync'd write {write:.0f} MB/s, 4 KiB write+fsync {fsync_ms:.1f} ms"
+    return (
+        f"SHA-256 {sha:.0f} MB/s, fsync'd write {write:.0f} MB/s, "
+        f"4 KiB write+fsync {fsync_ms:.1f} ms"
+    )
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from portal.auth.service import LoginPolicy
 from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import note, timestamp, tsa
-from portal.custody.batch import SigningBatcher
 from portal.custody import service as custody
+from portal.custody.batch import SigningBatcher
 from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
