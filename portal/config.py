@@ -225,6 +225,13 @@ class Settings(BaseSettings):
         description="Runs of the media parser begun for one file that never finished (the "
         "server stopped mid-run) before it is marked unreadable instead of tried again.",
     )
+    media_concurrency: int = Field(
+        2,
+        gt=0,
+        description="Received files whose metadata and poster one app instance derives at once "
+        "after answering the witness; the others wait their turn without holding a worker "
+        "thread, so the uploads finishing meanwhile are not queued behind them.",
+    )
     jobs_in_app: bool = Field(
         True,
         description="The web process runs derivation jobs itself (metadata, posters, playback "
