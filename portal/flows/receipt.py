@@ -1,11 +1,12 @@
-"""After a file is received: its retention date, a fresh checkpoint, then its metadata and poster.
+"""After a file is received: its retention date, a checkpoint, then its metadata and poster.
 
-The retention date is set before the witness is answered; the media work (a child process,
-portal.media) runs after the answer (`derive_media`, from a background task) and, for what a
-stop or a crash left, at the next start and in the periodic sweep (`finish_receipts`,
-`finish_media`; no date meanwhile means kept: the safe side). The item's derivation job is
-queued with its retention date (portal.flows.jobs): it runs after the answer too, and queues
-a playback proxy when browsers need one.
+The retention date is set before the witness is answered; the checkpoint follows in the next
+signing round (portal.custody.batch), one for every file finished meanwhile; the media work
+(a child process, portal.media) runs after the answer (`derive_media`, from a background task)
+and, for what a stop or a crash left, at the next start and in the periodic sweep
+(`finish_receipts`, `finish_media`; no date meanwhile means kept: the safe side). The item's
+derivation job is queued with its retention date (portal.flows.jobs): it runs after the answer
+too, and queues a playback proxy when browsers need one.
 """
 
 from __future__ import annotations
