@@ -135,7 +135,8 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the portal refuses a data folder other users can open.
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.log, "ab") as log:
             # Own session: Ctrl-C reaches only us, and stop() can end the whole group
             # (granian runs its worker in a child process).

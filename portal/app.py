@@ -179,6 +179,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if worker is not None:
             # A job still running is left to its lease: another worker takes it over.
             await asyncio.to_thread(worker.join, 10)
+        # Checkpoints asked for by the last receipts, signed before the database goes.
+        await asyncio.to_thread(rt.checkpoints.drain, 10)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

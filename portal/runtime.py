@@ -5,6 +5,7 @@ Parts and single-domain conveniences only: a step across domains is a flow (port
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -12,10 +13,12 @@ import hmac
 import logging
 import shutil
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import anyio
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +28,7 @@ from portal.clock import utcnow
 from portal.config import Settings
 from portal.custody import note, timestamp, tsa
 from portal.custody import service as custody
+from portal.custody.batch import SigningBatcher
 from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
@@ -52,6 +56,9 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     # One stamping run per process at a time: a crowd of finished uploads asks the TSA once.
     _stamping: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _media_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+        field(default_factory=weakref.WeakKeyDictionary, repr=False)
+    )
 
     def __post_init__(self) -> None:
         # Every write session carries the guard, so custody.append refuses a rolled-back log.
@@ -174,6 +181,23 @@ class Runtime:
         with self.readers() as db:
             publish_quietly(self.log_mirror, db, cp.note)
         return cp
+
+    @functools.cached_property
+    def checkpoints(self) -> SigningBatcher:
+        """Checkpoints for new receipts, signed in rounds (portal.custody.batch)."""
+        interval = self.settings.checkpoint_batch_interval.total_seconds()
+        return SigningBatcher(self.sign_checkpoint, interval=interval)
+
+    def media_limiter(self) -> anyio.CapacityLimiter:
+        """The bound on derivations after an answer, for the running event loop (a limiter
+        belongs to one loop; tests run several)."""
+        loop = asyncio.get_running_loop()
+        limiter = self._media_limiters.get(loop)
+        if limiter is None:
+            limiter = self._media_limiters[loop] = anyio.CapacityLimiter(
+                self.settings.media_concurrency
+            )
+        return limiter
 
     def timestamp_checkpoints(self) -> int:
         """Send checkpoints still without an RFC 3161 token to the TSA, when one is set; how

@@ -105,6 +105,12 @@ class Settings(AuditSettings, NotifySettings, OidcSettings, RedactionSettings, B
         description="How often a checkpoint is signed when events arrived since the last "
         "(seconds, or ISO 8601).",
     )
+    checkpoint_batch_interval: timedelta = Field(
+        timedelta(milliseconds=250),
+        description="Shortest time between two checkpoints signed for new receipts while files "
+        "keep arriving: one checkpoint covers every file received before its signing starts, "
+        "so a crowd finishing together is not signed for one by one (seconds, or ISO 8601).",
+    )
     tsa_url: str | None = Field(
         None,
         description="RFC 3161 Time-Stamping Authority that each signed checkpoint is sent to "
@@ -232,6 +238,13 @@ class Settings(AuditSettings, NotifySettings, OidcSettings, RedactionSettings, B
         gt=0,
         description="Runs of the media parser begun for one file that never finished (the "
         "server stopped mid-run) before it is marked unreadable instead of tried again.",
+    )
+    media_concurrency: int = Field(
+        2,
+        gt=0,
+        description="Received files whose metadata and poster one app instance derives at once "
+        "after answering the witness; the others wait their turn without holding a worker "
+        "thread, so the uploads finishing meanwhile are not queued behind them.",
     )
     jobs_in_app: bool = Field(
         True,

@@ -1,11 +1,12 @@
-"""After a file is received: its retention date, a fresh checkpoint, then its metadata and poster.
+"""After a file is received: its retention date, a checkpoint, then its metadata and poster.
 
-The retention date is set before the witness is answered; the media work (a child process,
-portal.media) runs after the answer (`derive_media`, from a background task) and, for what a
-stop or a crash left, at the next start and in the periodic sweep (`finish_receipts`,
-`finish_media`; no date meanwhile means kept: the safe side). The item's derivation job is
-queued with its retention date (portal.flows.jobs): it runs after the answer too, and queues
-a playback proxy when browsers need one.
+The retention date is set before the witness is answered; the checkpoint follows in the next
+signing round (portal.custody.batch), one for every file finished meanwhile; the media work
+(a child process, portal.media) runs after the answer (`derive_media`, from a background task)
+and, for what a stop or a crash left, at the next start and in the periodic sweep
+(`finish_receipts`, `finish_media`; no date meanwhile means kept: the safe side). The item's
+derivation job is queued with its retention date (portal.flows.jobs): it runs after the answer
+too, and queues a playback proxy when browsers need one.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ __all__ = ["after_receipt", "derive_media", "finish_media", "finish_receipts", "
 
 
 def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None:
-    """Give the new file its retention date and sign a checkpoint covering it; with `derive`,
-    derive its metadata and poster first (callers that answer a witness pass False and call
-    `derive_media` after answering)."""
+    """Give the new file its retention date and a checkpoint covering it; with `derive`,
+    derive its metadata and poster first and sign at once (callers that answer a witness pass
+    False, have the checkpoint signed in the next round and call `derive_media` after
+    answering)."""
     with transaction(rt.sessions) as db:
         item = db.get(Evidence, evidence_id)
         if item is not None:
@@ -49,7 +51,11 @@ def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None
     if derive:
         # Its job is left to the workers: a start must not wait for a transcode.
         _derive(rt, evidence_id, reclaim=True)
-    rt.sign_checkpoint()
+        rt.sign_checkpoint()
+    else:
+        # The witness is answered now; the checkpoint follows in the next signing round,
+        # shared with every file finished meanwhile (the receipt route waits for it).
+        rt.checkpoints.request()
     rt.timestamp_soon()
 
 
@@ -59,7 +65,7 @@ def derive_media(rt: Runtime, evidence_id: str) -> bool:
     False when there was nothing to do (done already, or another run holds it)."""
     done = _derive(rt, evidence_id, reclaim=False)
     if done:
-        rt.sign_checkpoint()
+        rt.checkpoints.request()
     # Then its job, which queues a playback proxy when the browser needs one.
     job_flow.start_jobs(rt, evidence_id)
     return done

@@ -26,6 +26,8 @@ from portal.submissions.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["witness"])
+# How long a receipt waits for the signing round that covers a file just received.
+RECEIPT_WAIT = 10.0
 
 
 @router.get("/consent")
@@ -120,7 +122,13 @@ def get_receipt(
     with rt.sessions() as db:
         checkpoint = receipts.covering_checkpoint(db, submission=witness)
     if checkpoint is None:
-        # A crash between a file's commit and its checkpoint: sign one now.
+        # A file received moments ago: wait for the signing round that covers it, shared
+        # with the crowd. None still (a crash between a file's commit and its checkpoint,
+        # another instance's file): sign one now.
+        rt.checkpoints.wait(rt.checkpoints.request(), timeout=RECEIPT_WAIT)
+        with rt.sessions() as db:
+            checkpoint = receipts.covering_checkpoint(db, submission=witness)
+    if checkpoint is None:
         checkpoint = rt.sign_checkpoint()
     with rt.sessions() as db:
         body = receipts.build(

@@ -7,6 +7,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Request, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -115,7 +116,15 @@ async def _finished(
 
 def _media_task(rt: Runtime, item: Evidence | None) -> BackgroundTask | None:
     # Not awaited by the answer; a stop before it runs leaves it to the next start.
-    return None if item is None else BackgroundTask(receipt.derive_media, rt, item.id)
+    return None if item is None else BackgroundTask(_derive_media, rt, item.id)
+
+
+async def _derive_media(rt: Runtime, evidence_id: str) -> None:
+    # A few at a time on threads of their own: waiting here holds none of the threads that
+    # the next finalise and PATCH need (a crowd's derivations had taken all of them).
+    await anyio.to_thread.run_sync(
+        receipt.derive_media, rt, evidence_id, limiter=rt.media_limiter()
+    )
 
 
 @router.post(

@@ -128,6 +128,7 @@ def log(client: TestClient, witness: tuple[str, dict[str, str]], video: Path) ->
         upload(client, auth, data, name)
     rt = client.app.state.runtime  # type: ignore[attr-defined]
     assert isinstance(rt, Runtime)
+    rt.checkpoints.drain(30)  # the last files' checkpoint round, so the log is at rest
     return Log(client, rt, sub_id, auth)
 
 
