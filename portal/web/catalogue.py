@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_redactions import REDACTIONS
 from portal.web.catalogue_requests import REQUESTS
 from portal.web.catalogue_staff import STAFF
 from portal.web.catalogue_witness import WITNESS
@@ -519,3 +520,4 @@ CATALOGUE.update(STAFF)
 # Larger feature groups keep their strings in a file of their own.
 CATALOGUE.update(REQUESTS)
 CATALOGUE.update(WITNESS)
+CATALOGUE.update(REDACTIONS)

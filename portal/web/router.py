@@ -23,6 +23,7 @@ from portal.web.pages import (  # noqa: F401
     changes,
     evidence,
     log,
+    redactions,
     request_forms,
     requests,
     retention,
