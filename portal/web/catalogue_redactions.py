@@ -94,6 +94,14 @@ REDACTIONS: dict[str, dict[str, str]] = {
         "es": "Las filas sin tipo no se usan. Para un recuadro, indique x, y, ancho y alto.",
         "en": "Rows without a kind are left out. For a box, give x, y, width and height.",
     },
+    "redact.draw_alt": {
+        "es": "Imagen del video para marcar un recuadro",
+        "en": "A still of the video to mark a box on",
+    },
+    "redact.draw_hint": {
+        "es": "Arrastre sobre la imagen para rellenar x, y, ancho y alto de la siguiente fila.",
+        "en": "Drag over the picture to fill the next row's x, y, width and height.",
+    },
     "redact.define": {"es": "Pedir esta redacción", "en": "Ask for this redaction"},
     "redact.f.kind": {"es": "Tipo", "en": "Kind"},
     "redact.f.x": {"es": "x", "en": "x"},
