@@ -83,6 +83,10 @@ REDACTIONS: dict[str, dict[str, str]] = {
         "en": "Ask to release this copy to the public (a supervisor must confirm)",
     },
     "redact.release": {"es": "Pedir publicación", "en": "Ask for public release"},
+    "redact.release_asked": {
+        "es": "Publicación pedida; espera la confirmación de un supervisor.",
+        "en": "Release asked; awaiting a supervisor's confirmation.",
+    },
     "redact.new": {"es": "Nueva redacción", "en": "New redaction"},
     "redact.new_hint": {
         "es": "Medidas en píxeles del original ({width} x {height}); tiempos en segundos "

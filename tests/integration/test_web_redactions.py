@@ -133,11 +133,19 @@ def test_define_preview_approve_play_and_ask_release(web: TestClient, clip: byte
     assert hashlib.sha256(copy.content).hexdigest() == row.output_sha256
     assert [e["details"]["what"] for e in of_type(web, "redaction.viewed", item)][-1] == "copy"
 
+    size = log_size(web)
+    r = post(ivan, f"/web/staff/redactions/{row.id}/release", item)  # no tick
+    assert r.status_code == 422 and log_size(web) == size
+    with runtime(web).sessions() as db:
+        assert db.query(ChangeRequest).count() == 0
     r = post(ivan, f"/web/staff/redactions/{row.id}/release", item, confirm="yes")
     assert r.status_code == 303, r.text
     with runtime(web).sessions() as db:
         (asked,) = db.query(ChangeRequest).filter_by(kind="release", target=row.id).all()
     assert asked.state == "pending"
+    page = ivan.get(f"/web/staff/evidence/{item}?lang=en").text
+    assert "Release asked; awaiting a supervisor" in page
+    assert 'class="confirm-form release-form"' not in page
 
 
 def test_the_section_speaks_spanish(web: TestClient, clip: bytes) -> None:

@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.auth import service as staff_auth
+from portal.changes.models import ChangeKind, ChangeRequest, ChangeState
 from portal.db import transaction
 from portal.deps import RuntimeDep
 from portal.errors import Invalid
@@ -239,6 +241,11 @@ def for_item(
     ids = {a.split(":")[1] for a in actors if a.startswith("staff:")}
     names = staff_auth.names_of(db, user_ids=ids)
     renders = {j.target: j for j in jobs.for_evidence(db, item.id) if j.kind == JobKind.REDACT}
+    asked = select(ChangeRequest.target).where(
+        ChangeRequest.kind == ChangeKind.RELEASE,
+        ChangeRequest.state == ChangeState.PENDING,
+        ChangeRequest.target.in_([r.id for r in rows]),
+    )
     shown = request.query_params.get("preview")
     try:
         at = max(0.0, float(request.query_params.get("at") or 0))
@@ -246,6 +253,7 @@ def for_item(
         at = 0.0
     return {
         "redactions": [_row(t, r, events, names, renders.get(r.id)) for r in rows],
+        "release_asked": set(db.scalars(asked)),
         "preview_of": shown if any(r.id == shown for r in rows) else None,
         "preview_at": at if math.isfinite(at) else 0.0,
         "op_rows": ROWS,
