@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portal.web.catalogue_oidc import OIDC
 from portal.web.catalogue_passkeys import PASSKEYS
+from portal.web.catalogue_redactions import REDACTIONS
 from portal.web.catalogue_requests import REQUESTS
 from portal.web.catalogue_shares import SHARES
 from portal.web.catalogue_staff import STAFF
@@ -534,3 +535,4 @@ CATALOGUE.update(SHARES)
 CATALOGUE.update(PASSKEYS)
 CATALOGUE.update(WITNESS)
 CATALOGUE.update(OIDC)
+CATALOGUE.update(REDACTIONS)

@@ -25,6 +25,7 @@ from portal.web.pages import (  # noqa: F401
     log,
     oidc,
     passkeys,
+    redactions,
     request_forms,
     requests,
     retention,

@@ -522,6 +522,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "code": code,
         "session_id": "0" * 32,  # none such: not found for whoever may ask
         "passkey_id": "0" * 32,
+        "redaction_id": "0" * 32,  # none such either
     }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},
@@ -533,6 +534,8 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "/web/staff/cases/{case_id}/close": {"offense": "felony"},
         "/web/staff/changes/{request_id}/confirm": {"confirm": "yes"},
         "/web/staff/passkeys": {"credential": "{}"},
+        "/web/staff/redactions/{redaction_id}/approve": {"confirm": "yes"},
+        "/web/staff/redactions/{redaction_id}/release": {"confirm": "yes"},
     }
     routes = [r for r in web_router.router.routes if isinstance(r, APIRoute)]
     assert len(routes) > 25

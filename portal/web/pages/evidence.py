@@ -35,6 +35,7 @@ from portal.submissions import service as submissions
 from portal.web import timeline as tl
 from portal.web.access import CaseWorker, ContactViewer, Player, Reader, Triager
 from portal.web.forms import blank, confirmed, day, validated
+from portal.web.pages import redactions as redaction_pages
 from portal.web.rendering import render, see_other, translator
 from portal.web.routing import router
 
@@ -141,6 +142,7 @@ def evidence_page(
         all_cases = _case_choices(db, user)
         has_contact = sub.contact_encrypted is not None
         proxy = playbacks.review_copy_of(db, item)
+        redacting = redaction_pages.for_item(request, db, item=item, events=events)
         # Place, description and the file's place and device are sealed: a logged look.
         incident = {"occurred_at": sub.incident_occurred_at}
         has_witness_data = witness_data.has_witness_data(sub, item)
@@ -164,6 +166,7 @@ def evidence_page(
         done=bool(done),
         contact=None,
         review_copy=proxy is not None and not request.query_params.get("original"),
+        **redacting,
     )
 
 
