@@ -1,5 +1,5 @@
 """The review copy as a player uses it: HTTP Range for seeking (one code path with the
-original's), each request logged; and phones' portrait video made upright."""
+original's), each viewing one logged playback; and phones' portrait video made upright."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -15,9 +17,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from portal.clock import utcnow
+from portal.config import Settings
 from portal.custody.models import LogEntry
 from portal.export.verify import verify_bundle
-from tests.support.api import runtime, staff_login
+from tests.support.api import runtime, set_clock, staff_login
+from tests.support.custody import of_type
 from tests.support.evidence import received
 from tests.support.jobs import derived_events, hevc_mov, portrait_mov, received_id
 
@@ -62,8 +67,55 @@ def test_the_review_copy_serves_ranges_so_the_player_can_seek(
     assert part.headers["x-original-sha256"] == hashlib.sha256(iphone).hexdigest()
     tail = client.get(url, headers={**inv, "Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == whole.content[-10:]
-    # Each request is logged, with the bytes it sent.
-    assert [v["range"] for v in _views(client, item)] == [[0, size], [100, 1100], [size - 10, size]]
+    # One viewing, one playback (logged before the first byte), whatever the seeks.
+    (opened,) = _views(client, item)
+    assert {whole.headers["x-playback"], tail.headers["x-playback"]} == {opened["playback"]}
+
+
+def _close_playbacks(client: TestClient, settings: Settings) -> list[dict[str, Any]]:
+    """Let the idle window pass and fold the open playbacks; their `evidence.streamed`."""
+    later = utcnow() + settings.playback_idle + timedelta(seconds=1)
+    set_clock(client, lambda: later)
+    runtime(client).close_idle_playbacks()
+    return [e["details"] for e in of_type(client, "evidence.streamed")]
+
+
+def test_range_requests_within_the_idle_window_are_one_playback_of_the_review_copy(
+    client: TestClient, iphone: bytes, settings: Settings
+) -> None:
+    """A player's many Range requests are one logged playback naming the copy, its original
+    and the bytes served; the original's own playback stays apart; after the idle window a
+    request opens a new playback."""
+    item = received_id(client, iphone, "IMG_0001.MOV")
+    inv = staff_login(client, "investigator", name="ines")
+    url = f"/api/v1/evidence/{item}/proxy"
+    for header in ("bytes=0-99", "bytes=50-199", "bytes=1000-1099", "bytes=200-299"):
+        r = client.get(url, headers={**inv, "Range": header})
+        assert r.status_code == 206
+    played = client.get(f"/api/v1/evidence/{item}/content", headers={**inv, "Range": "bytes=0-9"})
+    assert played.status_code == 206 and played.headers["x-playback"] != r.headers["x-playback"]
+    (opened,) = _views(client, item)
+    copy_sha256, original = r.headers["etag"].strip('"'), hashlib.sha256(iphone).hexdigest()
+    assert opened["playback"] == r.headers["x-playback"]
+    assert (opened["sha256"], opened["source_sha256"]) == (copy_sha256, original)
+
+    streamed = {d["playback"]: d for d in _close_playbacks(client, settings)}
+    copy_played = streamed[opened["playback"]]
+    assert (copy_played["sha256"], copy_played["source_sha256"]) == (copy_sha256, original)
+    assert copy_played["ranges"] == [[0, 300], [1000, 1100]]
+    assert copy_played["bytes"] == 100 + 150 + 100 + 100
+    assert streamed[played.headers["x-playback"]]["sha256"] == original
+    assert "source_sha256" not in streamed[played.headers["x-playback"]]
+
+    # Watching again after the window is a new playback, even naming the old one.
+    again = client.get(
+        url, params={"playback": opened["playback"]}, headers={**inv, "Range": "bytes=0-9"}
+    )
+    assert again.status_code == 206 and again.headers["x-playback"] != opened["playback"]
+    assert [v["playback"] for v in _views(client, item)] == [
+        opened["playback"],
+        again.headers["x-playback"],
+    ]
 
 
 @pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=-0"])
