@@ -24,7 +24,14 @@ from portal.export.verify import verify_bundle
 from tests.support.api import runtime, set_clock, staff_login
 from tests.support.custody import of_type
 from tests.support.evidence import received
-from tests.support.jobs import derived_events, hevc_mov, portrait_mov, received_id
+from tests.support.jobs import (
+    derived_events,
+    hevc_mov,
+    portrait_mov,
+    received_id,
+    with_review_copy,
+)
+from tests.support.web import staff_web
 
 pytestmark = pytest.mark.both_backends
 
@@ -52,7 +59,7 @@ def _log_size(client: TestClient) -> int:
 def test_the_review_copy_serves_ranges_so_the_player_can_seek(
     client: TestClient, iphone: bytes
 ) -> None:
-    item = received_id(client, iphone, "IMG_0001.MOV")
+    item = with_review_copy(client, iphone, "IMG_0001.MOV")
     inv = staff_login(client, "investigator", name="ines")
     url = f"/api/v1/evidence/{item}/proxy"
     whole = client.get(url, headers=inv)
@@ -86,7 +93,7 @@ def test_range_requests_within_the_idle_window_are_one_playback_of_the_review_co
     """A player's many Range requests are one logged playback naming the copy, its original
     and the bytes served; the original's own playback stays apart; after the idle window a
     request opens a new playback."""
-    item = received_id(client, iphone, "IMG_0001.MOV")
+    item = with_review_copy(client, iphone, "IMG_0001.MOV")
     inv = staff_login(client, "investigator", name="ines")
     url = f"/api/v1/evidence/{item}/proxy"
     for header in ("bytes=0-99", "bytes=50-199", "bytes=1000-1099", "bytes=200-299"):
@@ -122,7 +129,7 @@ def test_range_requests_within_the_idle_window_are_one_playback_of_the_review_co
 def test_a_range_outside_the_review_copy_is_416_and_logs_nothing(
     client: TestClient, iphone: bytes, header: str
 ) -> None:
-    item = received_id(client, iphone, "IMG_0001.MOV")
+    item = with_review_copy(client, iphone, "IMG_0001.MOV")
     inv = staff_login(client, "investigator", name="ines")
     before = _log_size(client)
     r = client.get(f"/api/v1/evidence/{item}/proxy", headers={**inv, "Range": header})
@@ -134,7 +141,7 @@ def test_a_range_outside_the_review_copy_is_416_and_logs_nothing(
 def test_a_portrait_phone_video_gets_an_upright_review_copy_and_poster(
     client: TestClient, tmp_path: Path
 ) -> None:
-    item = received_id(client, portrait_mov(tmp_path).read_bytes(), "IMG_0002.MOV")
+    item = with_review_copy(client, portrait_mov(tmp_path).read_bytes(), "IMG_0002.MOV")
     (made,) = [d for d in derived_events(runtime(client), item) if "proxy" in d]
     assert (made["proxy"]["width"], made["proxy"]["height"]) == (240, 320)
     inv = staff_login(client, "investigator", name="ines")
@@ -145,6 +152,31 @@ def test_a_portrait_phone_video_gets_an_upright_review_copy_and_poster(
     poster = client.get(f"/api/v1/evidence/{item}/thumbnail", headers=inv)
     width, height = Image.open(io.BytesIO(poster.content)).size
     assert width < height
+
+
+def test_a_portrait_phone_video_is_described_upright_with_its_rotation(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The parser reads the coded (landscape) size; the detail and the staff page give the
+    size as shown, and the rotation that turns one into the other."""
+    item = received_id(client, portrait_mov(tmp_path).read_bytes(), "IMG_0002.MOV")
+    plain = received_id(client, hevc_mov(tmp_path).read_bytes(), "IMG_0001.MOV")
+    inv = staff_login(client, "investigator", name="ines")
+    info = client.get(f"/api/v1/evidence/{item}", headers=inv).json()["media_info"]
+    assert (info["width"], info["height"]) == (320, 240)  # as stored
+    assert (info["display_width"], info["display_height"], info["rotation"]) == (240, 320, 90)
+    info = client.get(f"/api/v1/evidence/{plain}", headers=inv).json()["media_info"]
+    assert (info["display_width"], info["display_height"], info["rotation"]) == (
+        info["width"],
+        info["height"],
+        0,
+    )
+
+    web = staff_web(client, "ines")
+    shown = web.get(f"/web/staff/evidence/{item}?lang=en").text
+    assert "240\u00d7320 (stored as 320\u00d7240, turned 90° to show)" in shown
+    shown = web.get(f"/web/staff/evidence/{item}?lang=es").text
+    assert "240\u00d7320 (guardado como 320\u00d7240 y girado 90° al mostrarlo)" in shown
 
 
 COURT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}
