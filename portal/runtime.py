@@ -32,7 +32,7 @@ from portal.custody.batch import SigningBatcher
 from portal.custody.mirror import Mirror, publish_quietly
 from portal.custody.models import Checkpoint
 from portal.db import make_read_sessionmaker, transaction
-from portal.evidence.service import close_idle_playbacks
+from portal.evidence.playbacks import close_idle_playbacks
 from portal.keys import ContactCipher, recipient_key
 from portal.ratelimit import service as ratelimit
 from portal.retention import disposition

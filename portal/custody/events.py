@@ -59,13 +59,16 @@ class EventType(StrEnum):
     EVIDENCE_VIEWED = "evidence.viewed"
     """A staff member opened an item's detail and metadata."""
     EVIDENCE_THUMBNAIL_VIEWED = "evidence.thumbnail_viewed"
-    EVIDENCE_PROXY_VIEWED = "evidence.proxy_viewed"  # a playback proxy (review copy) served
     """A staff member fetched an item's poster thumbnail."""
+    EVIDENCE_PROXY_VIEWED = "evidence.proxy_viewed"
+    """A playback of an item's review copy (playback proxy) began: logged before its first
+    byte is sent; details name the copy and its original."""
     EVIDENCE_STREAM_OPENED = "evidence.stream_opened"
-    """A playback began (by staff, or by a share's recipient, whose actor is `share:<id>`):
-    logged before its first byte is sent."""
+    """A playback of an original began (by staff, or by a share's recipient, whose actor is
+    `share:<id>`): logged before its first byte is sent."""
     EVIDENCE_STREAMED = "evidence.streamed"
-    """A playback ended; details fold every byte range it served."""
+    """A playback (of the original or its review copy) ended; details name the bytes played
+    and fold every byte range it served."""
     EVIDENCE_DOWNLOADED = "evidence.downloaded"
     """The whole original was sent as a download (checked against its SHA-256 as it went)."""
     EVIDENCE_TRIAGED = "evidence.triaged"

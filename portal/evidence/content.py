@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.auth.models import StaffUser
 from portal.db import transaction
 from portal.errors import PortalError
-from portal.evidence import copies, ranges, service
+from portal.evidence import copies, playbacks, ranges, service
 from portal.evidence.models import Evidence
 from portal.storage import Storage
 
@@ -50,14 +50,22 @@ def review_copy(
     user: StaffUser,
     evidence_id: str,
     range_header: str | None,
+    playback: str | None,
+    playback_idle: timedelta,
     now: datetime,
 ) -> StreamingResponse:
     """The playback proxy (a copy for review, sized for it), the requested Range of it so the
-    player can seek, each request logged; it names its original so nobody takes it for the
-    evidence itself."""
+    player can seek, in a playback logged before its first byte as the original's are; it
+    names its original so nobody takes it for the evidence itself."""
     with transaction(sessions) as db:
-        copy, span = copies.review_copy(
-            db, user=user, evidence_id=evidence_id, range_header=range_header, now=now
+        copy, span, playback_id = copies.review_copy(
+            db,
+            user=user,
+            evidence_id=evidence_id,
+            range_header=range_header,
+            playback_id=playback,
+            idle=playback_idle,
+            now=now,
         )
         key, source, digest = copy.key, copy.source_sha256, copy.sha256
     headers = {
@@ -65,6 +73,7 @@ def review_copy(
         "Cache-Control": "private, no-store",
         "ETag": f'"{digest}"',
         "X-Original-SHA256": source,
+        "X-Playback": playback_id,
     }
     body = storage.read(key, span.start, span.end)
     return StreamingResponse(body, status_code=span.status, media_type="video/mp4", headers=headers)
@@ -129,7 +138,7 @@ def original(
             status = 200
         else:
             span = ranges.span(range_header, item.size)
-            headers["X-Playback"] = service.record_stream(
+            headers["X-Playback"] = playbacks.record_stream(
                 db,
                 user=user,
                 item=item,

@@ -1,19 +1,17 @@
-"""What staff see of an item's derivatives: its playback proxy (served and logged) and the
+"""What staff see of an item's derivatives: its playback proxy (served in logged playbacks) and the
 jobs that make them (state, progress, why one failed)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.auth.models import StaffUser
-from portal.custody import service as custody
-from portal.custody.events import EventType
 from portal.errors import NotFound
-from portal.evidence import ranges
+from portal.evidence import playbacks, ranges
 from portal.evidence.models import Derivative
 from portal.evidence.playbacks import review_copy_of
 from portal.evidence.service import get_live
@@ -43,26 +41,26 @@ def review_copy(
     user: StaffUser,
     evidence_id: str,
     range_header: str | None,
+    playback_id: str | None,
+    idle: timedelta,
     now: datetime,
-) -> tuple[Derivative, ranges.Span]:
-    """The playback proxy and the bytes of it to serve, logged (which copy, made from which
-    original, which bytes). A range outside the copy is refused before anything is logged."""
+) -> tuple[Derivative, ranges.Span, str]:
+    """The playback proxy, the bytes of it to serve and the playback they join: a viewing is
+    one logged playback (which copy, made from which original, which bytes), as the
+    original's is. A range outside the copy is refused before anything is logged."""
     item = get_live(db, evidence_id=evidence_id)
     copy = review_copy_of(db, item)
     if copy is None:
         raise NotFound("this item has no review copy")
     span = ranges.span(range_header, copy.size)
-    custody.append(
+    playback_of = playbacks.record_stream(
         db,
-        type=EventType.EVIDENCE_PROXY_VIEWED,
-        actor=user.actor,
-        subject=item.id,
-        details={
-            "key": copy.key,
-            "sha256": copy.sha256,
-            "source_sha256": item.sha256,
-            "range": [span.start, span.end],
-        },
-        at=now,
+        user=user,
+        item=item,
+        span=(span.start, span.end),
+        playback_id=playback_id,
+        idle=idle,
+        now=now,
+        copy=copy,
     )
-    return copy, span
+    return copy, span, playback_of

@@ -80,7 +80,8 @@ class Derivative(Base):
 
 
 class Playback(Base):
-    """One viewing session of an original; its range requests fold into one event."""
+    """One viewing session of an original or of its review copy; its range requests fold into
+    one event (portal.evidence.playback)."""
 
     __tablename__ = "playbacks"
 
@@ -89,6 +90,8 @@ class Playback(Base):
     # The viewer: a staff user's id, or a share's id for its recipient (portal.evidence.playbacks).
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     actor: Mapped[str] = mapped_column(String(100))
+    # The review copy (a Derivative's SHA-256) this playback serves; NULL: the original.
+    copy_sha256: Mapped[str | None] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     # Merged [start, end) byte ranges served so far, and the total bytes sent.

@@ -179,15 +179,18 @@ def review_copy(
     rt: RuntimeDep,
     user: StaffUser = Player,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
+    playback: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """The playback proxy (H.264/AAC MP4) of a video browsers may not play, with HTTP Range
-    as the original's content has; the original stays at .../content."""
+    and playbacks as the original's content has; the original stays at .../content."""
     return serving.review_copy(
         rt.sessions,
         rt.storage,
         user=user,
         evidence_id=evidence_id,
         range_header=range_header,
+        playback=playback,
+        playback_idle=rt.settings.playback_idle,
         now=rt.clock(),
     )
 

@@ -1,4 +1,4 @@
-"""Investigator work on evidence: queue, detail, triage, playback, timeline.
+"""Investigator work on evidence: queue, detail, triage, timeline (playbacks: playbacks.py).
 
 Every function that shows evidence bytes or metadata appends its custody event in the
 caller's transaction, before anything is returned.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -21,8 +21,7 @@ from portal.custody import service as custody
 from portal.custody.actors import Actor
 from portal.custody.events import EventType
 from portal.errors import Gone, Invalid, NotFound
-from portal.evidence import playbacks
-from portal.evidence.models import Disposition, Evidence, Playback
+from portal.evidence.models import Disposition, Evidence
 from portal.ids import new_id
 from portal.keys import ContactCipher
 from portal.submissions.models import Consent, Submission
@@ -275,57 +274,7 @@ def case_evidence(db: Session, *, user: StaffUser, case: Case, now: datetime) ->
     return items
 
 
-# --- playback and download -------------------------------------------------------------------
-
-
-def record_stream(
-    db: Session,
-    *,
-    user: StaffUser,
-    item: Evidence,
-    span: tuple[int, int],
-    playback_id: str | None,
-    idle: timedelta,
-    now: datetime,
-) -> str:
-    """Attach a range request to its playback, opening (and logging) one when needed."""
-    return playbacks.attach(
-        db,
-        viewer=user.id,
-        actor=user.actor,
-        item=item,
-        span=span,
-        playback_id=playback_id,
-        idle=idle,
-        now=now,
-    )
-
-
-def close_idle_playbacks(db: Session, *, now: datetime, idle: timedelta) -> int:
-    """Fold each finished playback's ranges into its one `evidence.streamed` event."""
-    done = 0
-    for playback in db.scalars(
-        select(Playback)
-        .where(Playback.closed_at.is_(None), Playback.last_at < now - idle)
-        .with_for_update(skip_locked=True)
-    ):
-        playback.closed_at = now
-        custody.append(
-            db,
-            type=EventType.EVIDENCE_STREAMED,
-            actor=playback.actor,
-            subject=playback.evidence_id,
-            details={
-                "playback": playback.id,
-                "opened_at": custody.rfc3339(as_utc(playback.opened_at)),
-                "last_request_at": custody.rfc3339(as_utc(playback.last_at)),
-                "ranges": playback.ranges,
-                "bytes": playback.bytes_sent,
-            },
-            at=now,
-        )
-        done += 1
-    return done
+# --- receipt and download ----------------------------------------------------------------------
 
 
 def record_received(

@@ -20,7 +20,7 @@ from av.video.stream import VideoStream
 
 from portal.media.probe import MediaError, container_duration, is_picture_stream, open_media
 
-__all__ = ["JPEG_QSCALE", "MAX_DECODED_FRAMES", "poster"]
+__all__ = ["JPEG_QSCALE", "MAX_DECODED_FRAMES", "poster", "upright_poster"]
 
 JPEG_QSCALE = 4
 """MJPEG quantiser scale, 2 (best) to 31 (smallest)."""
@@ -36,6 +36,16 @@ def poster(fileobj: BinaryIO, *, width: int = 320, at_seconds: float = 1.0) -> b
     None for audio-only input; MediaError for input that is not media or has no decodable
     picture.
     """
+    made = upright_poster(fileobj, width=width, at_seconds=at_seconds)
+    return made[0] if made is not None else None
+
+
+def upright_poster(
+    fileobj: BinaryIO, *, width: int = 320, at_seconds: float = 1.0
+) -> tuple[bytes, int] | None:
+    """The poster and the clockwise degrees (0, 90, 180, 270) it was turned to stand upright:
+    the rotation the file's display matrix asks for, which only a decoded frame tells (PyAV
+    exposes no stream side data), so the poster's decode reports it for the record."""
     if not 2 <= width <= MAX_WIDTH:
         raise ValueError(f"width must be between 2 and {MAX_WIDTH}")
     if not (math.isfinite(at_seconds) and at_seconds >= 0):
@@ -56,7 +66,7 @@ def poster(fileobj: BinaryIO, *, width: int = 320, at_seconds: float = 1.0) -> b
             if turns % 2:
                 aspect = 1 / aspect
             frame = _upright(frame, turns)
-            return _encode_jpeg(frame, width, aspect)
+            return _encode_jpeg(frame, width, aspect), turns * 90
         except av.FFmpegError as exc:
             raise MediaError(f"could not decode a video frame ({exc.strerror})") from exc
 

@@ -69,7 +69,7 @@ def inspect(fileobj: BinaryIO, limits: dict[str, Any]) -> dict[str, Any]:
     the poster, when there is one, is left in the working directory."""
     from portal.media.exif import with_photo_tags
     from portal.media.probe import MediaError, count_streams, probe
-    from portal.media.thumbnail import poster
+    from portal.media.thumbnail import upright_poster
 
     if refused := _image_too_large(fileobj, limits["max_pixels"]):
         return {"unreadable": refused}
@@ -86,14 +86,24 @@ def inspect(fileobj: BinaryIO, limits: dict[str, Any]) -> dict[str, Any]:
     if info.get("width"):
         try:
             fileobj.seek(0)
-            thumb = poster(fileobj)
+            made = upright_poster(fileobj)
         except MediaError as exc:
             out["poster_error"] = str(exc)
         else:
-            if thumb:
+            if made:
                 with open(POSTER_NAME, "wb") as f:
-                    f.write(thumb)
+                    f.write(made[0])
+                info.update(_as_shown(info, made[1]))
     return out
+
+
+def _as_shown(info: dict[str, Any], rotation: int) -> dict[str, Any]:
+    """The picture as it is shown: `width` and `height` are the coded size, which a phone
+    stores landscape for portrait video, with a rotation for the player to apply."""
+    width, height = info["width"], info["height"]
+    if rotation % 180:
+        width, height = height, width
+    return {"rotation": rotation, "display_width": width, "display_height": height}
 
 
 def _die_with_parent() -> None:

@@ -400,6 +400,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "ev.metadata": {"es": "Metadatos", "en": "Metadata"},
     "ev.media_type": {"es": "Tipo", "en": "Media type"},
     "ev.resolution": {"es": "Resolución", "en": "Resolution"},
+    "ev.rotated": {
+        "es": "guardado como {width}\u00d7{height} y girado {degrees}° al mostrarlo",
+        "en": "stored as {width}\u00d7{height}, turned {degrees}° to show",
+    },
     "ev.codecs": {"es": "Códecs", "en": "Codecs"},
     "ev.created": {"es": "Fecha de grabación", "en": "Recorded"},
     "ev.location": {"es": "Ubicación", "en": "Location"},

@@ -1,5 +1,5 @@
 """The review copy as a player uses it: HTTP Range for seeking (one code path with the
-original's), each request logged; and phones' portrait video made upright."""
+original's), each viewing one logged playback; and phones' portrait video made upright."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -15,11 +17,21 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from portal.clock import utcnow
+from portal.config import Settings
 from portal.custody.models import LogEntry
 from portal.export.verify import verify_bundle
-from tests.support.api import runtime, staff_login
+from tests.support.api import runtime, set_clock, staff_login
+from tests.support.custody import of_type
 from tests.support.evidence import received
-from tests.support.jobs import derived_events, hevc_mov, portrait_mov, received_id
+from tests.support.jobs import (
+    derived_events,
+    hevc_mov,
+    portrait_mov,
+    received_id,
+    with_review_copy,
+)
+from tests.support.web import staff_web
 
 pytestmark = pytest.mark.both_backends
 
@@ -47,7 +59,7 @@ def _log_size(client: TestClient) -> int:
 def test_the_review_copy_serves_ranges_so_the_player_can_seek(
     client: TestClient, iphone: bytes
 ) -> None:
-    item = received_id(client, iphone, "IMG_0001.MOV")
+    item = with_review_copy(client, iphone, "IMG_0001.MOV")
     inv = staff_login(client, "investigator", name="ines")
     url = f"/api/v1/evidence/{item}/proxy"
     whole = client.get(url, headers=inv)
@@ -62,15 +74,62 @@ def test_the_review_copy_serves_ranges_so_the_player_can_seek(
     assert part.headers["x-original-sha256"] == hashlib.sha256(iphone).hexdigest()
     tail = client.get(url, headers={**inv, "Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == whole.content[-10:]
-    # Each request is logged, with the bytes it sent.
-    assert [v["range"] for v in _views(client, item)] == [[0, size], [100, 1100], [size - 10, size]]
+    # One viewing, one playback (logged before the first byte), whatever the seeks.
+    (opened,) = _views(client, item)
+    assert {whole.headers["x-playback"], tail.headers["x-playback"]} == {opened["playback"]}
+
+
+def _close_playbacks(client: TestClient, settings: Settings) -> list[dict[str, Any]]:
+    """Let the idle window pass and fold the open playbacks; their `evidence.streamed`."""
+    later = utcnow() + settings.playback_idle + timedelta(seconds=1)
+    set_clock(client, lambda: later)
+    runtime(client).close_idle_playbacks()
+    return [e["details"] for e in of_type(client, "evidence.streamed")]
+
+
+def test_range_requests_within_the_idle_window_are_one_playback_of_the_review_copy(
+    client: TestClient, iphone: bytes, settings: Settings
+) -> None:
+    """A player's many Range requests are one logged playback naming the copy, its original
+    and the bytes served; the original's own playback stays apart; after the idle window a
+    request opens a new playback."""
+    item = with_review_copy(client, iphone, "IMG_0001.MOV")
+    inv = staff_login(client, "investigator", name="ines")
+    url = f"/api/v1/evidence/{item}/proxy"
+    for header in ("bytes=0-99", "bytes=50-199", "bytes=1000-1099", "bytes=200-299"):
+        r = client.get(url, headers={**inv, "Range": header})
+        assert r.status_code == 206
+    played = client.get(f"/api/v1/evidence/{item}/content", headers={**inv, "Range": "bytes=0-9"})
+    assert played.status_code == 206 and played.headers["x-playback"] != r.headers["x-playback"]
+    (opened,) = _views(client, item)
+    copy_sha256, original = r.headers["etag"].strip('"'), hashlib.sha256(iphone).hexdigest()
+    assert opened["playback"] == r.headers["x-playback"]
+    assert (opened["sha256"], opened["source_sha256"]) == (copy_sha256, original)
+
+    streamed = {d["playback"]: d for d in _close_playbacks(client, settings)}
+    copy_played = streamed[opened["playback"]]
+    assert (copy_played["sha256"], copy_played["source_sha256"]) == (copy_sha256, original)
+    assert copy_played["ranges"] == [[0, 300], [1000, 1100]]
+    assert copy_played["bytes"] == 100 + 150 + 100 + 100
+    assert streamed[played.headers["x-playback"]]["sha256"] == original
+    assert "source_sha256" not in streamed[played.headers["x-playback"]]
+
+    # Watching again after the window is a new playback, even naming the old one.
+    again = client.get(
+        url, params={"playback": opened["playback"]}, headers={**inv, "Range": "bytes=0-9"}
+    )
+    assert again.status_code == 206 and again.headers["x-playback"] != opened["playback"]
+    assert [v["playback"] for v in _views(client, item)] == [
+        opened["playback"],
+        again.headers["x-playback"],
+    ]
 
 
 @pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=-0"])
 def test_a_range_outside_the_review_copy_is_416_and_logs_nothing(
     client: TestClient, iphone: bytes, header: str
 ) -> None:
-    item = received_id(client, iphone, "IMG_0001.MOV")
+    item = with_review_copy(client, iphone, "IMG_0001.MOV")
     inv = staff_login(client, "investigator", name="ines")
     before = _log_size(client)
     r = client.get(f"/api/v1/evidence/{item}/proxy", headers={**inv, "Range": header})
@@ -82,7 +141,7 @@ def test_a_range_outside_the_review_copy_is_416_and_logs_nothing(
 def test_a_portrait_phone_video_gets_an_upright_review_copy_and_poster(
     client: TestClient, tmp_path: Path
 ) -> None:
-    item = received_id(client, portrait_mov(tmp_path).read_bytes(), "IMG_0002.MOV")
+    item = with_review_copy(client, portrait_mov(tmp_path).read_bytes(), "IMG_0002.MOV")
     (made,) = [d for d in derived_events(runtime(client), item) if "proxy" in d]
     assert (made["proxy"]["width"], made["proxy"]["height"]) == (240, 320)
     inv = staff_login(client, "investigator", name="ines")
@@ -93,6 +152,31 @@ def test_a_portrait_phone_video_gets_an_upright_review_copy_and_poster(
     poster = client.get(f"/api/v1/evidence/{item}/thumbnail", headers=inv)
     width, height = Image.open(io.BytesIO(poster.content)).size
     assert width < height
+
+
+def test_a_portrait_phone_video_is_described_upright_with_its_rotation(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The parser reads the coded (landscape) size; the detail and the staff page give the
+    size as shown, and the rotation that turns one into the other."""
+    item = received_id(client, portrait_mov(tmp_path).read_bytes(), "IMG_0002.MOV")
+    plain = received_id(client, hevc_mov(tmp_path).read_bytes(), "IMG_0001.MOV")
+    inv = staff_login(client, "investigator", name="ines")
+    info = client.get(f"/api/v1/evidence/{item}", headers=inv).json()["media_info"]
+    assert (info["width"], info["height"]) == (320, 240)  # as stored
+    assert (info["display_width"], info["display_height"], info["rotation"]) == (240, 320, 90)
+    info = client.get(f"/api/v1/evidence/{plain}", headers=inv).json()["media_info"]
+    assert (info["display_width"], info["display_height"], info["rotation"]) == (
+        info["width"],
+        info["height"],
+        0,
+    )
+
+    web = staff_web(client, "ines")
+    shown = web.get(f"/web/staff/evidence/{item}?lang=en").text
+    assert "240\u00d7320 (stored as 320\u00d7240, turned 90° to show)" in shown
+    shown = web.get(f"/web/staff/evidence/{item}?lang=es").text
+    assert "240\u00d7320 (guardado como 320\u00d7240 y girado 90° al mostrarlo)" in shown
 
 
 COURT = {"version": "1", "scopes": ["investigation", "prosecution"], "language": "es"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from portal.custody.models import LogEntry
-from portal.jobs.models import Job
+from portal.jobs.models import Job, JobState
 from portal.runtime import Runtime
 from portal.uploads.models import Upload
 from tests.support.api import new_submission, runtime
@@ -65,6 +66,19 @@ def jobs_of(rt: Runtime, evidence_id: str) -> dict[str, Job]:
     with rt.sessions() as db:
         rows = db.scalars(select(Job).where(Job.evidence_id == evidence_id))
         return {j.kind: j for j in rows}
+
+
+def with_review_copy(client: TestClient, data: bytes, name: str) -> str:
+    """`received_id`, then wait for the review copy: the receipt runs the item's jobs, but the
+    app's worker thread may have claimed them first and still be at work."""
+    item = received_id(client, data, name)
+    deadline = time.monotonic() + 120
+    while (proxy := jobs_of(runtime(client), item).get("proxy")) is None or (
+        proxy.state != JobState.DONE
+    ):
+        assert time.monotonic() < deadline, proxy and proxy.last_error
+        time.sleep(0.2)
+    return item
 
 
 def derived_events(rt: Runtime, evidence_id: str) -> list[dict[str, Any]]:

@@ -190,3 +190,12 @@ def received(client: Any, video: Path, **extra: Any) -> tuple[str, str, str]:
     with rt.sessions() as db:
         item = db.scalars(select(Evidence).where(Evidence.submission_id == sub_id)).one()
         return sub_id, token, item.id
+
+
+def staff_web(client: TestClient, name: str) -> TestClient:
+    """A browser-like client of the same app, logged in to the staff pages as `name` (an
+    account that exists, with the test password)."""
+    web = TestClient(client.app, base_url="https://testserver")
+    login = {"csrf": csrf_of(web, "/web/staff/login"), "username": name, "password": PASSWORD}
+    assert web.post("/web/staff/login", data=login, follow_redirects=False).status_code == 303
+    return web

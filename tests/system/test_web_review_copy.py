@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from portal.custody.models import LogEntry
 from portal.evidence.models import Evidence
+from portal.runtime import Runtime
 from portal.uploads.models import Upload
 from tests.support.api import PASSWORD, new_submission
 from tests.support.jobs import hevc_mov, jobs_of
@@ -29,6 +33,17 @@ SEEK = """async () => {
   await seeked;
   return v.currentTime;
 }"""
+
+
+def proxy_viewed(rt: Runtime, item: str) -> list[str]:
+    with rt.sessions() as db:
+        return list(
+            db.scalars(
+                select(LogEntry.event).where(
+                    LogEntry.type == "evidence.proxy_viewed", LogEntry.subject == item
+                )
+            )
+        )
 
 
 def log_in(page: Any, live: LiveServer, name: str) -> None:
@@ -74,6 +89,13 @@ def test_an_hevc_mov_plays_pictures_through_its_review_copy(
         # The player asks the review copy for ranges, and seeking lands where it was sent.
         assert 206 in ranged
         assert page.evaluate(SEEK) >= 1.4
+        # The player's Range requests, and more within the idle window, are one playback.
+        statuses = page.evaluate(
+            f"""() => Promise.all(['bytes=0-99', 'bytes=100-199', 'bytes=-10'].map((r) =>
+                fetch('/web/staff/evidence/{item}/proxy', {{headers: {{Range: r}}}})
+                .then((x) => x.status)))"""
+        )
+        assert statuses == [206, 206, 206] and len(proxy_viewed(rt, item)) == 1
         note = page.locator("#review-copy").inner_text()
         assert "Playing a review copy" in note and sha256 in note
         page.click("#review-copy a")

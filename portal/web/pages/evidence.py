@@ -183,6 +183,7 @@ def review_copy(
     rt: RuntimeDep,
     user: Player,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
+    playback: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     return serving.review_copy(
         rt.sessions,
@@ -190,6 +191,8 @@ def review_copy(
         user=user,
         evidence_id=evidence_id,
         range_header=range_header,
+        playback=playback,
+        playback_idle=rt.settings.playback_idle,
         now=rt.clock(),
     )
 

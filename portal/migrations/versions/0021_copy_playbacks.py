@@ -1,0 +1,25 @@
+"""playbacks of review copies: a playback names the copy it serves (NULL: the original)
+
+Revision ID: 0021
+Revises: 0012
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("playbacks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("copy_sha256", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("playbacks", schema=None) as batch_op:
+        batch_op.drop_column("copy_sha256")
