@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_fields import FIELDS
 from portal.web.catalogue_oidc import OIDC
 from portal.web.catalogue_passkeys import PASSKEYS
 from portal.web.catalogue_requests import REQUESTS
@@ -534,3 +535,4 @@ CATALOGUE.update(SHARES)
 CATALOGUE.update(PASSKEYS)
 CATALOGUE.update(WITNESS)
 CATALOGUE.update(OIDC)
+CATALOGUE.update(FIELDS)
