@@ -4,7 +4,8 @@ A receipt shows fields; each is OK only when it equals the same field of a custo
 inclusion under the signed checkpoint is proven: the consent from `consent.given`, each file
 from its `upload.completed`. A file's name is proven by opening the event's salted commitment
 with the name and salt the receipt carries (portal.custody.commitment); a name erased at
-withdrawal is reported as not verified. Fields that nothing binds (`issued_at`, anything
+withdrawal is reported as not verified. Fields that nothing binds (`issued_at`, what a download
+shows for the witness (`code`, `status_url`, `unfinished`), anything
 unknown, whether the file list is complete) are reported as not verified. Standard library,
 `cryptography`, rfc3161-client (timestamps) and the log's own modules only.
 """
@@ -49,7 +50,15 @@ _TOP = (
     "checkpoint",
     "timestamp",
     "files",
+    *("code", "status_url", "unfinished"),
 )
+# What a downloaded receipt shows for the witness beside the proofs (the printed receipt shows
+# the same); the code's value is never repeated in a report, which may be shared.
+_FOR_THE_WITNESS = {
+    "code": "the witness's receipt code (secret: keep it); nothing signs it",
+    "status_url": "where the witness checks the submission; nothing signs it",
+    "unfinished": "uploads not finished when the receipt was made; nothing proves them",
+}
 _LOG = ("origin", "public_key")
 _MISSING = object()
 
@@ -236,6 +245,9 @@ def _check_top(report: Report, receipt: Mapping[str, Any]) -> None:
         report.not_verified("issued_at", f"{issued!r}: when the receipt was made; nothing signs it")
     else:
         report.check(False, f"issued_at {issued!r}: missing or not a string")
+    for name, why in _FOR_THE_WITNESS.items():
+        if name in receipt:
+            report.not_verified(name, why)
     if not isinstance(receipt.get("submission"), str):
         report.check(False, f"submission {receipt.get('submission')!r}: missing or not a string")
 

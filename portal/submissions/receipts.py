@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from portal.auth.witness import CANONICAL_RE, canonical, grouped
 from portal.clock import as_utc
 from portal.custody import service as custody
 from portal.custody import timestamp
@@ -22,6 +23,7 @@ from portal.custody.models import Checkpoint
 from portal.custody.receipt import RECEIPT_FORMAT
 from portal.submissions import service as submissions
 from portal.submissions.models import Submission
+from portal.uploads.models import UploadState
 
 
 def _proven(db: Session, *, seq: int, checkpoint: Checkpoint) -> dict[str, Any]:
@@ -97,3 +99,27 @@ def covering_checkpoint(db: Session, *, submission: Submission) -> Checkpoint | 
     if latest is None or latest.size <= needed:
         return None
     return latest
+
+
+def status_address(public_url: str) -> str:
+    """Where a witness checks on a submission with the receipt code."""
+    return public_url.rstrip("/") + "/web/status"
+
+
+def for_the_witness(
+    db: Session, *, submission: Submission, token: str, public_url: str
+) -> dict[str, Any]:
+    """What the printed receipt shows beside the proofs, for the file the witness keeps: the
+    receipt code (the witness's own secret, which the PDF prints too), the status address and
+    the uploads not finished yet. Nothing signs these; the verifier says so."""
+    readable = CANONICAL_RE.fullmatch(canonical(token))
+    return {
+        # A code given before the readable ones was `<submission id>.<token>`.
+        "code": grouped(token) if readable else f"{submission.id}.{token}",
+        "status_url": status_address(public_url),
+        "unfinished": [
+            {"name": u.filename, "percent": int(100 * u.offset / u.length) if u.length else 0}
+            for u in submissions.uploads_of(db, submission_id=submission.id)
+            if u.status == UploadState.ACTIVE
+        ],
+    }

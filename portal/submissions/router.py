@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from portal.auth.witness import new_token
+from portal.auth.witness import bearer, new_token
 from portal.db import transaction
 from portal.deps import RuntimeDep, WitnessDep, base_url, rate_limited
 from portal.errors import responses
@@ -115,9 +115,14 @@ def withdraw(submission_id: str, rt: RuntimeDep, witness: WitnessDep) -> Submiss
 
 @router.get("/submissions/{submission_id}/receipt", responses=responses(401, 404))
 def get_receipt(
-    submission_id: str, rt: RuntimeDep, witness: WitnessDep, download: bool = False
+    submission_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    witness: WitnessDep,
+    download: bool = False,
 ) -> JSONResponse:
-    """The receipt; `?download=1` sends it as a file to keep."""
+    """The receipt; `?download=1` sends it as a file to keep, with what the printed receipt
+    shows beside the proofs (the receipt code, the status address, unfinished uploads)."""
     service.ensure_own(witness=witness, submission_id=submission_id)
     with rt.sessions() as db:
         checkpoint = receipts.covering_checkpoint(db, submission=witness)
@@ -139,6 +144,15 @@ def get_receipt(
             public_key=rt.log_verifier,
             now=rt.clock(),
         )
+        if download:
+            body.update(
+                receipts.for_the_witness(
+                    db,
+                    submission=witness,
+                    token=bearer(request.headers.get("authorization")),  # as WitnessDep read it
+                    public_url=rt.settings.public_url,
+                )
+            )
     headers = {"Cache-Control": "no-store"}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="receipt-{submission_id}.json"'

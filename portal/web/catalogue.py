@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.web.catalogue_fields import FIELDS
 from portal.web.catalogue_oidc import OIDC
 from portal.web.catalogue_passkeys import PASSKEYS
 from portal.web.catalogue_redactions import REDACTIONS
@@ -540,3 +541,4 @@ CATALOGUE.update(PASSKEYS)
 CATALOGUE.update(WITNESS)
 CATALOGUE.update(OIDC)
 CATALOGUE.update(REDACTIONS)
+CATALOGUE.update(FIELDS)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from portal.errors import Invalid
+from portal.web.field_errors import FormInvalid
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,9 +36,7 @@ def validated(model: type[M], **data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid(
-            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        ) from None
+        raise FormInvalid(exc.errors()) from None
 
 
 def confirmed(value: str | None) -> None:

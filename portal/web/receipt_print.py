@@ -16,10 +16,6 @@ import segno
 from portal.web.i18n import Translator
 
 
-def status_address(public_url: str) -> str:
-    return public_url.rstrip("/") + "/web/status"
-
-
 def _qr(url: str) -> segno.QRCode:
     # Medium error correction: a folded or smudged printout still scans.
     return segno.make_qr(url, error="m")

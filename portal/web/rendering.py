@@ -16,6 +16,7 @@ from portal.auth.permissions import Permission, allowed
 from portal.errors import Invalid, PortalError
 from portal.runtime import Runtime
 from portal.web import i18n
+from portal.web.field_errors import FormInvalid
 from portal.web.i18n import Translator
 from portal.web.security import (
     CSRF_FIELD,
@@ -117,6 +118,8 @@ def error_page(request: Request, exc: PortalError) -> HTMLResponse:
     t = translator(request)
     if isinstance(exc, CsrfRefused):
         message = t("error.csrf")
+    elif isinstance(exc, FormInvalid):  # pydantic's words are English: each field in ours
+        message = t("error.invalid", detail=exc.described(t))
     elif "error." + exc.code in i18n.CATALOGUE:  # a refusal the pages explain in words
         message = t("error." + exc.code, detail=exc.message)
     elif exc.status == 404 and exc.code == "not_found":

@@ -15,7 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal.errors import Invalid, NotFound, PortalError, Unauthorized
+from portal.errors import NotFound, PortalError, Unauthorized
+from portal.web.field_errors import FormInvalid
 from portal.web.rendering import error_page, secure
 from portal.web.security import CSRF_FIELD, add_headers, check_csrf
 
@@ -39,11 +40,7 @@ class WebRoute(APIRoute):
             except PortalError as exc:
                 response = error_page(request, exc)
             except RequestValidationError as exc:
-                detail = "; ".join(
-                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
-                    for e in exc.errors()
-                )
-                response = error_page(request, Invalid(detail or "invalid request"))
+                response = error_page(request, FormInvalid(exc.errors(), skip=1))
             add_headers(response)
             return response
 

@@ -73,6 +73,9 @@ def test_verify_receipt_offline(
     assert r.exit_code == 0, r.output
     assert "all checks passed" in r.output
     assert "[NOT VERIFIED] issued_at" in r.output
+    # The download carries the receipt code as the printed receipt does; never repeated.
+    assert "[NOT VERIFIED] code" in r.output
+    assert json.loads(receipt.content)["code"] not in r.output
     assert "is files[0] 'IMG_0042.mp4'" in r.output
 
     other = tmp_path / "other.mp4"

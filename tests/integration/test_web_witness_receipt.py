@@ -23,6 +23,7 @@ from portal.auth.witness import CANONICAL_RE, canonical, new_token
 from portal.clock import as_utc
 from portal.config import Settings
 from portal.custody.models import LogEntry
+from portal.custody.receipt import verify_receipt
 from portal.db import transaction
 from portal.flows import requests as request_flows
 from portal.submissions.models import Submission
@@ -152,6 +153,32 @@ def test_receipt_shows_unfinished_uploads(web: TestClient, video: Path) -> None:
     pdf = web.post("/web/receipt/pdf", data={"csrf": csrf, "code": token})
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "segundo-video.mp4" in text
+
+
+def test_json_receipt_download_carries_what_the_pdf_shows(web: TestClient, video: Path) -> None:
+    """Reproduction: the JSON download had no receipt code, where the PDF has it."""
+    sub_id, token, _ = received(web, video)
+    auth = {"Authorization": f"Bearer {token}"}
+    data = video.read_bytes()
+    url = create_upload(web, auth, len(data) * 2, name="segundo-video.mp4")
+    assert patch(web, url, auth, 0, data[: len(data) // 2]).status_code == 204
+    kept = web.get(f"/api/v1/submissions/{sub_id}/receipt?download=1", headers=auth).json()
+    shown = {"code": token, "status_url": status_url(web)}
+    assert {k: kept[k] for k in shown} == shown
+    assert kept["unfinished"] == [{"name": "segundo-video.mp4", "percent": 25}]
+    # Nothing the PDF does not show: each added value is printed on it too.
+    csrf = csrf_of(web)
+    pdf = web.post("/web/receipt/pdf", data={"csrf": csrf, "code": token})
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    for value in (token, status_url(web), "segundo-video.mp4", "25"):
+        assert value in text, value
+    plain = web.get(f"/api/v1/submissions/{sub_id}/receipt", headers=auth).json()
+    assert set(kept) - set(plain) == {"code", "status_url", "unfinished"}
+    # The verifier passes it, says what nothing signs, and never repeats the code.
+    report = verify_receipt(kept, runtime(web).log_verifier, [video])
+    assert report.ok, report.text()
+    assert {"code", "status_url", "unfinished"} <= {p for p, _ in report.unverified}
+    assert token not in report.text() and canonical(token) not in report.text()
 
 
 def test_language_switch_on_the_upload_page_keeps_the_page(web: TestClient) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ from portal.evidence.models import Evidence
 from tests.support.api import PASSWORD, new_submission
 from tests.support.staff_pages import HEX_ID, axe_violations, english_in, visible_text
 from tests.support.uploads import upload
-from tests.support.web import DESKTOP, LiveServer, PageProblems, screenshot
+from tests.support.web import DESKTOP, PHONE, LiveServer, PageProblems, screenshot
 
 
 def receive(live: LiveServer, video: Path, name: str) -> tuple[str, str, str]:
@@ -273,5 +274,35 @@ def test_bulk_triage_from_the_queue_logs_each_item(
         [event] = events_of(live, "evidence.triaged", ev)
         assert event["details"]["reason"] == "vehículo visible"
     assert events_of(live, "evidence.triaged", c) == []
+    assert problems.messages == []
+    context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_witness_contact_page_is_accessible(
+    browser: Any, live: LiveServer, video: Path, size: str
+) -> None:
+    """The page that shows a witness's contact details (a logged look) had no axe check."""
+    with live.client() as http:
+        sub_id, token = new_submission(
+            http, contact={"name": "Ana Testigo", "phone": "+52 55 1234 5678"}
+        )
+        upload(http, {"Authorization": f"Bearer {token}"}, video.read_bytes(), name="ana.mp4")
+    with live.runtime.sessions() as db:
+        item = db.scalars(select(Evidence).where(Evidence.submission_id == sub_id)).one().id
+    live.add_staff("sara", "supervisor")
+    viewport = DESKTOP if size == "desktop" else PHONE
+    context = browser.new_context(**viewport, locale="es-MX", bypass_csp=True)
+    page = context.new_page()
+    problems = PageProblems(page)
+    log_in(page, live, "sara")
+    page.goto(f"{live.url}/web/staff/evidence/{item}")
+    page.click("#show-contact")
+    page.wait_for_selector("#contact")
+    text = check_page(page, f"staff-witness-contact-{size}")
+    assert "Ana Testigo" in text and "+52 55 1234 5678" in text
+    assert [e["details"] for e in events_of(live, "witness.contact_viewed", sub_id)] == [
+        {"evidence": item}
+    ]
     assert problems.messages == []
     context.close()

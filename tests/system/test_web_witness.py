@@ -1,8 +1,8 @@
 """The witness pages in Chromium: consent, upload with progress, resume, receipt, status.
 
-Phone-sized viewport. The uploads go through the page's own tus-js-client to the real tus
-server; the receipt's SHA-256 is checked against the file and the downloaded receipt is
-verified offline.
+Phone-sized viewport; the main flow (consent, upload, receipt) also at a desktop size. The
+uploads go through the page's own tus-js-client to the real tus server; the receipt's SHA-256
+is checked against the file and the downloaded receipt is verified offline.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+# The main flow runs at both sizes: a phone and a laptop screen.
+SIZES: dict[str, dict[str, Any]] = {
+    "phone": PHONE,
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+}
+
 UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea, button'))
     .filter((el) => el.type !== 'hidden')
     .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -54,8 +60,10 @@ UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, texta
     .map((el) => el.id || el.name || el.tagName)"""
 
 
-def phone(browser: Any, locale: str = "es-MX", small_chunks: bool = False) -> Any:
-    context = browser.new_context(**PHONE, locale=locale, accept_downloads=True)
+def phone(
+    browser: Any, locale: str = "es-MX", small_chunks: bool = False, size: str = "phone"
+) -> Any:
+    context = browser.new_context(**SIZES[size], locale=locale, accept_downloads=True)
     if small_chunks:
         context.add_init_script(f"window.portalTusChunkSize = {CHUNK};")
     return context
@@ -147,12 +155,13 @@ def wait_progress(page: Any, at_least: int) -> None:
 # --- the tests ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_witness_uploads_a_video_and_gets_a_matching_receipt(
-    browser: Any, live: LiveServer, video: Path, short_clip: Path, lang: str
+    browser: Any, live: LiveServer, video: Path, short_clip: Path, lang: str, size: str
 ) -> None:
     """In English the witness picks two files at once."""
-    context = phone(browser)
+    context = phone(browser, size=size)
     page = context.new_page()
     problems = PageProblems(page)
     page.goto(live.url + "/web/")
@@ -164,7 +173,7 @@ def test_witness_uploads_a_video_and_gets_a_matching_receipt(
     heading = {"es": "Entregar un video o una foto", "en": "Hand over a video or photo"}[lang]
     assert page.locator("h1").inner_text() == heading
     assert page.evaluate(UNLABELLED) == []
-    screenshot(page, f"witness-consent-{lang}")
+    screenshot(page, f"witness-consent-{lang}-{size}")
 
     code = give_consent(page, live)
     assert page.evaluate(UNLABELLED) == []
@@ -178,13 +187,17 @@ def test_witness_uploads_a_video_and_gets_a_matching_receipt(
     assert hashes == [sha256_of(f) for f in files]
     assert all(f.name in page.locator(".receipt-files").inner_text() for f in files)
     assert page.locator("#receipt-code").inner_text().strip() == code
-    screenshot(page, f"witness-receipt-{lang}")
+    screenshot(page, f"witness-receipt-{lang}-{size}")
 
     receipt = download_receipt(page)
     assert [f["sha256"] for f in receipt["files"]] == [sha256_of(f) for f in files]
     report = verify_receipt(receipt, live.runtime.log_verifier, files)
     assert report.ok, report.text()
     assert receipt["consent"]["language"] == lang
+    width = {"phone": 390, "desktop": 1280}[size]
+    assert page.evaluate("() => window.innerWidth") == width
+    # Nothing wider than the screen: no sideways scrolling at either size.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
 
     cookies = {c["name"]: c for c in context.cookies()}
     # Plain http on 127.0.0.1: not Secure (a browser would drop it), still HttpOnly + Strict.

@@ -9,7 +9,8 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from portal.deps import RuntimeDep
-from portal.web.receipt_print import qr_svg, receipt_pdf, status_address
+from portal.submissions.receipts import status_address
+from portal.web.receipt_print import qr_svg, receipt_pdf
 from portal.web.rendering import render, translator
 from portal.web.routing import router
 from portal.web.witness_codes import code_form, shown_code, witness_of, witness_view
