@@ -31,7 +31,9 @@ def opens(commitment: object, text: object, salt: object) -> bool:
     """Whether `text` with `salt` opens `commitment` (False for anything malformed)."""
     if not (isinstance(commitment, str) and isinstance(text, str) and isinstance(salt, str)):
         return False
-    if len(salt) != 2 * SALT_BYTES:
+    # Only the canonical form (lower-case hex, as new_salt writes it) opens: hex is read
+    # case-blind, so "…A" would open what "…a" does and an edited salt would pass unseen.
+    if len(salt) != 2 * SALT_BYTES or salt != salt.lower():
         return False
     try:
         expected = commit(text, salt)

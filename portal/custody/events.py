@@ -192,7 +192,8 @@ class EventType(StrEnum):
     """A second member of staff approved a redaction; its copy is rendered by a job and
     logged as `evidence.derived` with the whole provenance record."""
     REDACTION_VIEWED = "redaction.viewed"
-    """A redaction's preview still or its rendered copy was shown (details: which)."""
+    """A redaction's record, preview still or rendered copy was shown, or an item's
+    redactions were listed (details: which)."""
     REDACTION_RELEASED = "redaction.released"
     """A rendered redacted copy was released to the public, after two people agreed (only for
     items whose witness consented to `public_appeal`)."""

@@ -35,15 +35,23 @@ def define(
 
 @router.get("/evidence/{evidence_id}/redactions", responses=responses(404, 410))
 def of_item(evidence_id: str, rt: RuntimeDep, user: StaffUser = Player) -> list[RedactionOut]:
-    with rt.sessions() as db:
+    with transaction(rt.sessions) as db:
         get_live(db, evidence_id=evidence_id)
-        return [RedactionOut.of(r) for r in redactions.for_evidence(db, evidence_id=evidence_id)]
+        shown = redactions.for_evidence(db, evidence_id=evidence_id)
+        redactions.log_listing(
+            db, evidence_id=evidence_id, shown=shown, actor=str(user.actor), now=rt.clock()
+        )
+        return [RedactionOut.of(r) for r in shown]
 
 
 @router.get("/redactions/{redaction_id}", responses=responses(404))
 def one(redaction_id: str, rt: RuntimeDep, user: StaffUser = Player) -> RedactionOut:
-    with rt.sessions() as db:
-        return RedactionOut.of(redactions.get(db, redaction_id=redaction_id))
+    with transaction(rt.sessions) as db:
+        found = redactions.get(db, redaction_id=redaction_id)
+        redactions.log_access(
+            db, redaction=found, actor=str(user.actor), what="record", now=rt.clock()
+        )
+        return RedactionOut.of(found)
 
 
 @router.post("/redactions/{redaction_id}/approve", responses=responses(404, 409, 410))
@@ -55,8 +63,12 @@ def approve(redaction_id: str, rt: RuntimeDep, user: StaffUser = Player) -> Reda
         )
         evidence_id = row.evidence_id
     job_flows.start_jobs(rt, evidence_id)
-    with rt.sessions() as db:
-        return RedactionOut.of(redactions.get(db, redaction_id=redaction_id))
+    with transaction(rt.sessions) as db:
+        found = redactions.get(db, redaction_id=redaction_id)
+        redactions.log_access(
+            db, redaction=found, actor=str(user.actor), what="record", now=rt.clock()
+        )
+        return RedactionOut.of(found)
 
 
 @router.get(

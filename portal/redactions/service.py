@@ -335,3 +335,18 @@ def mark_released(
         },
         at=now,
     )
+
+
+def log_listing(
+    db: Session, *, evidence_id: str, shown: list[Redaction], actor: str, now: datetime
+) -> None:
+    """An item's redactions were listed (what each hides, who asked, the copies' hashes): a
+    look at the item like any other, so it is logged with the ids shown."""
+    custody.append(
+        db,
+        type=EventType.REDACTION_VIEWED,
+        actor=actor,
+        subject=evidence_id,
+        details={"what": "list", "redactions": [r.id for r in shown]},
+        at=now,
+    )

@@ -77,7 +77,13 @@ def audit_page(
     if not staff and not item:
         if form != "page":
             raise Invalid("name a staff member or an item", code="no_subject")
-        return render(request, "staff/audit.html", user=user, report=None, query={})
+        return render(
+            request,
+            "staff/audit.html",
+            user=user,
+            report=None,
+            query={"staff": "", "item": "", "from": "", "to": ""},
+        )
     if staff and item:
         raise Invalid("name a staff member or an item, not both", code="both_subjects")
     if item and not _ID.match(item):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from portal.custody import commitment
 from portal.custody.commitment import commit
 from portal.custody.merkle import (
     CompactRange,
@@ -275,3 +276,12 @@ def test_the_event_holds_a_commitment_not_the_name() -> None:
     event = json.loads(receipt["files"][0]["event"])
     assert "filename" not in event["details"]
     assert "photo.jpg" not in receipt["files"][0]["event"]
+
+
+def test_only_the_canonical_salt_opens_a_commitment() -> None:
+    # Hex is read case-blind: an upper-cased salt (an edited receipt) must not pass as the same.
+    salt = "ab" * 32
+    made = commitment.commit("IMG_0042.mp4", salt)
+    assert commitment.opens(made, "IMG_0042.mp4", salt)
+    assert not commitment.opens(made, "IMG_0042.mp4", salt.upper())
+    assert not commitment.opens(made, "IMG_0042.mp4", salt[:-1] + "B")
