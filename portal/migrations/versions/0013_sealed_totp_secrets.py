@@ -4,8 +4,8 @@ The key lives outside the database, so this only makes room: the rows still in t
 are sealed, and their clear column emptied, when the portal starts
 (portal.auth.mfa.seal_plain_secrets, idempotent).
 
-Revision ID: 0016
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0014"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """auth: passkeys (WebAuthn credentials) and their waiting challenges
 
-Revision ID: 0019
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0013"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

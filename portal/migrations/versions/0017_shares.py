@@ -1,7 +1,7 @@
 """shares: cases or chosen items opened to a named prosecutor or defence lawyer
 
-Revision ID: 0013
-Revises: 0011
+Revision ID: 0017
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0017"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """submissions, evidence: sealed incident text and device metadata
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 
 Only the columns: the key that seals lives outside the database, so the plaintext already
 stored is sealed by the portal at its next start (portal.flows.witness_data).
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0015"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

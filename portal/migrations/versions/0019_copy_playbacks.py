@@ -1,7 +1,7 @@
 """playbacks of review copies: a playback names the copy it serves (NULL: the original)
 
-Revision ID: 0021
-Revises: 0012
+Revision ID: 0019
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0019"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
