@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.app import create_app
 from portal.config import Settings
+from portal.db import transaction
 from portal.uploads import patch as patch_
 from tests.support.api import new_submission
 from tests.support.uploads import OCTET, TUS, create_upload
@@ -43,7 +44,7 @@ def on_loop(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     """The caller of each transaction the PATCH code opened, and whether it ran on the event
     loop."""
     seen: list[tuple[str, bool]] = []
-    original = patch_.transaction
+    original = transaction
 
     def watched(factory: sessionmaker[Session]) -> AbstractContextManager[Session]:
         seen.append((sys._getframe(1).f_code.co_name, _on_event_loop()))
