@@ -156,6 +156,14 @@ class Witness:
     ) -> None:
         if self.error is not None:
             return
+        try:
+            await self._verify(http, srv, portal, log_key)
+        except httpx.TransportError as exc:  # counted like the upload's own, never retried
+            self.error = f"verify: {type(exc).__name__}"
+
+    async def _verify(
+        self, http: httpx.AsyncClient, srv: Server, portal: bool, log_key: str
+    ) -> None:
         want = hashlib.sha256(self.data).hexdigest()
         if portal:
             r = await http.get(

@@ -2,8 +2,9 @@
 
 Idempotent, safe to retry after a crash: the offset == length commit happened before this
 runs, so a crash anywhere here leaves an upload that the next HEAD, PATCH or startup (or the
-periodic sweep) finalises again. The upload's completion and the evidence row with both
-custody events commit in one transaction.
+periodic sweep) finalises again. The upload's completion, the evidence row with both
+custody events, its case link, its retention date and its jobs commit in one transaction: one
+durable commit per finished upload, besides its share of a checkpoint signing.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def _finalise(rt: Runtime, *, upload_id: str, derive: bool) -> Evidence | None:
         )
         upload.evidence_id = item.id
         requests.link_received(db, item=item, now=now, policy=job_policy(rt))
+        receipt.on_received(rt, db, item=item, now=now)
     receipt.after_receipt(rt, item.id, derive=derive)
     return item
 

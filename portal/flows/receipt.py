@@ -1,20 +1,22 @@
 """After a file is received: its retention date, a checkpoint, then its metadata and poster.
 
-The retention date is set before the witness is answered; the checkpoint follows in the next
-signing round (portal.custody.batch), one for every file finished meanwhile; the media work
-(a child process, portal.media) runs after the answer (`derive_media`, from a background task)
-and, for what a stop or a crash left, at the next start and in the periodic sweep
-(`finish_receipts`, `finish_media`; no date meanwhile means kept: the safe side). The item's
-derivation job is queued with its retention date (portal.flows.jobs): it runs after the answer
-too, and queues a playback proxy when browsers need one.
+The retention date and the item's derivation job commit in the transaction that receives the
+file (`on_received`, called by flows/finalise.py), so a finished upload costs one durable
+commit; the checkpoint follows in the next signing round (portal.custody.batch), one for every
+file finished meanwhile; the media work (a child process, portal.media) runs after the answer
+(`derive_media`, from a background task) and, for what a stop or a crash left, at the next
+start and in the periodic sweep (`finish_receipts`, `finish_media`). The derivation job
+(portal.flows.jobs) runs after the answer too, and queues a playback proxy when browsers need
+one.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal.db import transaction
 from portal.evidence.models import Evidence
@@ -28,26 +30,29 @@ from portal.runtime import Runtime
 
 log = logging.getLogger("portal")
 
-__all__ = ["after_receipt", "derive_media", "finish_media", "finish_receipts", "media_limits"]
+__all__ = [
+    "after_receipt",
+    "derive_media",
+    "finish_media",
+    "finish_receipts",
+    "media_limits",
+    "on_received",
+]
+
+
+def on_received(rt: Runtime, db: Session, *, item: Evidence, now: datetime) -> None:
+    """In the transaction that receives `item`: its retention date and its derivation job,
+    durable with the receipt itself (one commit per finished upload, not two). After the
+    case link of a request, which the date depends on."""
+    retention.recompute(db, rt.retention, item=item, reason="received", now=now)
+    jobs.enqueue(db, kind=JobKind.DERIVE, evidence_id=item.id, policy=job_flow.policy(rt), now=now)
 
 
 def after_receipt(rt: Runtime, evidence_id: str, *, derive: bool = True) -> None:
-    """Give the new file its retention date and a checkpoint covering it; with `derive`,
-    derive its metadata and poster first and sign at once (callers that answer a witness pass
-    False, have the checkpoint signed in the next round and call `derive_media` after
-    answering)."""
-    with transaction(rt.sessions) as db:
-        item = db.get(Evidence, evidence_id)
-        if item is not None:
-            retention.recompute(db, rt.retention, item=item, reason="received", now=rt.clock())
-            # Queued with the retention date: as durable as the receipt itself.
-            jobs.enqueue(
-                db,
-                kind=JobKind.DERIVE,
-                evidence_id=evidence_id,
-                policy=job_flow.policy(rt),
-                now=rt.clock(),
-            )
+    """A checkpoint covering the new file (its date and job committed with it); with
+    `derive`, derive its metadata and poster first and sign at once (callers that answer a
+    witness pass False, have the checkpoint signed in the next round and call `derive_media`
+    after answering)."""
     if derive:
         # Its job is left to the workers: a start must not wait for a transcode.
         _derive(rt, evidence_id, reclaim=True)
@@ -106,10 +111,20 @@ def finish_receipts(rt: Runtime) -> int:
     ids = _underived(rt)
     for evidence_id in ids:
         try:
+            _settle(rt, evidence_id)
             after_receipt(rt, evidence_id)
         except Exception:
             log.exception("finishing the receipt of %s failed", evidence_id)
     return len(ids)
+
+
+def _settle(rt: Runtime, evidence_id: str) -> None:
+    # Items an older version received commit their date and job in a later transaction; a
+    # crash between the two left them without. Idempotent: nothing changes when both exist.
+    with transaction(rt.sessions) as db:
+        item = db.get(Evidence, evidence_id)
+        if item is not None:
+            on_received(rt, db, item=item, now=rt.clock())
 
 
 def finish_media(rt: Runtime) -> int:

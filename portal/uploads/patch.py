@@ -249,6 +249,16 @@ class PatchWriter:
         self._hold_lease()
         self._writer.write(data)
 
+    @property
+    def quick(self) -> bool:
+        """The next write touches neither the database nor the network: the first bytes are
+        checked and the lease needs no renewal, so it may run on the event loop (a renewal is
+        a commit, which under a crowd waits for SQLite's one writer)."""
+        return self._head is None and not self._lease_due()
+
+    def _lease_due(self) -> bool:
+        return time.monotonic() - self._renewed > self._renew_every
+
     def _sniff(self, data: bytes) -> None:
         """Refuse what is not media at its first bytes, not after the whole file arrived.
 
@@ -280,7 +290,7 @@ class PatchWriter:
         A client that stalls longer than the lease loses the upload to its own reconnected
         PATCH; the stalled request must then never write or truncate again.
         """
-        if time.monotonic() - self._renewed <= self._renew_every:
+        if not self._lease_due():
             return
         now = self._deps.clock()
         try:

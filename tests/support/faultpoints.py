@@ -16,7 +16,8 @@ count):
   evidence.received) was inserted, its transaction not yet committed.
 - `evidence_received`: the evidence row and its `evidence.received` event are inserted, not yet
   committed (the last step of finalise).
-- `after_receipt`: finalise committed; the retention date, derivatives and checkpoint are not done.
+- `after_receipt`: finalise committed (with the retention date and jobs); the derivatives and
+  checkpoint are not done.
 - `poster_put`: a derived object (the poster) is stored, its row not yet committed.
 """
 
