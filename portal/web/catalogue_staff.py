@@ -115,6 +115,10 @@ STAFF: dict[str, dict[str, str]] = {
         "es": "Las fechas se escriben AAAA-MM-DD.",
         "en": "Dates are written YYYY-MM-DD.",
     },
+    "error.bad_datetime": {
+        "es": "{detail}: las fechas y horas se escriben AAAA-MM-DD HH:MM.",
+        "en": "{detail}: dates and times are written YYYY-MM-DD HH:MM.",
+    },
     "error.bad_period": {
         "es": "El periodo no vale: el primer día va antes del último, y abarca a lo sumo un año.",
         "en": "That period will not do: its first day comes before its last, and it spans at "

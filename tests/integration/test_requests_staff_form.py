@@ -140,7 +140,7 @@ def test_a_one_time_link_is_shown_once_and_names_nobody(web: TestClient, ivan: T
         ({"window_end": "WINDOW_BEFORE"}, "window"),
         ({"expires_at": "PAST"}, "expires_at"),
         ({"title_es": ""}, "title_es"),
-        ({"expires_at": "not-a-date"}, "date"),
+        ({"expires_at": "not-a-date"}, "expires_at"),
         ({"case_id": "no-such-case"}, "case"),
         # The default deployment allows no webhook and has no SMTP server.
         ({"notify_url": "http://169.254.169.254/latest/meta-data/"}, "notify_url"),

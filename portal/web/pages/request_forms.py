@@ -29,14 +29,15 @@ Text = Annotated[str, Form(max_length=4000)]
 Optional = Annotated[str, Form(max_length=4000)]
 
 
-def _local(value: str | None, zone: ZoneInfo) -> datetime | None:
+def _local(value: str | None, zone: ZoneInfo, field: str) -> datetime | None:
     """A `datetime-local` field (no offset): that wall-clock time in the portal's zone."""
     if not blank(value):
         return None
     try:
         parsed = datetime.fromisoformat(str(value).strip())
     except ValueError:
-        raise Invalid(f"not a date and time: {value!r}", code="bad_date") from None
+        # The message is the field's name: the page words the refusal (error.bad_datetime).
+        raise Invalid(field, code="bad_datetime") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
@@ -86,9 +87,9 @@ def create_request(
         description_es=description_es.strip(),
         description_en=description_en.strip(),
         place=place.strip(),
-        window_start=_local(window_start, zone),
-        window_end=_local(window_end, zone),
-        expires_at=_local(expires_at, zone),
+        window_start=_local(window_start, zone, "window_start"),
+        window_end=_local(window_end, zone, "window_end"),
+        expires_at=_local(expires_at, zone, "expires_at"),
         media_kinds=media_kinds or ["video"],
         ask_contact=ask_contact == "yes",
         recipient=recipient,
