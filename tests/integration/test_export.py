@@ -32,6 +32,7 @@ from portal.export.router import router as export_router
 from portal.export.verify import verify_bundle
 from portal.flows import export as export_flow
 from tests.support.api import CONTACT, staff_login
+from tests.support.custody import log_size
 from tests.support.evidence import Item, png, received
 from tests.support.routes import api_routes
 
@@ -60,11 +61,6 @@ def log_events(client: TestClient, start: int = 0) -> list[dict[str, Any]]:
     with runtime(client).sessions() as db:
         size = custody.tree_size(db)
         return [json.loads(e.event) for e in custody.entries(db, start=start, end=size)]
-
-
-def log_size(client: TestClient) -> int:
-    with runtime(client).sessions() as db:
-        return custody.tree_size(db)
 
 
 def make_case(client: TestClient, staff: dict[str, str], items: list[Item]) -> str:

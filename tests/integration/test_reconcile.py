@@ -34,6 +34,7 @@ from portal.storage import Storage
 from portal.storage.local import LocalStorage
 from portal.storage.s3 import S3Storage
 from portal.uploads.models import Upload
+from tests.support.custody import log_size
 from tests.support.uploads import create_upload, patch, upload
 
 pytestmark = pytest.mark.both_backends
@@ -64,11 +65,6 @@ def events(client: TestClient, type: str | None = None) -> list[dict[str, Any]]:
         entries = custody.entries(db, start=0, end=custody.tree_size(db))
     parsed = [json.loads(e.event) for e in entries]
     return [e for e in parsed if type is None or e["type"] == type]
-
-
-def log_size(client: TestClient) -> int:
-    with runtime(client).sessions() as db:
-        return custody.tree_size(db)
 
 
 # --- making leftovers ---------------------------------------------------------------------------

@@ -94,10 +94,10 @@ def test_a_blurred_box_copy_verifies_against_its_original(client: TestClient, cl
     types = [e["type"] for e in of_type(client, "redaction.requested", item)]
     types += [e["type"] for e in of_type(client, "redaction.approved", item)]
     assert types == ["redaction.requested", "redaction.approved"]
-    assert [e["details"]["what"] for e in of_type(client, "redaction.viewed", item)] == [
-        "preview",
-        "copy",
-    ]
+    # Each look is logged: the preview, the record (read while waiting for the render), the copy.
+    seen = [e["details"]["what"] for e in of_type(client, "redaction.viewed", item)]
+    assert seen[0] == "preview" and seen[-1] == "copy", seen
+    assert set(seen[1:-1]) <= {"record"}, seen
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from portal.retention.service import DEFAULT_POLICIES
 from portal.storage import ObjectLocked, StorageUnavailable
 from portal.submissions.models import Submission
 from tests.support.api import runtime
+from tests.support.custody import log_size
 from tests.support.retention import (
     T0,
     Clock,
@@ -81,11 +82,6 @@ def submission(client: TestClient, submission_id: str) -> Submission:
 def staff_id(client: TestClient, name: str) -> str:
     with runtime(client).sessions() as db:
         return str(db.scalar(select(StaffUser.id).where(StaffUser.name == name)))
-
-
-def log_size(client: TestClient) -> int:
-    with runtime(client).sessions() as db:
-        return custody.tree_size(db)
 
 
 def poster(settings: Settings, sha256: str) -> Path:

@@ -470,6 +470,15 @@ PUBLIC_WEB = {
     ("GET", "/web/staff/oidc/callback"),
     # A challenge for the sign-in form's passkey, for nobody in particular.
     ("POST", "/web/staff/login/passkey-options"),
+    # A share's recipient: the code's sign-in, then the share's own session, checked against
+    # the share (open, not expired, not revoked) on every request (test_shares.py).
+    ("GET", "/web/share/{share_id}"),
+    ("POST", "/web/share/{share_id}"),
+    ("GET", "/web/share/{share_id}/items"),
+    ("GET", "/web/share/{share_id}/items/{evidence_id}/proxy"),
+    ("GET", "/web/share/{share_id}/items/{evidence_id}/content"),
+    ("GET", "/web/share/{share_id}/bundle"),
+    ("POST", "/web/share/{share_id}/logout"),
     ("GET", "/web/{path:path}"),
 }
 

@@ -23,6 +23,7 @@ from portal.custody import service as custody
 from portal.db import transaction
 from portal.export.verify import verify_bundle
 from tests.support.api import CONTACT, PASSWORD, runtime, staff_login
+from tests.support.custody import log_size
 from tests.support.evidence import Item, photo_with_gps, received
 from tests.support.web import csrf_of
 
@@ -69,11 +70,6 @@ def events(client: TestClient, start: int = 0) -> list[dict[str, Any]]:
     with runtime(client).sessions() as db:
         size = custody.tree_size(db)
         return [json.loads(e.event) for e in custody.entries(db, start=start, end=size)]
-
-
-def log_size(client: TestClient) -> int:
-    with runtime(client).sessions() as db:
-        return custody.tree_size(db)
 
 
 def test_the_database_holds_no_incident_text_gps_or_device(client: TestClient, item: Item) -> None:

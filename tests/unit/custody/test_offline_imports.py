@@ -20,8 +20,10 @@ OFFLINE = {
     "portal.custody.offline",
     "portal.custody.receipt",
     "portal.custody.tsa",
+    "portal.export.derivatives",
     "portal.export.members",
     "portal.export.proof",
+    "portal.export.redacted",
     "portal.export.verify",
 }
 # Packages the modules above sit in: importing a module runs its package's (empty) __init__.
