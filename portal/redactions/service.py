@@ -305,7 +305,7 @@ def ensure_releasable(db: Session, *, redaction: Redaction, item: Evidence) -> N
     if "public_appeal" not in consent.scopes:
         raise Conflict(
             "the witness did not consent to a public appeal; nothing may be released",
-            code="consent_scope",
+            code="no_public_appeal",
         )
 
 

@@ -167,7 +167,7 @@ REDACTIONS: dict[str, dict[str, str]] = {
         "es": "Otra persona del personal debe aprobar lo que usted pidió.",
         "en": "Someone other than the person who asked must approve it.",
     },
-    "error.consent_scope": {
+    "error.no_public_appeal": {
         "es": "El testigo no consintió un llamamiento público; no se puede publicar nada.",
         "en": "The witness did not consent to a public appeal; nothing may be released.",
     },

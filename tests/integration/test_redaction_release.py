@@ -36,7 +36,7 @@ def test_a_release_needs_public_appeal_consent_and_a_second_supervisor(
     private = probed(client, send(client, _witness(client), clip))
     copy = rendered(client, private, ines, sara)
     r = client.post(f"/api/v1/redactions/{copy['id']}/release", headers=ines)
-    assert r.status_code == 409 and r.json()["error"] == "consent_scope", r.text
+    assert r.status_code == 409 and r.json()["error"] == "no_public_appeal", r.text
 
     item = probed(client, send(client, _witness(client, "public_appeal"), clip, name="appeal.mp4"))
     copy = rendered(client, item, ines, sara)

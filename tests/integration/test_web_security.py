@@ -532,6 +532,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "session_id": "0" * 32,  # none such: not found for whoever may ask
         "passkey_id": "0" * 32,
         "redaction_id": "0" * 32,  # none such either
+        "share_id": "0" * 32,
     }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},
