@@ -533,6 +533,7 @@ def test_every_web_route_against_every_role(web: TestClient, video: Path) -> Non
         "passkey_id": "0" * 32,
         "redaction_id": "0" * 32,  # none such either
         "share_id": "0" * 32,
+        "user_id": "0" * 32,  # no such account: refused, nothing asked
     }
     forms: dict[str, dict[str, Any]] = {
         "/web/staff/evidence/{evidence_id}/triage": {"decision": "accept", "reason": "fine"},
