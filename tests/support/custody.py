@@ -21,8 +21,9 @@ def log_size(client: TestClient) -> int:
 
 
 def events(client: TestClient, start: int = 0) -> list[dict[str, Any]]:
-    """The log's events from `start` on, parsed."""
+    """The log's events from `start` on, parsed, once pending signing rounds are done."""
     rt = client.app.state.runtime  # type: ignore[attr-defined]
+    rt.checkpoints.drain(30)
     with rt.sessions() as db:
         size = custody.tree_size(db)
         return [json.loads(e.event) for e in custody.entries(db, start=start, end=size)]
