@@ -95,7 +95,13 @@ def original(settings: Settings, sha256: str) -> Path:
 def triage(client: TestClient, auth: dict[str, str], evidence_id: str, decision: str) -> None:
     r = client.post(
         f"/api/v1/evidence/{evidence_id}/triage",
-        json={"decision": decision, "reason": f"{decision}ed on review"},
+        # A reason to keep a withdrawn item, used only when the witness withdrew (the flow
+        # ignores it otherwise): the model keeps what staff accept or link, as before.
+        json={
+            "decision": decision,
+            "reason": f"{decision}ed on review",
+            "withdrawn_reason": "needed for the case",
+        },
         headers=auth,
     )
     assert r.status_code == 200, r.text
@@ -111,7 +117,9 @@ def new_case(client: TestClient, auth: dict[str, str], offense: str = "felony") 
 
 def link(client: TestClient, auth: dict[str, str], case_id: str, evidence_id: str) -> None:
     r = client.post(
-        f"/api/v1/cases/{case_id}/evidence", json={"evidence_id": evidence_id}, headers=auth
+        f"/api/v1/cases/{case_id}/evidence",
+        json={"evidence_id": evidence_id, "withdrawn_reason": "needed for the case"},
+        headers=auth,
     )
     assert r.status_code == 204, r.text
 
